@@ -1,0 +1,628 @@
+'use strict';
+
+/**
+ * A local stand-in for Civic's hosted SIP service (the server side of the
+ * auth-code exchange), written from the wire protocol in PROTOCOL.md.
+ *
+ * Node built-ins only. Used by the test suites to drive both the reference
+ * client (civic-sip-api) and civic-sip-native against the same server, and to
+ * inject faults (error statuses, bad signatures, broken ciphertext, network
+ * failures) that Civic's production service cannot be asked to produce.
+ */
+
+const http = require('node:http');
+const crypto = require('node:crypto');
+
+const CIVIC_ISS = 'civic-sip-hosted-service';
+const CIVIC_AUD = 'https://api.civic.com/sip/';
+const TOKEN_LIFETIME_MS = 30 * 60 * 1000;
+const EXCHANGE_PATH = 'scopeRequest/authCode';
+const MAX_BODY_BYTES = 1024 * 1024;
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+const DEFAULT_USER_DATA = Object.freeze([
+  Object.freeze({ label: 'contact.personal.email', value: 'user@example.com', isValid: true, isOwner: true }),
+  Object.freeze({ label: 'contact.personal.phoneNumber', value: '+1 555 0100', isValid: true, isOwner: true }),
+]);
+
+// What an attacker would like a client to accept (used by the tamperedResponse fault).
+const ATTACKER_USER_DATA = [
+  { label: 'contact.personal.email', value: 'attacker@example.com', isValid: true, isOwner: true },
+];
+
+// Status-only faults: name -> [status, default body].
+const STATUS_FAULTS = {
+  badRequest: [400, { message: 'Bad Request' }],
+  unauthorized: [401, { message: 'Unauthorized' }],
+  methodNotAllowed: [405, { message: 'Method Not Allowed' }],
+  rateLimited: [429, { message: 'Too Many Requests' }],
+  serverError: [500, { message: 'Internal server error' }],
+  gatewayTimeout: [504, { message: 'Endpoint request timed out' }],
+};
+
+// Faults that shape an otherwise successful (verified) exchange.
+const RESPONSE_FAULTS = new Set([
+  'processed', 'tamperedResponse', 'wrongKey', 'expiredResponse', 'notJson', 'noData',
+  'unencrypted', 'badPadding', 'badIv',
+]);
+
+// Faults applied before the request is even looked at.
+const TRANSPORT_FAULTS = new Set(['delay', 'hang', 'connectionReset']);
+
+const FAULTS = Object.freeze([
+  ...Object.keys(STATUS_FAULTS), ...RESPONSE_FAULTS, ...TRANSPORT_FAULTS,
+]);
+
+const MESSAGES = {
+  unauthorized: { message: 'Unauthorized' },
+  badRequest: { message: 'Bad Request' },
+  invalidCode: { message: 'Invalid auth code' },
+  notFound: { message: 'Not Found' },
+  methodNotAllowed: { message: 'Method Not Allowed' },
+  tooLarge: { message: 'Request Entity Too Large' },
+  serverError: { message: 'Internal server error' },
+};
+
+// ---------------------------------------------------------------- encoding
+
+const b64u = (buf) => Buffer.from(buf).toString('base64url');
+const B64U_RE = /^[A-Za-z0-9_-]+$/;
+const HEX_RE = /^[0-9a-fA-F]*$/;
+
+function isHex(s, ...lengths) {
+  return typeof s === 'string' && HEX_RE.test(s) && (lengths.length === 0 || lengths.includes(s.length));
+}
+
+/** JSON.stringify with object keys sorted at every level (json-stable-stringify semantics). */
+function stableStringify(value) {
+  if (value !== null && typeof value === 'object' && typeof value.toJSON === 'function') {
+    value = value.toJSON();
+  }
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    return `[${value.map((v) => {
+      const s = stableStringify(v);
+      return s === undefined ? 'null' : s;
+    }).join(',')}]`;
+  }
+  const parts = [];
+  for (const key of Object.keys(value).sort()) {
+    const s = stableStringify(value[key]);
+    if (s !== undefined) parts.push(`${JSON.stringify(key)}:${s}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+function randomBase62(n) {
+  const bytes = crypto.randomBytes(n * 2);
+  let out = '';
+  for (let i = 0; out.length < n && i < bytes.length; i += 1) {
+    // 248 = 62 * 4: reject the tail so every character is equally likely.
+    if (bytes[i] < 248) out += BASE62[bytes[i] % 62];
+  }
+  return out.length === n ? out : randomBase62(n);
+}
+
+/** Seconds since the epoch, with milliseconds, as Civic writes iat/exp. */
+const secondsFromMs = (ms) => Math.round(ms) / 1000;
+
+// -------------------------------------------------------------- P-256 keys
+
+function publicKeyFromHex(hex) {
+  if (!isHex(hex, 130) || !hex.toLowerCase().startsWith('04')) {
+    throw new TypeError('expected an uncompressed SEC1 P-256 point: 130 hex characters starting with 04');
+  }
+  const point = Buffer.from(hex, 'hex');
+  return crypto.createPublicKey({
+    key: { kty: 'EC', crv: 'P-256', x: b64u(point.subarray(1, 33)), y: b64u(point.subarray(33)) },
+    format: 'jwk',
+  });
+}
+
+/** { privateHex, publicHex, privateKey, publicKey } from a 64-hex scalar (or a fresh one). */
+function keyPair(privateHex) {
+  const ecdh = crypto.createECDH('prime256v1');
+  if (privateHex === undefined) {
+    ecdh.generateKeys();
+  } else {
+    if (!isHex(privateHex) || privateHex.length === 0 || privateHex.length > 64) {
+      throw new TypeError('expected a P-256 private key as up to 64 hex characters');
+    }
+    ecdh.setPrivateKey(Buffer.from(privateHex.padStart(64, '0'), 'hex'));
+  }
+  const d = Buffer.from(ecdh.getPrivateKey('hex').padStart(64, '0'), 'hex');
+  const point = ecdh.getPublicKey(); // uncompressed: 04 || X || Y
+  const jwk = { kty: 'EC', crv: 'P-256', x: b64u(point.subarray(1, 33)), y: b64u(point.subarray(33)) };
+  return {
+    privateHex: d.toString('hex'),
+    publicHex: point.toString('hex'),
+    privateKey: crypto.createPrivateKey({ key: { ...jwk, d: b64u(d) }, format: 'jwk' }),
+    publicKey: crypto.createPublicKey({ key: jwk, format: 'jwk' }),
+  };
+}
+
+// -------------------------------------------------------------------- JWT
+
+function signJwt(claims, privateKey) {
+  const input = `${b64u(JSON.stringify({ alg: 'ES256', typ: 'JWT' }))}.${b64u(JSON.stringify(claims))}`;
+  const sig = crypto.sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${b64u(sig)}`;
+}
+
+/**
+ * Parses and checks an ES256 JWT's signature with `publicKey`. Returns the
+ * claims object, or null for anything malformed, not ES256, or badly signed.
+ */
+function verifyJwt(token, publicKey) {
+  if (typeof token !== 'string') return null;
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts.every((p) => B64U_RE.test(p))) return null;
+  let header;
+  let claims;
+  try {
+    header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+    claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (!header || typeof header !== 'object' || header.alg !== 'ES256') return null;
+  if (header.typ !== undefined && header.typ !== 'JWT') return null;
+  if (!claims || typeof claims !== 'object' || Array.isArray(claims)) return null;
+  const sig = Buffer.from(parts[2], 'base64url');
+  if (sig.length !== 64) return null;
+  let ok = false;
+  try {
+    ok = crypto.verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`),
+      { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig);
+  } catch {
+    ok = false;
+  }
+  return ok ? claims : null;
+}
+
+// -------------------------------------------------------------------- AES
+
+function aesCipherName(keyBytes) {
+  switch (keyBytes.length) {
+    case 16: return 'aes-128-cbc';
+    case 24: return 'aes-192-cbc';
+    case 32: return 'aes-256-cbc';
+    default: throw new TypeError('appSecret must be 32, 48 or 64 hex characters');
+  }
+}
+
+/**
+ * `<32 hex IV><base64 ciphertext>`, AES-CBC keyed with the hex-decoded secret.
+ * mode 'badPadding' pads with zero bytes (never valid PKCS#7); mode 'badIv'
+ * writes the IV with its first two characters replaced by 'zz'.
+ */
+function encryptData(clearText, secretHex, mode) {
+  const key = Buffer.from(secretHex, 'hex');
+  const iv = crypto.randomBytes(16);
+  if (mode === 'badIv') {
+    // The IV text will read 'zz…'. CryptoJS parses 'zz' as the byte 0x00; the
+    // real first byte is 0x01, so a lenient client decrypts a first plaintext
+    // byte that is off by one bit (deterministically garbage, never a crash).
+    iv[0] = 0x01;
+  }
+  const cipher = crypto.createCipheriv(aesCipherName(key), key, iv);
+  let plain = Buffer.from(clearText, 'utf8');
+  if (mode === 'badPadding') {
+    cipher.setAutoPadding(false);
+    const pad = 16 - (plain.length % 16);
+    plain = Buffer.concat([plain, Buffer.alloc(pad, 0)]);
+  }
+  const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+  let ivHex = iv.toString('hex');
+  if (mode === 'badIv') ivHex = `zz${ivHex.slice(2)}`;
+  return ivHex + ct.toString('base64');
+}
+
+// ------------------------------------------------------------------- HTTP
+
+function s3Error(code, message) {
+  const id = crypto.randomBytes(8).toString('hex').toUpperCase();
+  return '<?xml version="1.0" encoding="UTF-8"?>\n'
+    + `<Error><Code>${code}</Code><Message>${message}</Message>`
+    + `<RequestId>${id}</RequestId><HostId>${crypto.randomBytes(24).toString('base64')}</HostId></Error>`;
+}
+
+function matchExchangePath(pathname) {
+  // '/scopeRequest/authCode', '/<env>/scopeRequest/authCode', and the empty
+  // stage '//scopeRequest/authCode' that civic-sip-api sends when
+  // includeStageInURL is false (it joins '<base>/' + '/scopeRequest/authCode').
+  const m = /^\/(?:([^/]*)\/)?scopeRequest\/authCode$/.exec(pathname);
+  if (!m) return null;
+  return { env: m[1] || null };
+}
+
+/**
+ * Starts an emulator. See README-style comment at the top and index.d.ts.
+ * @returns {Promise<object>}
+ */
+async function startEmulator(options = {}) {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 0;
+
+  // ---- the app (partner) registered with this "Civic"
+  const appIn = options.app ?? {};
+  const appId = appIn.appId ?? randomBase62(9);
+  const appSecret = appIn.appSecret ?? crypto.randomBytes(16).toString('hex');
+  if (typeof appId !== 'string' || appId.length === 0) throw new TypeError('app.appId must be a non-empty string');
+  if (!isHex(appSecret, 32, 48, 64)) throw new TypeError('app.appSecret must be 32, 48 or 64 hex characters');
+  let appKey;
+  if (appIn.prvKey !== undefined) {
+    appKey = keyPair(appIn.prvKey);
+    if (appIn.appPublicKey !== undefined && appIn.appPublicKey.toLowerCase() !== appKey.publicHex) {
+      throw new TypeError('app.appPublicKey does not match app.prvKey');
+    }
+  } else if (appIn.appPublicKey !== undefined) {
+    appKey = { privateHex: undefined, publicHex: appIn.appPublicKey.toLowerCase(), publicKey: publicKeyFromHex(appIn.appPublicKey) };
+  } else {
+    appKey = keyPair();
+  }
+  const app = Object.freeze({
+    appId,
+    appSecret,
+    prvKey: appIn.prvKey ?? appKey.privateHex,
+    appPublicKey: appKey.publicHex,
+  });
+
+  // ---- "Civic's" signing key
+  const civicKey = keyPair(options.civicPrivateKey);
+  const defaultUserData = options.userData ?? DEFAULT_USER_DATA;
+
+  // ---- state
+  const codes = new Map(); // codeToken -> { userData, userId }
+  const payloads = new Map(); // id -> { jwt, payloadStatus }
+  const requests = [];
+  const sockets = new Set();
+  const timers = new Set();
+  let fault = null; // { name, options, remaining }
+  let closed = false;
+  let closePromise = null;
+  let wrongKey = null;
+
+  const server = http.createServer();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    if (closed) socket.destroy();
+  });
+
+  function send(res, status, body, contentType = 'application/json') {
+    if (res.writableEnded || res.destroyed) return;
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, {
+      'Content-Type': contentType,
+      'Content-Length': Buffer.byteLength(text),
+      'x-amzn-RequestId': crypto.randomUUID(),
+    });
+    res.end(text);
+  }
+
+  function sleep(ms) {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { timers.delete(t); resolve(); }, ms);
+      timers.add(t);
+    });
+  }
+
+  function takeFault() {
+    if (!fault) return null;
+    const current = fault;
+    if (current.remaining !== Infinity) {
+      current.remaining -= 1;
+      if (current.remaining <= 0) fault = null;
+    }
+    return current;
+  }
+
+  function userIdFor(userData) {
+    return crypto.createHash('sha256').update(`${appId}\n${stableStringify(userData)}`).digest('hex');
+  }
+
+  // ---- verification of the Authorization header (steps 1-3). Returns true if it passes.
+  function authorized(req, bodyText, parsedBody, bodyParsed) {
+    const header = req.headers.authorization;
+    if (typeof header !== 'string') return false;
+    const m = /^Civic ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\.([A-Za-z0-9+/=]+)$/.exec(header);
+    if (!m) return false;
+    const [, requestJwt, extension] = m;
+
+    const claims = verifyJwt(requestJwt, appKey.publicKey);
+    if (!claims) return false;
+    const auds = new Set([`http://${req.headers.host}/`, url]);
+    if (claims.iss !== appId || claims.sub !== appId) return false;
+    if (typeof claims.aud !== 'string' || !auds.has(claims.aud)) return false;
+    if (typeof claims.exp !== 'number' || !(claims.exp * 1000 > Date.now())) return false;
+    const data = claims.data;
+    if (!data || typeof data !== 'object' || data.method !== 'POST' || data.path !== EXCHANGE_PATH) return false;
+
+    // HMAC over the key-sorted serialisation of the parsed body (the raw text if it is not JSON).
+    const signed = bodyParsed ? stableStringify(parsedBody) : bodyText;
+    const expected = Buffer.from(crypto.createHmac('sha256', Buffer.from(appSecret, 'utf8')).update(signed, 'utf8').digest('base64'));
+    const given = Buffer.from(extension);
+    return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+  }
+
+  // ---- the auth code (step 4). Returns the code record or null.
+  function redeem(authToken) {
+    const claims = verifyJwt(authToken, civicKey.publicKey);
+    if (!claims) return null;
+    if (typeof claims.exp !== 'number' || !(claims.exp * 1000 > Date.now())) return null;
+    if (claims.sub !== appId || claims.iss !== CIVIC_ISS) return null;
+    const codeToken = claims.data && claims.data.codeToken;
+    if (typeof codeToken !== 'string') return null;
+    return codes.get(codeToken) ?? null;
+  }
+
+  function responseJwt(record, name, opts) {
+    const nowMs = Date.now();
+    let iatMs = nowMs;
+    let expMs = nowMs + TOKEN_LIFETIME_MS;
+    if (name === 'expiredResponse') {
+      const secondsAgo = opts.secondsAgo ?? 120;
+      expMs = nowMs - secondsAgo * 1000;
+      iatMs = expMs - TOKEN_LIFETIME_MS;
+    }
+    const clearText = JSON.stringify(record.userData);
+    let data;
+    if (name === 'unencrypted') data = clearText;
+    else if (name === 'badPadding' || name === 'badIv') data = encryptData(clearText, appSecret, name);
+    else data = encryptData(clearText, appSecret);
+
+    const claims = {
+      jti: crypto.randomUUID(),
+      iat: secondsFromMs(iatMs),
+      exp: secondsFromMs(expMs),
+      iss: CIVIC_ISS,
+      aud: CIVIC_AUD,
+      sub: appId,
+      data,
+    };
+    let signer = civicKey.privateKey;
+    if (name === 'wrongKey') {
+      wrongKey = wrongKey ?? keyPair();
+      signer = wrongKey.privateKey;
+    }
+    const jwt = signJwt(claims, signer);
+    if (name !== 'tamperedResponse') return jwt;
+    // Swap in other (validly encrypted) user data but keep Civic's signature.
+    const [h, , s] = jwt.split('.');
+    const forged = { ...claims, data: encryptData(JSON.stringify(opts.userData ?? ATTACKER_USER_DATA), appSecret) };
+    return `${h}.${b64u(JSON.stringify(forged))}.${s}`;
+  }
+
+  async function handleExchange(req, res, bodyText) {
+    const active = takeFault();
+    const name = active ? active.name : null;
+    const opts = active ? active.options : {};
+
+    if (name && STATUS_FAULTS[name]) {
+      const [status, body] = STATUS_FAULTS[name];
+      send(res, opts.status ?? status, opts.body ?? body, opts.contentType ?? 'application/json');
+      return;
+    }
+    if (name === 'connectionReset') {
+      const socket = req.socket;
+      if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+      else socket.destroy();
+      return;
+    }
+    if (name === 'hang') return; // never answered; close() destroys the socket
+    if (name === 'delay') {
+      await sleep(opts.ms ?? 1000);
+      if (closed) return;
+    }
+
+    let parsed;
+    let bodyParsed = false;
+    try {
+      parsed = JSON.parse(bodyText);
+      bodyParsed = true;
+    } catch {
+      bodyParsed = false;
+    }
+
+    if (!authorized(req, bodyText, parsed, bodyParsed)) {
+      send(res, 401, MESSAGES.unauthorized);
+      return;
+    }
+    if (!bodyParsed || !parsed || typeof parsed !== 'object' || typeof parsed.authToken !== 'string') {
+      send(res, 400, MESSAGES.badRequest);
+      return;
+    }
+    const record = redeem(parsed.authToken);
+    if (!record) {
+      send(res, 400, MESSAGES.invalidCode);
+      return;
+    }
+
+    if (name === 'notJson') {
+      send(res, opts.status ?? 200, opts.body ?? 'Service unavailable', opts.contentType ?? 'text/plain');
+      return;
+    }
+    if (name === 'noData') {
+      send(res, 200, { userId: record.userId, encrypted: true, alg: 'aes' });
+      return;
+    }
+
+    const jwt = responseJwt(record, name, opts);
+    if (name === 'processed') {
+      const id = crypto.randomBytes(16).toString('hex');
+      payloads.set(id, { jwt, payloadStatus: opts.payloadStatus });
+      send(res, 200, {
+        data: `${url}payloads/${id}`, userId: record.userId, encrypted: true, alg: 'aes', processed: true,
+      });
+      return;
+    }
+    send(res, 200, {
+      data: jwt, userId: record.userId, encrypted: name !== 'unencrypted', alg: 'aes',
+    });
+  }
+
+  function handlePayload(req, res, id) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, s3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.'), 'application/xml');
+      return;
+    }
+    const entry = payloads.get(id);
+    if (!entry) {
+      send(res, 404, s3Error('NoSuchKey', 'The specified key does not exist.'), 'application/xml');
+      return;
+    }
+    if (entry.payloadStatus !== undefined && entry.payloadStatus !== 200) {
+      send(res, entry.payloadStatus, s3Error('AccessDenied', 'Request has expired'), 'application/xml');
+      return;
+    }
+    send(res, 200, entry.jwt, 'binary/octet-stream');
+  }
+
+  server.on('request', (req, res) => {
+    const chunks = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('error', () => {});
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      requests.push({ method: req.method, url: req.url, headers: { ...req.headers }, body });
+      if (closed) { req.socket.destroy(); return; }
+      if (tooLarge) { send(res, 413, MESSAGES.tooLarge); return; }
+
+      // Not `new URL(req.url, base)`: civic-sip-api with includeStageInURL false
+      // requests '//scopeRequest/authCode', which URL would read as a host.
+      let pathname = req.url.split('?')[0];
+      if (/^https?:\/\//i.test(pathname)) {
+        try {
+          pathname = new URL(pathname).pathname; // absolute-form (a proxy-style request line)
+        } catch {
+          send(res, 404, MESSAGES.notFound);
+          return;
+        }
+      }
+      const payloadMatch = /^\/payloads\/([^/]+)$/.exec(pathname);
+      if (payloadMatch) {
+        handlePayload(req, res, payloadMatch[1]);
+        return;
+      }
+      if (!matchExchangePath(pathname)) {
+        send(res, 404, MESSAGES.notFound);
+        return;
+      }
+      if (req.method !== 'POST') {
+        send(res, 405, MESSAGES.methodNotAllowed);
+        return;
+      }
+      handleExchange(req, res, body).catch(() => send(res, 500, MESSAGES.serverError));
+    });
+  });
+
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const actualPort = server.address().port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${urlHost}:${actualPort}/`;
+
+  const emu = {
+    url,
+    port: actualPort,
+    host,
+    civicPublicKey: civicKey.publicHex,
+    app,
+    requests,
+    faults: FAULTS,
+
+    clientConfig(overrides = {}) {
+      return {
+        appId: app.appId,
+        appSecret: app.appSecret,
+        prvKey: app.prvKey,
+        api: url,
+        civicPublicKey: civicKey.publicHex,
+        ...overrides,
+      };
+    },
+
+    /**
+     * Mints an auth code as Civic's browser flow would hand it to the partner.
+     * mintOptions (extension): { userId, expiresIn (seconds, default 1800; negative = already expired) }
+     */
+    mintAuthCode(userData, mintOptions = {}) {
+      const data = userData ?? defaultUserData;
+      const codeToken = crypto.randomUUID();
+      codes.set(codeToken, { userData: data, userId: mintOptions.userId ?? userIdFor(data) });
+      const nowMs = Date.now();
+      const lifetimeMs = mintOptions.expiresIn !== undefined ? mintOptions.expiresIn * 1000 : TOKEN_LIFETIME_MS;
+      return signJwt({
+        jti: crypto.randomUUID(),
+        iat: secondsFromMs(nowMs),
+        exp: secondsFromMs(nowMs + lifetimeMs),
+        iss: CIVIC_ISS,
+        aud: CIVIC_AUD,
+        sub: app.appId,
+        data: { codeToken },
+      }, civicKey.privateKey);
+    },
+
+    /**
+     * Switches a fault on for every following exchange (or the next
+     * `faultOptions.times` exchanges); fault(null) clears it.
+     */
+    fault(name, faultOptions = {}) {
+      if (name === null || name === undefined) {
+        fault = null;
+        return emu;
+      }
+      if (!FAULTS.includes(name)) {
+        throw new TypeError(`unknown fault '${name}'; expected one of ${FAULTS.join(', ')}`);
+      }
+      const times = faultOptions.times ?? Infinity;
+      fault = { name, options: { ...faultOptions }, remaining: times };
+      return emu;
+    },
+
+    close() {
+      if (closePromise) return closePromise;
+      closed = true;
+      fault = null;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      closePromise = new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+        sockets.clear();
+      });
+      return closePromise;
+    },
+  };
+  return emu;
+}
+
+module.exports = {
+  startEmulator,
+  DEFAULT_USER_DATA,
+  FAULTS,
+  // small helpers other tests may want (independent of civic-sip-api)
+  stableStringify,
+};
+
+// `node emulator/index.js [port]`: run one standalone, print a client config and an auth code.
+if (require.main === module) {
+  startEmulator({ port: Number(process.argv[2] ?? process.env.PORT ?? 0) }).then((emu) => {
+    process.stdout.write(`${JSON.stringify({ config: emu.clientConfig(), authCode: emu.mintAuthCode() }, null, 2)}\n`);
+    const stop = () => { emu.close().then(() => process.exit(0)); };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

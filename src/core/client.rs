@@ -1,0 +1,296 @@
+//! One exchange, end to end: sign, POST, read the reply, fetch the processed payload, verify,
+//! decrypt.
+
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use super::civic_ext::{authorization_header, civic_extension, request_body};
+use super::config::{Config, Options};
+use super::error::{Error, ErrorKind};
+use super::{http, jwt};
+
+/// The user data of a successful exchange, as JSON texts so the caller parses them once, in its
+/// own representation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserData {
+    /// The decrypted clear text, checked to be JSON: normally an array of
+    /// `{label, value, isValid, isOwner}` records.
+    pub data: String,
+    /// The reply's `userId` as JSON (normally a string), `None` where the reply had none.
+    pub user_id: Option<String>,
+}
+
+/// What reading a 200 reply gives: the user data, or a payload URL still to fetch.
+#[derive(Debug)]
+pub enum Reply {
+    Ready(UserData),
+    Processed(PendingPayload),
+}
+
+/// A `processed: true` reply: the response token waits at `url`.
+#[derive(Debug)]
+pub struct PendingPayload {
+    url: Option<String>,
+    encrypted: bool,
+    user_id: Option<String>,
+}
+
+/// A Civic SIP client. Cheap to share behind an `Arc`; every exchange reuses its connections.
+#[derive(Debug)]
+pub struct Client {
+    config: Config,
+    http: OnceLock<Result<reqwest::Client, Error>>,
+    /// Seconds since the epoch; replaceable so recorded replies can be checked at their time.
+    clock: fn() -> i64,
+}
+
+fn system_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Client {
+    /// Fails only as civic-sip-api's `newClient` did (a missing appId, appSecret or prvKey) or
+    /// for an invalid timeout; malformed keys are reported by the exchange.
+    pub fn new(options: Options) -> Result<Client, Error> {
+        Ok(Client {
+            config: Config::new(options)?,
+            http: OnceLock::new(),
+            clock: system_seconds,
+        })
+    }
+
+    /// The same client with another clock, for checking recorded replies.
+    pub fn with_clock(mut self, clock: fn() -> i64) -> Client {
+        self.clock = clock;
+        self
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Exchanges an auth code for the user data, within the configured timeout.
+    pub async fn exchange_code(&self, auth_code: &str) -> Result<UserData, Error> {
+        self.within_timeout(self.exchange(auth_code))
+            .await
+            .map_err(Error::in_exchange)
+    }
+
+    /// Fetches, verifies and decrypts a processed payload, within the configured timeout.
+    pub async fn fetch_payload(&self, pending: PendingPayload) -> Result<UserData, Error> {
+        self.within_timeout(self.fetch(pending)).await
+    }
+
+    async fn within_timeout(&self, work: impl std::future::Future<Output = Result<UserData, Error>>) -> Result<UserData, Error> {
+        tokio::time::timeout(self.config.timeout, work)
+            .await
+            .unwrap_or_else(|_| Err(Error::new(ErrorKind::Timeout(self.config.timeout))))
+    }
+
+    async fn exchange(&self, auth_code: &str) -> Result<UserData, Error> {
+        let config = &self.config;
+        let signing_key = config.signing_key.as_ref().map_err(Clone::clone)?;
+        // Checked before the call so a bad secret or key fails fast, not after Civic answered.
+        config.aes_key.as_ref().map_err(Clone::clone)?;
+        config.civic_key.as_ref().map_err(Clone::clone)?;
+        let http = self.http()?;
+
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut jti = [0u8; 16];
+        getrandom::fill(&mut jti)
+            .map_err(|_| Error::new(ErrorKind::Network("the system random source failed".into())))?;
+        let request_token = jwt::sign_request_token(signing_key, &config.app_id, &config.audience, now_ms, &jti);
+        let body = request_body(auth_code);
+        let authorization = authorization_header(&request_token, &civic_extension(&body, &config.app_secret));
+
+        let reply = http::post_auth_code(http, &config.exchange_url, authorization, body).await?;
+        if !(200..300).contains(&reply.status) {
+            return Err(Error::new(ErrorKind::HttpStatus {
+                status: reply.status,
+                body: reply.body,
+            }));
+        }
+        match self.process_payload(f64::from(reply.status), Some(&reply.body))? {
+            Reply::Ready(user_data) => Ok(user_data),
+            Reply::Processed(pending) => self.fetch(pending).await,
+        }
+    }
+
+    fn http(&self) -> Result<&reqwest::Client, Error> {
+        self.http
+            .get_or_init(|| http::build(self.config.proxy.as_ref()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// civic-sip-api's `processPayload`: a reply's status and body text (`None` for a missing
+    /// body) to the user data, or to the payload URL of a processed reply.
+    pub fn process_payload(&self, status: f64, body: Option<&str>) -> Result<Reply, Error> {
+        if status != 200.0 {
+            return Err(Error::new(ErrorKind::UnexpectedStatus {
+                status: status as u16,
+                body: body.unwrap_or("undefined").to_owned(),
+            }));
+        }
+        let invalid = || {
+            Error::new(ErrorKind::InvalidResponse {
+                body: body.map(str::to_owned),
+            })
+        };
+        let reply = match body.map(serde_json::from_str::<Value>) {
+            Some(Ok(Value::Object(map))) => map,
+            _ => return Err(invalid()),
+        };
+        let data = reply.get("data").filter(|d| truthy(d)).ok_or_else(invalid)?;
+        let encrypted = reply.get("encrypted").is_some_and(truthy);
+        let user_id = reply.get("userId").map(Value::to_string);
+        if reply.get("processed").is_some_and(truthy) {
+            return Ok(Reply::Processed(PendingPayload {
+                url: data.as_str().map(str::to_owned),
+                encrypted,
+                user_id,
+            }));
+        }
+        let token = data.as_str().ok_or_else(|| Error::new(ErrorKind::Verification))?;
+        self.open(token, encrypted, user_id).map(Reply::Ready)
+    }
+
+    async fn fetch(&self, pending: PendingPayload) -> Result<UserData, Error> {
+        let in_payload = Error::in_payload;
+        let http = self.http()?;
+        let url = pending
+            .url
+            .as_deref()
+            .filter(|u| reqwest::Url::parse(u).is_ok())
+            .ok_or_else(|| {
+                let shown = pending.url.as_deref().unwrap_or("");
+                in_payload(Error::new(ErrorKind::Network(format!("Invalid URI \"{shown}\""))))
+            })?;
+        let reply = http::get_payload(http, url).await.map_err(in_payload)?;
+        if !(200..300).contains(&reply.status) {
+            return Err(in_payload(Error::new(ErrorKind::HttpStatus {
+                status: reply.status,
+                body: reply.body,
+            })));
+        }
+        self.open(&reply.body, pending.encrypted, pending.user_id)
+            .map_err(in_payload)
+    }
+
+    /// Verifies the response token and reads the user data out of it.
+    fn open(&self, token: &str, encrypted: bool, user_id: Option<String>) -> Result<UserData, Error> {
+        let civic_key = self.config.civic_key.as_ref().map_err(Clone::clone)?;
+        let claims = jwt::verify_response_token(token, civic_key, (self.clock)())
+            .map_err(|_| Error::new(ErrorKind::Verification))?;
+        let data = user_data_text(&claims, encrypted, &self.config)?;
+        Ok(UserData { data, user_id })
+    }
+}
+
+fn user_data_text(claims: &Map<String, Value>, encrypted: bool, config: &Config) -> Result<String, Error> {
+    let fail = |why| Error::new(ErrorKind::Decryption(why));
+    let data = claims
+        .get("data")
+        .and_then(Value::as_str)
+        .ok_or_else(|| fail("the token's data claim is not a string"))?;
+    let clear = if encrypted {
+        config.aes_key.as_ref().map_err(Clone::clone)?.decrypt(data).map_err(fail)?
+    } else {
+        data.to_owned()
+    };
+    // civic-sip-api resolved with `data: undefined` here; a clear error is more useful.
+    serde_json::from_str::<serde::de::IgnoredAny>(&clear).map_err(|_| fail("the clear text is not JSON"))?;
+    Ok(clear)
+}
+
+/// JavaScript truthiness of a JSON value.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => false,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::error::code;
+
+    /// Civic's recorded 2018 reply (__test__/fixtures/civic-recorded-2018.json, from shared/vectors), at its own time.
+    fn vector() -> Value {
+        let text = include_str!("../../__test__/fixtures/civic-recorded-2018.json");
+        serde_json::from_str(text).expect("vector JSON")
+    }
+
+    fn recorded_client(v: &Value) -> Client {
+        let app = &v["app"];
+        let s = |k: &str| app[k].as_str().map(str::to_owned);
+        Client::new(Options {
+            app_id: s("appId"),
+            app_secret: s("appSecret"),
+            prv_key: s("prvKey"),
+            ..Options::default()
+        })
+        .expect("client")
+        // 2018-03-01T19:35:00Z, inside the token's validity.
+        .with_clock(|| 1_519_932_900)
+    }
+
+    #[test]
+    fn civics_recorded_reply_verifies_with_the_built_in_key_and_decrypts() {
+        let v = vector();
+        let client = recorded_client(&v);
+        let body = v["reply"].to_string();
+        let Ok(Reply::Ready(user)) = client.process_payload(200.0, Some(&body)) else {
+            panic!("the recorded reply must open");
+        };
+        let data: Value = serde_json::from_str(&user.data).expect("JSON");
+        assert_eq!(data, v["expected"]["data"]);
+        assert_eq!(user.user_id.as_deref(), Some(v["expected"]["userId"].to_string().as_str()));
+    }
+
+    #[test]
+    fn the_recorded_reply_is_refused_today() {
+        let v = vector();
+        let client = recorded_client(&v).with_clock(system_seconds);
+        let err = client
+            .process_payload(200.0, Some(&v["reply"].to_string()))
+            .expect_err("expired");
+        assert_eq!(err.code(), code::VERIFICATION);
+        assert_eq!(err.to_string(), "JWT Token containing encrypted data could not be verified");
+    }
+
+    #[test]
+    fn process_payload_messages_match_civic_sip_api() {
+        let v = vector();
+        let client = recorded_client(&v);
+        let err = |status, body: Option<&str>| client.process_payload(status, body).expect_err("error").to_string();
+        assert_eq!(err(400.0, Some("x")), "400 x");
+        assert_eq!(
+            err(200.0, Some(r#"{"processed":true,"data":""}"#)),
+            r#"Invalid response body or body data not found: {"processed":true,"data":""}"#
+        );
+        assert_eq!(err(200.0, None), "Invalid response body or body data not found: undefined");
+        assert_eq!(err(200.0, Some("oops")), r#"Invalid response body or body data not found: "oops""#);
+        assert_eq!(err(200.0, Some(r#"{"data":0}"#)), r#"Invalid response body or body data not found: {"data":0}"#);
+        assert!(matches!(
+            client.process_payload(200.0, Some(r#"{"processed":1,"data":"http://x/"}"#)),
+            Ok(Reply::Processed(PendingPayload { encrypted: false, .. }))
+        ));
+    }
+
+    #[test]
+    fn truthiness_is_javascripts() {
+        for (v, t) in [("null", false), ("false", false), ("0", false), ("-0.0", false), ("\"\"", false), ("1", true), ("\"0\"", true), ("[]", true), ("{}", true)] {
+            assert_eq!(truthy(&serde_json::from_str(v).expect("json")), t, "{v}");
+        }
+    }
+}

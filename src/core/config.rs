@@ -1,0 +1,267 @@
+//! A client's configuration, owned by that client (civic-sip-api kept `api` in module state, so
+//! one client's setting leaked into every later one; here nothing is shared).
+
+use std::fmt;
+use std::time::Duration;
+
+use p256::ecdsa::{SigningKey, VerifyingKey};
+use zeroize::Zeroizing;
+
+use super::cipher::AesKey;
+use super::error::{Error, ErrorKind};
+use super::hex;
+
+/// Civic's production base URL; `aud` of the request token is this, trailing slash included.
+pub const DEFAULT_API: &str = "https://api.civic.com/sip/";
+/// Civic's production signing key (uncompressed SEC1 point), as published in civic-sip-api.
+pub const CIVIC_PUBLIC_KEY: &str = "049a45998638cfb3c4b211d72030d9ae8329a242db63bfb0076a54e7647370a8ac5708b57af6065805d5a6be72332620932dbb35e8d318fce18e7c980a0eb26aa1";
+pub const DEFAULT_ENV: &str = "prod";
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The path the exchange is POSTed to, and the `data.path` claim of the request token.
+pub const AUTH_CODE_PATH: &str = "scopeRequest/authCode";
+
+const NO_APP_ID: &str = "Please supply your application ID.";
+const NO_APP_SECRET: &str = "Please supply your application secret.";
+const NO_PRV_KEY: &str = "Please supply your application private key.";
+
+/// The options a caller gives, already normalised from JS: falsy values are `None`.
+#[derive(Default, Clone)]
+pub struct Options {
+    pub app_id: Option<String>,
+    pub app_secret: Option<String>,
+    pub prv_key: Option<String>,
+    pub env: Option<String>,
+    pub api: Option<String>,
+    pub include_stage_in_url: Option<bool>,
+    pub proxy: Option<ProxyOptions>,
+    pub civic_public_key: Option<String>,
+    pub timeout_ms: Option<f64>,
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("app_id", &self.app_id)
+            .field("app_secret", &self.app_secret.as_ref().map(|_| Redacted))
+            .field("prv_key", &self.prv_key.as_ref().map(|_| Redacted))
+            .field("env", &self.env)
+            .field("api", &self.api)
+            .field("include_stage_in_url", &self.include_stage_in_url)
+            .field("proxy", &self.proxy)
+            .field("civic_public_key", &self.civic_public_key)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// civic-sip-api's `proxy: { url, rejectUnauthorized }`.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyOptions {
+    pub url: Option<String>,
+    /// `false` accepts any server certificate, as civic-sip-api's option did.
+    pub reject_unauthorized: Option<bool>,
+}
+
+/// Stands in for a secret in `Debug` output.
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The settings an exchange runs with. Key material that does not parse is kept as the error
+/// the exchange will reject with: construction never fails for it (civic-sip-api's did not).
+pub struct Config {
+    pub app_id: String,
+    /// The appSecret string: its UTF-8 bytes key the Civic extension HMAC.
+    pub app_secret: Zeroizing<String>,
+    pub signing_key: Result<SigningKey, Error>,
+    pub aes_key: Result<AesKey, Error>,
+    pub civic_key: Result<VerifyingKey, Error>,
+    /// Base URL with its trailing slash: the request token's `aud`.
+    pub audience: String,
+    pub exchange_url: String,
+    pub proxy: Option<ProxyOptions>,
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("app_id", &self.app_id)
+            .field("app_secret", &Redacted)
+            .field("signing_key", &Redacted)
+            .field("aes_key", &Redacted)
+            .field("civic_key", &self.civic_key.as_ref().map(|_| "P-256"))
+            .field("audience", &self.audience)
+            .field("exchange_url", &self.exchange_url)
+            .field("proxy", &self.proxy)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Fails only where civic-sip-api's `newClient` threw (a missing appId, appSecret or prvKey),
+    /// or for a timeout that is not a positive number of milliseconds.
+    pub fn new(options: Options) -> Result<Config, Error> {
+        let present = |v: Option<String>| v.filter(|s| !s.is_empty());
+        let missing = |m| Error::new(ErrorKind::MissingConfig(m));
+        let app_id = present(options.app_id).ok_or_else(|| missing(NO_APP_ID))?;
+        let app_secret = Zeroizing::new(present(options.app_secret).ok_or_else(|| missing(NO_APP_SECRET))?);
+        let prv_key = Zeroizing::new(present(options.prv_key).ok_or_else(|| missing(NO_PRV_KEY))?);
+
+        let timeout = match options.timeout_ms {
+            None => DEFAULT_TIMEOUT,
+            Some(ms) => Duration::try_from_secs_f64(ms / 1000.0)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| invalid("timeout must be a positive number of milliseconds"))?,
+        };
+
+        let mut audience = present(options.api).unwrap_or_else(|| DEFAULT_API.to_owned());
+        if !audience.ends_with('/') {
+            audience.push('/');
+        }
+        let env = present(options.env).unwrap_or_else(|| DEFAULT_ENV.to_owned());
+        // civic-sip-api joins `<base><env>` or `<base>` with `/scopeRequest/authCode`; without
+        // the stage that leaves a double slash, which is kept so both hit the same URL.
+        let exchange_url = if options.include_stage_in_url.unwrap_or(true) {
+            format!("{audience}{env}/{AUTH_CODE_PATH}")
+        } else {
+            format!("{audience}/{AUTH_CODE_PATH}")
+        };
+
+        Ok(Config {
+            app_id,
+            signing_key: parse_signing_key(&prv_key),
+            aes_key: AesKey::from_hex(&app_secret).ok_or_else(|| {
+                invalid("appSecret must be 32, 48 or 64 hex characters (the app secret from Civic's integration portal)")
+            }),
+            app_secret,
+            civic_key: parse_civic_key(options.civic_public_key.as_deref().unwrap_or(CIVIC_PUBLIC_KEY)),
+            audience,
+            exchange_url,
+            proxy: options.proxy,
+            timeout,
+        })
+    }
+}
+
+fn invalid(message: &str) -> Error {
+    Error::new(ErrorKind::InvalidConfig(message.to_owned()))
+}
+
+/// The P-256 scalar as hex. Up to 64 digits: keys printed without their leading zeros still load.
+fn parse_signing_key(prv_key: &str) -> Result<SigningKey, Error> {
+    let fail = || invalid("prvKey must be a P-256 private key as 64 hex characters");
+    if prv_key.is_empty() || prv_key.len() > 64 {
+        return Err(fail());
+    }
+    let padded = Zeroizing::new(format!("{prv_key:0>64}"));
+    let bytes = Zeroizing::new(hex::decode_array::<32>(&padded).ok_or_else(fail)?);
+    SigningKey::from_slice(&bytes[..]).map_err(|_| fail())
+}
+
+fn parse_civic_key(hex_key: &str) -> Result<VerifyingKey, Error> {
+    let fail = || invalid("civicPublicKey must be a P-256 public key in hex (SEC1, compressed or uncompressed)");
+    let bytes = hex::decode(hex_key).ok_or_else(fail)?;
+    VerifyingKey::from_sec1_bytes(&bytes).map_err(|_| fail())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> Options {
+        Options {
+            app_id: Some("app".into()),
+            app_secret: Some("44bbae32d1e02bf481074177002bbdef".into()),
+            prv_key: Some("bf5efd7bdde29dc28443614bfee78c3d6ee39c71e55a0437eee02bf7e3647721".into()),
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn missing_fields_give_civic_sip_apis_messages_in_its_order() {
+        let err = |o: Options| Config::new(o).err().map(|e| e.to_string());
+        assert_eq!(err(Options::default()), Some(NO_APP_ID.into()));
+        let mut o = options();
+        o.app_secret = Some(String::new());
+        o.prv_key = None;
+        assert_eq!(err(o), Some(NO_APP_SECRET.into()));
+        let mut o = options();
+        o.prv_key = None;
+        assert_eq!(err(o), Some(NO_PRV_KEY.into()));
+    }
+
+    #[test]
+    fn urls_for_every_api_env_and_stage_combination() {
+        let cases = [
+            (None, None, None, "https://api.civic.com/sip/", "https://api.civic.com/sip/prod/scopeRequest/authCode"),
+            (None, Some("dev"), Some(true), "https://api.civic.com/sip/", "https://api.civic.com/sip/dev/scopeRequest/authCode"),
+            (None, None, Some(false), "https://api.civic.com/sip/", "https://api.civic.com/sip//scopeRequest/authCode"),
+            (Some("http://127.0.0.1:9/x"), None, None, "http://127.0.0.1:9/x/", "http://127.0.0.1:9/x/prod/scopeRequest/authCode"),
+            (Some("http://127.0.0.1:9/x/"), Some("test"), None, "http://127.0.0.1:9/x/", "http://127.0.0.1:9/x/test/scopeRequest/authCode"),
+            (Some("http://h/"), Some("dev"), Some(false), "http://h/", "http://h//scopeRequest/authCode"),
+            (Some(""), Some(""), None, "https://api.civic.com/sip/", "https://api.civic.com/sip/prod/scopeRequest/authCode"),
+        ];
+        for (api, env, stage, aud, url) in cases {
+            let mut o = options();
+            o.api = api.map(Into::into);
+            o.env = env.map(Into::into);
+            o.include_stage_in_url = stage;
+            let c = Config::new(o).expect("config");
+            assert_eq!(c.audience, aud, "{api:?} {env:?} {stage:?}");
+            assert_eq!(c.exchange_url, url, "{api:?} {env:?} {stage:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_keys_do_not_fail_construction_and_never_echo_the_value() {
+        let o = Options {
+            app_id: Some("a".into()),
+            app_secret: Some("b-secret".into()),
+            prv_key: Some("c-secret".into()),
+            civic_public_key: Some("04zz".into()),
+            ..Options::default()
+        };
+        let c = Config::new(o).expect("construction must not fail");
+        for e in [
+            c.signing_key.as_ref().err().expect("prvKey"),
+            c.aes_key.as_ref().err().expect("appSecret"),
+            c.civic_key.as_ref().err().expect("civicPublicKey"),
+        ] {
+            let m = e.to_string();
+            assert!(!m.contains("b-secret") && !m.contains("c-secret") && !m.contains("04zz"), "{m}");
+            assert_eq!(e.code(), crate::core::error::code::CONFIG);
+        }
+        assert!(c.signing_key.as_ref().err().map(|e| e.to_string()).unwrap_or_default().starts_with("prvKey must be"));
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("b-secret") && !debug.contains("c-secret"), "{debug}");
+    }
+
+    #[test]
+    fn short_private_keys_are_left_padded_and_bad_timeouts_refused() {
+        let mut o = options();
+        o.prv_key = Some("1".into());
+        assert!(Config::new(o).expect("config").signing_key.is_ok());
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let mut o = options();
+            o.timeout_ms = Some(bad);
+            let e = Config::new(o).err().expect("refused");
+            assert_eq!(e.to_string(), "timeout must be a positive number of milliseconds");
+        }
+        let mut o = options();
+        o.timeout_ms = Some(1500.0);
+        assert_eq!(Config::new(o).expect("config").timeout, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn options_debug_hides_secrets() {
+        let d = format!("{:?}", options());
+        assert!(!d.contains("44bbae32") && !d.contains("bf5efd7b"), "{d}");
+    }
+}

@@ -1,0 +1,286 @@
+//! Errors of the exchange: one kind per way it can fail, each with a stable code and the message
+//! civic-sip-api gives for the same failure.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What every rejection of `exchangeCode` starts with, as in civic-sip-api.
+pub const EXCHANGE_PREFIX: &str = "Error exchanging code for data: ";
+/// What a failure of the processed payload fetch starts with, after the prefix above.
+pub const PAYLOAD_PREFIX: &str = "Could not return data from processed payload url: ";
+/// civic-sip-api's words for a response token that fails verification.
+pub const NOT_VERIFIED: &str = "JWT Token containing encrypted data could not be verified";
+
+/// Stable, documented error codes (the JS `error.code`).
+pub mod code {
+    pub const CONFIG: &str = "ERR_CIVIC_CONFIG";
+    pub const HTTP_STATUS: &str = "ERR_CIVIC_HTTP_STATUS";
+    pub const NETWORK: &str = "ERR_CIVIC_NETWORK";
+    pub const TIMEOUT: &str = "ERR_CIVIC_TIMEOUT";
+    pub const INVALID_RESPONSE: &str = "ERR_CIVIC_INVALID_RESPONSE";
+    pub const VERIFICATION: &str = "ERR_CIVIC_VERIFICATION";
+    pub const DECRYPTION: &str = "ERR_CIVIC_DECRYPTION";
+    pub const INVALID_ARGUMENT: &str = "ERR_INVALID_ARG_TYPE";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A required setting is missing: civic-sip-api's exact sentence, thrown by the constructor.
+    MissingConfig(&'static str),
+    /// A setting is present but unusable (malformed key, bad URL); names the field, never its value.
+    InvalidConfig(String),
+    /// The call itself was misused (an auth code that is not a string).
+    InvalidArgument(String),
+    /// Civic (or the payload host) answered with a status outside 2xx.
+    HttpStatus { status: u16, body: String },
+    /// A 2xx other than 200 from the exchange endpoint, which civic-sip-api refuses too.
+    UnexpectedStatus { status: u16, body: String },
+    /// The connection failed; the text is the cause.
+    Network(String),
+    /// The whole exchange took longer than the configured timeout.
+    Timeout(Duration),
+    /// A 200 whose body is not JSON or has no `data`; holds the raw body text.
+    InvalidResponse { body: Option<String> },
+    /// The response token is forged, malformed, signed by another key or expired.
+    Verification,
+    /// The user data could not be decrypted or read; says why, never with key material.
+    Decryption(&'static str),
+}
+
+/// An error of the exchange. `kind()` tells what went wrong; `Display` is the message a JS
+/// caller sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: Box<ErrorKind>,
+    /// Happened while fetching the processed payload URL.
+    in_payload: bool,
+    /// Reached the caller through `exchangeCode`, which prefixes every message.
+    in_exchange: bool,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind) -> Self {
+        Error {
+            kind: Box::new(kind),
+            in_payload: false,
+            in_exchange: false,
+        }
+    }
+
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    pub fn code(&self) -> &'static str {
+        match *self.kind {
+            ErrorKind::MissingConfig(_) | ErrorKind::InvalidConfig(_) => code::CONFIG,
+            ErrorKind::InvalidArgument(_) => code::INVALID_ARGUMENT,
+            ErrorKind::HttpStatus { .. } | ErrorKind::UnexpectedStatus { .. } => code::HTTP_STATUS,
+            ErrorKind::Network(_) => code::NETWORK,
+            ErrorKind::Timeout(_) => code::TIMEOUT,
+            ErrorKind::InvalidResponse { .. } => code::INVALID_RESPONSE,
+            ErrorKind::Verification => code::VERIFICATION,
+            ErrorKind::Decryption(_) => code::DECRYPTION,
+        }
+    }
+
+    /// The HTTP status and body text, for the kinds that have them.
+    pub fn http_status(&self) -> Option<(u16, &str)> {
+        match &*self.kind {
+            ErrorKind::HttpStatus { status, body } | ErrorKind::UnexpectedStatus { status, body } => {
+                Some((*status, body))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn is_in_payload(&self) -> bool {
+        self.in_payload
+    }
+
+    pub fn is_in_exchange(&self) -> bool {
+        self.in_exchange
+    }
+
+    pub(crate) fn in_payload(mut self) -> Self {
+        // A timeout covers the whole exchange, so it is reported as such, not as a payload failure.
+        if !matches!(*self.kind, ErrorKind::Timeout(_)) {
+            self.in_payload = true;
+        }
+        self
+    }
+
+    pub(crate) fn in_exchange(mut self) -> Self {
+        if !matches!(*self.kind, ErrorKind::MissingConfig(_)) {
+            self.in_exchange = true;
+        }
+        self
+    }
+
+    /// The message with the `Invalid response body` JSON rendered by `render_json`, which turns
+    /// the raw body text into what `JSON.stringify(JSON.parse(body) ?? body)` gives. The Node
+    /// binding passes V8's own JSON so the text is byte-exact; `Display` uses serde_json.
+    pub fn message_with(&self, render_json: &dyn Fn(Option<&str>) -> String) -> String {
+        let mut out = String::new();
+        if self.in_exchange {
+            out.push_str(EXCHANGE_PREFIX);
+        }
+        if self.in_payload {
+            out.push_str(PAYLOAD_PREFIX);
+        }
+        let payload = self.in_payload;
+        match &*self.kind {
+            ErrorKind::MissingConfig(m) => out.push_str(m),
+            ErrorKind::InvalidConfig(m) | ErrorKind::InvalidArgument(m) => out.push_str(m),
+            ErrorKind::HttpStatus { status, body } => {
+                // request-promise's StatusCodeError: `<status> - <JSON of the body text>`.
+                if payload {
+                    out.push_str("StatusCodeError: ");
+                }
+                out.push_str(&format!("{status} - {}", json_string(body)));
+            }
+            ErrorKind::UnexpectedStatus { status, body } => {
+                out.push_str(&format!("{status} {body}"));
+            }
+            ErrorKind::Network(cause) => {
+                if payload {
+                    out.push_str("RequestError: ");
+                }
+                out.push_str("Error: ");
+                out.push_str(cause);
+            }
+            ErrorKind::Timeout(d) => {
+                out.push_str(&format!("Error: ETIMEDOUT: no answer within {} ms", d.as_millis()));
+            }
+            ErrorKind::InvalidResponse { body } => {
+                if payload {
+                    out.push_str("Error: ");
+                }
+                out.push_str("Invalid response body or body data not found: ");
+                out.push_str(&render_json(body.as_deref()));
+            }
+            ErrorKind::Verification => {
+                if payload {
+                    out.push_str("Error: ");
+                }
+                out.push_str(NOT_VERIFIED);
+            }
+            ErrorKind::Decryption(why) => {
+                if payload {
+                    out.push_str("Error: ");
+                }
+                out.push_str("Could not decrypt user data: ");
+                out.push_str(why);
+            }
+        }
+        out
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message_with(&render_json_serde))
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `JSON.stringify` of a string: serde_json escapes exactly the characters V8 does.
+pub fn json_string(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+/// `JSON.stringify(parsed body, or the body text where it does not parse)`, approximated with
+/// serde_json (key order kept; V8 may differ on number formatting and integer-like keys).
+pub fn render_json_serde(body: Option<&str>) -> String {
+    match body {
+        None => "undefined".to_owned(),
+        Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v) => v.to_string(),
+            Err(_) => json_string(text),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_status_message_is_civic_sip_apis() {
+        let e = Error::new(ErrorKind::HttpStatus {
+            status: 401,
+            body: r#"{"message":"Unauthorized"}"#.into(),
+        })
+        .in_exchange();
+        assert_eq!(
+            e.to_string(),
+            r#"Error exchanging code for data: 401 - "{\"message\":\"Unauthorized\"}""#
+        );
+        assert_eq!(e.code(), code::HTTP_STATUS);
+        assert_eq!(e.http_status(), Some((401, r#"{"message":"Unauthorized"}"#)));
+    }
+
+    #[test]
+    fn payload_failures_are_wrapped_like_request_promise_errors() {
+        let e = Error::new(ErrorKind::HttpStatus {
+            status: 403,
+            body: "denied".into(),
+        })
+        .in_payload()
+        .in_exchange();
+        assert_eq!(
+            e.to_string(),
+            "Error exchanging code for data: Could not return data from processed payload url: \
+             StatusCodeError: 403 - \"denied\""
+        );
+        let v = Error::new(ErrorKind::Verification).in_payload().in_exchange();
+        assert_eq!(
+            v.to_string(),
+            "Error exchanging code for data: Could not return data from processed payload url: \
+             Error: JWT Token containing encrypted data could not be verified"
+        );
+        let t = Error::new(ErrorKind::Timeout(Duration::from_millis(5)))
+            .in_payload()
+            .in_exchange();
+        assert!(!t.is_in_payload());
+        assert_eq!(t.code(), code::TIMEOUT);
+    }
+
+    #[test]
+    fn missing_config_is_never_prefixed() {
+        let e = Error::new(ErrorKind::MissingConfig("Please supply your application ID.")).in_exchange();
+        assert_eq!(e.to_string(), "Please supply your application ID.");
+        assert_eq!(e.code(), code::CONFIG);
+    }
+
+    #[test]
+    fn invalid_body_renders_parsed_json_or_the_text() {
+        let e = Error::new(ErrorKind::InvalidResponse {
+            body: Some(r#"{"processed":true,"data":""}"#.into()),
+        });
+        assert_eq!(
+            e.to_string(),
+            r#"Invalid response body or body data not found: {"processed":true,"data":""}"#
+        );
+        let t = Error::new(ErrorKind::InvalidResponse {
+            body: Some("Service \"down\"".into()),
+        });
+        assert_eq!(
+            t.to_string(),
+            r#"Invalid response body or body data not found: "Service \"down\"""#
+        );
+    }
+
+    #[test]
+    fn json_string_escapes_as_v8_does() {
+        assert_eq!(json_string("a\u{1}\n\"\\é"), r#""a\u0001\n\"\\é""#);
+    }
+}

@@ -1,0 +1,42 @@
+//! Hex decoding for key material: the few lines it takes do not earn a dependency.
+
+/// Decodes an even-length hex string (either case). `None` for anything else.
+pub fn decode(s: &str) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    if bytes.len() % 2 != 0 {
+        return None;
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
+        .collect()
+}
+
+/// Decodes exactly `N` bytes of hex.
+pub fn decode_array<const N: usize>(s: &str) -> Option<[u8; N]> {
+    decode(s)?.try_into().ok()
+}
+
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_both_cases_and_rejects_the_rest() {
+        assert_eq!(decode("00fFa1"), Some(vec![0, 255, 161]));
+        assert_eq!(decode(""), Some(vec![]));
+        assert_eq!(decode("abc"), None);
+        assert_eq!(decode("zz"), None);
+        assert_eq!(decode_array::<2>("0102"), Some([1, 2]));
+        assert_eq!(decode_array::<2>("010203"), None);
+    }
+}

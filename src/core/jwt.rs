@@ -1,0 +1,227 @@
+//! ES256 JWTs: signing the request token, verifying Civic's response token.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use serde_json::{Map, Value};
+
+use super::config::AUTH_CODE_PATH;
+use super::error::json_string;
+
+/// base64url of `{"alg":"ES256","typ":"JWT"}`, the header civic-sip-api sends.
+const ES256_HEADER: &str = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9";
+/// Lifetime of the request token: civic-sip-api's `3m`.
+const REQUEST_LIFETIME_MS: u64 = 180_000;
+/// Clock skew allowed on Civic's `exp`, `nbf` and `iat`, as civic-sip-api allows.
+pub const GRACE_SECONDS: f64 = 60.0;
+
+/// Lenient about padding (Civic sends none), strict about the alphabet.
+const B64URL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+/// The request token: `iss` = `sub` = appId, `aud` = the base URL, `iat`/`exp` as seconds with
+/// milliseconds (civic-sip-api sends floats), `data` = the method and path being called.
+pub fn sign_request_token(key: &SigningKey, app_id: &str, audience: &str, now_ms: u64, jti: &[u8; 16]) -> String {
+    let app_id = json_string(app_id);
+    let claims = format!(
+        r#"{{"jti":"{}","iat":{},"exp":{},"iss":{app_id},"aud":{},"sub":{app_id},"data":{{"method":"POST","path":"{AUTH_CODE_PATH}"}}}}"#,
+        uuid_v4(jti),
+        seconds(now_ms),
+        seconds(now_ms + REQUEST_LIFETIME_MS),
+        json_string(audience),
+    );
+    let mut token = String::with_capacity(ES256_HEADER.len() + claims.len() * 4 / 3 + 90);
+    token.push_str(ES256_HEADER);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(claims, &mut token);
+    let signature: Signature = key.sign(token.as_bytes());
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut token);
+    token
+}
+
+/// Milliseconds as JS prints `ms / 1000`: `1519931717.035`, `1519931717.1`, `1519931717`.
+fn seconds(ms: u64) -> String {
+    let (s, frac) = (ms / 1000, ms % 1000);
+    if frac == 0 {
+        return s.to_string();
+    }
+    let digits = format!("{frac:03}");
+    format!("{s}.{}", digits.trim_end_matches('0'))
+}
+
+/// Formats 16 random bytes as a version-4 UUID.
+fn uuid_v4(random: &[u8; 16]) -> String {
+    let mut b = *random;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+/// Why a response token was refused. Every reason surfaces as the same verification failure
+/// (civic-sip-api's one message); the reason is for tests and debugging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejected {
+    Malformed,
+    Algorithm,
+    Signature,
+    MissingExpiry,
+    Expired,
+    NotYetValid,
+}
+
+/// Verifies a response token and returns its claims. Only ES256 is accepted; `exp` is required
+/// (stricter than civic-sip-api, which let a token without one live forever) and may have passed
+/// by at most the grace period; `nbf` and `iat` may lie at most that far in the future. `now` is
+/// whole seconds, as jsrsasign compares.
+pub fn verify_response_token(token: &str, key: &VerifyingKey, now: i64) -> Result<Map<String, Value>, Rejected> {
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Rejected::Malformed);
+    };
+    let header = decode_object(header_b64)?;
+    if header.get("alg").and_then(Value::as_str) != Some("ES256") {
+        return Err(Rejected::Algorithm);
+    }
+    let signature = B64URL.decode(signature).map_err(|_| Rejected::Malformed)?;
+    let signature = Signature::from_slice(&signature).map_err(|_| Rejected::Signature)?;
+    let signed = &token.as_bytes()[..header_b64.len() + 1 + payload.len()];
+    key.verify(signed, &signature).map_err(|_| Rejected::Signature)?;
+
+    let claims = decode_object(payload)?;
+    let now = now as f64;
+    let time = |name: &str| match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v.as_f64().map(Some).ok_or(Rejected::Malformed),
+    };
+    let exp = time("exp")?.ok_or(Rejected::MissingExpiry)?;
+    if exp + GRACE_SECONDS < now {
+        return Err(Rejected::Expired);
+    }
+    for not_before in [time("nbf")?, time("iat")?].into_iter().flatten() {
+        if now < not_before - GRACE_SECONDS {
+            return Err(Rejected::NotYetValid);
+        }
+    }
+    Ok(claims)
+}
+
+fn decode_object(segment: &str) -> Result<Map<String, Value>, Rejected> {
+    let bytes = B64URL.decode(segment).map_err(|_| Rejected::Malformed)?;
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(Rejected::Malformed),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) const PRV: &str = "bf5efd7bdde29dc28443614bfee78c3d6ee39c71e55a0437eee02bf7e3647721";
+
+    pub(crate) fn key(hex_key: &str) -> SigningKey {
+        SigningKey::from_slice(&crate::core::hex::decode(hex_key).expect("hex")).expect("key")
+    }
+
+    /// Signs arbitrary header and claims JSON, for tests.
+    pub(crate) fn sign(key: &SigningKey, header: &str, claims: &str) -> String {
+        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+        let sig: Signature = key.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+    }
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn claims(exp: f64) -> String {
+        format!(r#"{{"iss":"civic-sip-hosted-service","iat":{},"exp":{exp},"data":"x"}}"#, exp - 1800.0)
+    }
+
+    #[test]
+    fn request_token_round_trips_with_the_claims_civic_expects() {
+        let k = key(PRV);
+        let token = sign_request_token(&k, "HyhaWO1SG", "https://api.civic.com/sip/", 1_519_931_717_035, &[0xab; 16]);
+        let claims = verify_response_token(&token, k.verifying_key(), 1_519_931_717).expect("verifies");
+        assert_eq!(claims["iss"], "HyhaWO1SG");
+        assert_eq!(claims["sub"], "HyhaWO1SG");
+        assert_eq!(claims["aud"], "https://api.civic.com/sip/");
+        assert_eq!(claims["iat"].as_f64(), Some(1_519_931_717.035));
+        assert_eq!(claims["exp"].as_f64(), Some(1_519_931_897.035));
+        assert_eq!(claims["data"], serde_json::json!({"method": "POST", "path": "scopeRequest/authCode"}));
+        assert_eq!(claims["jti"], "abababab-abab-4bab-abab-abababababab");
+        assert!(token.starts_with("eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9."));
+    }
+
+    #[test]
+    fn seconds_print_as_js_numbers() {
+        assert_eq!(seconds(1_519_931_717_035), "1519931717.035");
+        assert_eq!(seconds(1_519_931_717_100), "1519931717.1");
+        assert_eq!(seconds(1_519_931_717_000), "1519931717");
+    }
+
+    #[test]
+    fn verification_accepts_good_tokens_and_refuses_tampered_and_foreign_ones() {
+        let k = key(PRV);
+        let good = sign(&k, r#"{"alg":"ES256","typ":"JWT"}"#, &claims(NOW as f64 + 100.0));
+        assert!(verify_response_token(&good, k.verifying_key(), NOW).is_ok());
+
+        // Tampered payload: one claim changed after signing.
+        let mut parts: Vec<&str> = good.split('.').collect();
+        let forged = URL_SAFE_NO_PAD.encode(claims(NOW as f64 + 9999.0));
+        parts[1] = &forged;
+        assert_eq!(verify_response_token(&parts.join("."), k.verifying_key(), NOW), Err(Rejected::Signature));
+
+        let other = key("0000000000000000000000000000000000000000000000000000000000000007");
+        assert_eq!(verify_response_token(&good, other.verifying_key(), NOW), Err(Rejected::Signature));
+    }
+
+    #[test]
+    fn only_es256_is_accepted() {
+        let k = key(PRV);
+        for header in [r#"{"alg":"none"}"#, r#"{"alg":"HS256"}"#, r#"{"alg":"ES384"}"#, r#"{"typ":"JWT"}"#] {
+            let t = sign(&k, header, &claims(NOW as f64 + 100.0));
+            assert_eq!(verify_response_token(&t, k.verifying_key(), NOW), Err(Rejected::Algorithm), "{header}");
+        }
+    }
+
+    #[test]
+    fn expiry_has_a_sixty_second_grace_and_is_required() {
+        let k = key(PRV);
+        let h = r#"{"alg":"ES256","typ":"JWT"}"#;
+        let within = sign(&k, h, &claims(NOW as f64 - 59.5));
+        assert!(verify_response_token(&within, k.verifying_key(), NOW).is_ok());
+        let beyond = sign(&k, h, &claims(NOW as f64 - 61.0));
+        assert_eq!(verify_response_token(&beyond, k.verifying_key(), NOW), Err(Rejected::Expired));
+        let no_exp = sign(&k, h, r#"{"data":"x"}"#);
+        assert_eq!(verify_response_token(&no_exp, k.verifying_key(), NOW), Err(Rejected::MissingExpiry));
+        let future = sign(&k, h, &format!(r#"{{"exp":{},"nbf":{}}}"#, NOW + 5000, NOW + 61));
+        assert_eq!(verify_response_token(&future, k.verifying_key(), NOW), Err(Rejected::NotYetValid));
+        let string_exp = sign(&k, h, r#"{"exp":"never"}"#);
+        assert_eq!(verify_response_token(&string_exp, k.verifying_key(), NOW), Err(Rejected::Malformed));
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused_without_panicking() {
+        let k = key(PRV);
+        let good = sign(&k, r#"{"alg":"ES256"}"#, &claims(NOW as f64 + 100.0));
+        let (head, sig) = good.rsplit_once('.').expect("three parts");
+        for bad in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            &format!("{good}."),
+            &format!("{head}.{}", &sig[..40]),
+            &format!("{head}.{}*", &sig[..85]),
+            &good.replacen('.', ".!", 1),
+        ] {
+            assert!(verify_response_token(bad, k.verifying_key(), NOW).is_err(), "{bad}");
+        }
+    }
+}

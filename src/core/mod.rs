@@ -1,0 +1,15 @@
+//! The Civic SIP exchange in plain Rust: no napi import anywhere below this folder.
+
+pub mod cipher;
+pub mod civic_ext;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod hex;
+pub mod http;
+pub mod jwt;
+pub mod proxy;
+
+pub use client::{Client, UserData};
+pub use config::{Options, ProxyOptions};
+pub use error::{Error, ErrorKind};

@@ -1,0 +1,100 @@
+//! Which proxy a URL goes through when none is configured: the environment variables, read the
+//! way civic-sip-api's HTTP library (`request`) read them, so a deployment behaves the same.
+//!
+//! - `NO_PROXY` (or `no_proxy`): `*` bypasses every proxy; otherwise a comma-separated list of
+//!   host suffixes, each optionally with `:port`, matched on whole labels (`civic.com` and
+//!   `.civic.com` both cover `api.civic.com`).
+//! - `http:` URLs use `HTTP_PROXY` / `http_proxy`; `https:` URLs use `HTTPS_PROXY` /
+//!   `https_proxy`, then fall back to `HTTP_PROXY` / `http_proxy`.
+
+/// A snapshot of the proxy environment variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvProxies {
+    pub http: Option<String>,
+    pub https: Option<String>,
+    pub no_proxy: Option<String>,
+}
+
+impl EnvProxies {
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables through `get`; the upper-case name wins, empty counts as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |upper: &str, lower: &str| get(upper).filter(|v| !v.is_empty()).or_else(|| get(lower).filter(|v| !v.is_empty()));
+        EnvProxies {
+            http: var("HTTP_PROXY", "http_proxy"),
+            https: var("HTTPS_PROXY", "https_proxy"),
+            no_proxy: var("NO_PROXY", "no_proxy"),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.http.is_none() && self.https.is_none()
+    }
+
+    /// The proxy for a URL with this scheme, host and port (`None` = the scheme's default port).
+    pub fn for_url(&self, scheme: &str, host: &str, port: Option<u16>) -> Option<&str> {
+        let port = port.unwrap_or(if scheme == "https" { 443 } else { 80 });
+        if let Some(list) = &self.no_proxy {
+            if list.trim() == "*" || list.split(',').any(|zone| bypasses(zone, host, port)) {
+                return None;
+            }
+        }
+        match scheme {
+            "http" => self.http.as_deref(),
+            "https" => self.https.as_deref().or(self.http.as_deref()),
+            _ => None,
+        }
+    }
+}
+
+/// Whether one `NO_PROXY` entry covers the host and port.
+fn bypasses(zone: &str, host: &str, port: u16) -> bool {
+    let zone = zone.trim().to_ascii_lowercase();
+    if zone.is_empty() {
+        return false;
+    }
+    let (zone_host, zone_port) = match zone.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (zone.as_str(), None),
+    };
+    let dotted = |h: &str| format!(".{}", h.trim_start_matches('.').to_ascii_lowercase());
+    let host_matches = dotted(host).ends_with(&dotted(zone_host));
+    host_matches && zone_port.is_none_or(|p| p == port.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvProxies {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        EnvProxies::from_lookup(move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn scheme_picks_the_variable_and_https_falls_back_to_http_proxy() {
+        let e = env(&[("HTTP_PROXY", "http://p:1"), ("https_proxy", "http://s:2")]);
+        assert_eq!(e.for_url("http", "api.civic.com", None), Some("http://p:1"));
+        assert_eq!(e.for_url("https", "api.civic.com", None), Some("http://s:2"));
+        let only_http = env(&[("http_proxy", "http://p:1")]);
+        assert_eq!(only_http.for_url("https", "api.civic.com", None), Some("http://p:1"));
+        assert_eq!(env(&[]).for_url("https", "api.civic.com", None), None);
+        assert!(env(&[("HTTP_PROXY", "")]).is_empty());
+    }
+
+    #[test]
+    fn no_proxy_matches_suffixes_on_label_boundaries_and_ports() {
+        let with = |no: &str| env(&[("HTTP_PROXY", "http://p:1"), ("NO_PROXY", no)]);
+        assert_eq!(with("*").for_url("http", "anything", None), None);
+        assert_eq!(with("civic.com").for_url("https", "api.civic.com", None), None);
+        assert_eq!(with(".civic.com").for_url("https", "api.civic.com", None), None);
+        assert_eq!(with("ivic.com").for_url("https", "api.civic.com", None), Some("http://p:1"));
+        assert_eq!(with("127.0.0.1:8080").for_url("http", "127.0.0.1", Some(8080)), None);
+        assert_eq!(with("127.0.0.1:8080").for_url("http", "127.0.0.1", Some(9090)), Some("http://p:1"));
+        assert_eq!(with("x.org, API.CIVIC.COM:443").for_url("https", "api.civic.com", None), None);
+        assert_eq!(with(" , ").for_url("http", "h", None), Some("http://p:1"));
+    }
+}
