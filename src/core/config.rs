@@ -154,10 +154,11 @@ fn invalid(message: &str) -> Error {
     Error::new(ErrorKind::InvalidConfig(message.to_owned()))
 }
 
-/// The P-256 scalar as hex. Up to 64 digits: keys printed without their leading zeros still load.
+/// The P-256 scalar as 64 hex digits; 60 to 63 are taken as a key printed without its leading
+/// zeros, which some tools do.
 fn parse_signing_key(prv_key: &str) -> Result<SigningKey, Error> {
     let fail = || invalid("prvKey must be a P-256 private key as 64 hex characters");
-    if prv_key.is_empty() || prv_key.len() > 64 {
+    if !(60..=64).contains(&prv_key.len()) {
         return Err(fail());
     }
     let padded = Zeroizing::new(format!("{prv_key:0>64}"));
@@ -245,9 +246,15 @@ mod tests {
 
     #[test]
     fn short_private_keys_are_left_padded_and_bad_timeouts_refused() {
-        let mut o = options();
-        o.prv_key = Some("1".into());
-        assert!(Config::new(o).expect("config").signing_key.is_ok());
+        let key = |k: &str| {
+            let mut o = options();
+            o.prv_key = Some(k.into());
+            Config::new(o).expect("config").signing_key.is_ok()
+        };
+        assert!(key(&"1".repeat(62)));
+        assert!(!key("c"));
+        assert!(!key(&"1".repeat(65)));
+        assert!(!key(&"0".repeat(64)));
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             let mut o = options();
             o.timeout_ms = Some(bad);

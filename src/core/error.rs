@@ -21,6 +21,7 @@ pub mod code {
     pub const VERIFICATION: &str = "ERR_CIVIC_VERIFICATION";
     pub const DECRYPTION: &str = "ERR_CIVIC_DECRYPTION";
     pub const INVALID_ARGUMENT: &str = "ERR_INVALID_ARG_TYPE";
+    pub const INTERNAL: &str = "ERR_CIVIC_INTERNAL";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,8 @@ pub enum ErrorKind {
     Verification,
     /// The user data could not be decrypted or read; says why, never with key material.
     Decryption(&'static str),
+    /// A bug in this package (a panic), turned into a rejection instead of a crash or a hang.
+    Internal,
 }
 
 /// An error of the exchange. `kind()` tells what went wrong; `Display` is the message a JS
@@ -82,6 +85,7 @@ impl Error {
             ErrorKind::InvalidResponse { .. } => code::INVALID_RESPONSE,
             ErrorKind::Verification => code::VERIFICATION,
             ErrorKind::Decryption(_) => code::DECRYPTION,
+            ErrorKind::Internal => code::INTERNAL,
         }
     }
 
@@ -173,6 +177,7 @@ impl Error {
                 out.push_str("Could not decrypt user data: ");
                 out.push_str(why);
             }
+            ErrorKind::Internal => out.push_str("internal error in civic-sip-native (please report it)"),
         }
         out
     }

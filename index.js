@@ -1,0 +1,79 @@
+'use strict';
+
+// The JS face of civic-sip-native: civic-sip-api's API shapes over the native client.
+// Only what JS semantics demand lives here (truthiness of options, the callback overload,
+// bound methods); the exchange, its messages and its errors are all in Rust.
+
+const { NativeClient } = require('./binding.js');
+
+/** Stable `error.code` values, one per kind of failure. */
+const codes = Object.freeze({
+  CONFIG: 'ERR_CIVIC_CONFIG',
+  HTTP_STATUS: 'ERR_CIVIC_HTTP_STATUS',
+  NETWORK: 'ERR_CIVIC_NETWORK',
+  TIMEOUT: 'ERR_CIVIC_TIMEOUT',
+  INVALID_RESPONSE: 'ERR_CIVIC_INVALID_RESPONSE',
+  VERIFICATION: 'ERR_CIVIC_VERIFICATION',
+  DECRYPTION: 'ERR_CIVIC_DECRYPTION',
+  INVALID_ARGUMENT: 'ERR_INVALID_ARG_TYPE',
+  INTERNAL: 'ERR_CIVIC_INTERNAL',
+});
+
+// civic-sip-api tested its options for truthiness and used them as strings.
+const text = (value) => (value ? String(value) : undefined);
+
+function nativeOptions(config) {
+  const c = config == null ? {} : config;
+  const proxy = c.proxy && typeof c.proxy === 'object' ? c.proxy : undefined;
+  return {
+    appId: text(c.appId),
+    appSecret: text(c.appSecret),
+    prvKey: text(c.prvKey),
+    env: text(c.env),
+    api: text(c.api),
+    includeStageInURL: c.includeStageInURL === undefined ? undefined : Boolean(c.includeStageInURL),
+    proxy: proxy && {
+      url: text(proxy.url),
+      rejectUnauthorized: 'rejectUnauthorized' in proxy ? Boolean(proxy.rejectUnauthorized) : undefined,
+    },
+    civicPublicKey: text(c.civicPublicKey),
+    timeout: c.timeout == null ? undefined : Number(c.timeout),
+  };
+}
+
+/** A Civic SIP client: `new sip(config)` as in Civic's docs, or `newClient(config)`. */
+class sip {
+  #client;
+
+  constructor(config) {
+    this.#client = new NativeClient(nativeOptions(config));
+    // Own bound methods, as civic-sip-api's plain object had: `const { exchangeCode } = client` works.
+    this.exchangeCode = this.exchangeCode.bind(this);
+    this.processPayload = this.processPayload.bind(this);
+  }
+
+  exchangeCode(authCode, callback) {
+    const result = this.#client.exchangeCode(authCode);
+    if (typeof callback !== 'function') return result;
+    // On the next tick, so an exception thrown by the callback is not swallowed by the promise.
+    result.then(
+      (userData) => process.nextTick(callback, null, userData),
+      (error) => process.nextTick(callback, error),
+    );
+    return undefined;
+  }
+
+  processPayload(response) {
+    const { statusCode, body } = response;
+    return this.#client.processPayload(
+      typeof statusCode === 'number' ? statusCode : Number.NaN,
+      typeof body === 'string' || body === undefined ? body : JSON.stringify(body),
+    );
+  }
+}
+
+function newClient(config) {
+  return new sip(config);
+}
+
+module.exports = { newClient, sip, codes };
