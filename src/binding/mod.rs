@@ -69,7 +69,11 @@ impl NativeClient {
 
     /// Resolves with `{ data, userId }`; rejects with an Error carrying `code`.
     #[napi(ts_return_type = "Promise<{ data: unknown; userId: unknown }>")]
-    pub fn exchange_code<'env>(&self, env: &'env Env, auth_code: Unknown<'env>) -> Result<PromiseRaw<'env, Object<'env>>> {
+    pub fn exchange_code<'env>(
+        &self,
+        env: &'env Env,
+        auth_code: Unknown<'env>,
+    ) -> Result<PromiseRaw<'env, Object<'env>>> {
         let client = Arc::clone(&self.inner);
         // A wrong type is a rejection like every other failure of the call, not a throw.
         let auth_code = match auth_code.get_type()? {
@@ -85,8 +89,16 @@ impl NativeClient {
 
     /// civic-sip-api's `processPayload`: the user data, or a Promise of it for a processed reply;
     /// throws as civic-sip-api did.
-    #[napi(catch_unwind, ts_return_type = "{ data: unknown; userId: unknown } | Promise<{ data: unknown; userId: unknown }>")]
-    pub fn process_payload<'env>(&self, env: &'env Env, status_code: f64, body: Option<String>) -> Result<Unknown<'env>> {
+    #[napi(
+        catch_unwind,
+        ts_return_type = "{ data: unknown; userId: unknown } | Promise<{ data: unknown; userId: unknown }>"
+    )]
+    pub fn process_payload<'env>(
+        &self,
+        env: &'env Env,
+        status_code: f64,
+        body: Option<String>,
+    ) -> Result<Unknown<'env>> {
         match self.inner.process_payload(status_code, body.as_deref()) {
             Ok(Reply::Ready(user_data)) => Ok(to_js_user_data(env, user_data)?.to_unknown()),
             Ok(Reply::Processed(pending)) => {
@@ -149,7 +161,8 @@ fn to_js_user_data<'env>(env: &'env Env, user_data: UserData) -> Result<Object<'
 }
 
 fn json<'env>(env: &'env Env) -> Result<JSON<'env>> {
-    env.get_global()?.get_named_property_unchecked::<JSON>("JSON")
+    env.get_global()?
+        .get_named_property_unchecked::<JSON>("JSON")
 }
 
 /// The one place core errors become JS errors: an `Error` with civic-sip-api's message, a

@@ -48,7 +48,8 @@ impl AesKey {
         };
         let len = clear.ok_or("bad padding (is the appSecret the one of this app?)")?;
         buf.truncate(len);
-        String::from_utf8(buf).map_err(|_| "the clear text is not UTF-8 (is the appSecret the one of this app?)")
+        String::from_utf8(buf)
+            .map_err(|_| "the clear text is not UTF-8 (is the appSecret the one of this app?)")
     }
 }
 
@@ -76,7 +77,10 @@ pub(crate) mod tests {
                 .to_vec(),
         };
         let iv_hex: String = iv.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{iv_hex}{}", base64::engine::general_purpose::STANDARD.encode(ct))
+        format!(
+            "{iv_hex}{}",
+            base64::engine::general_purpose::STANDARD.encode(ct)
+        )
     }
 
     const K128: &str = "44bbae32d1e02bf481074177002bbdef";
@@ -87,7 +91,10 @@ pub(crate) mod tests {
         for key in [K128, K256] {
             let data = encrypt(key, [7; 16], r#"[{"label":"x","value":"ü"}]"#);
             let k = AesKey::from_hex(key).expect("key");
-            assert_eq!(k.decrypt(&data), Ok(r#"[{"label":"x","value":"ü"}]"#.to_owned()));
+            assert_eq!(
+                k.decrypt(&data),
+                Ok(r#"[{"label":"x","value":"ü"}]"#.to_owned())
+            );
         }
     }
 
@@ -96,7 +103,10 @@ pub(crate) mod tests {
         let data = encrypt(K128, [1; 16], "[1,2,3]");
         let wrong = AesKey::from_hex("00112233445566778899aabbccddeeff").expect("key");
         let err = wrong.decrypt(&data).expect_err("wrong key");
-        assert!(err.starts_with("bad padding") || err.starts_with("the clear text is not UTF-8"), "{err}");
+        assert!(
+            err.starts_with("bad padding") || err.starts_with("the clear text is not UTF-8"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -104,24 +114,43 @@ pub(crate) mod tests {
         let k = AesKey::from_hex(K128).expect("key");
         let data = encrypt(K128, [1; 16], "[1,2,3]");
         // Last block of ciphertext altered: the padding no longer checks out (almost surely).
-        let mut raw = base64::engine::general_purpose::STANDARD.decode(&data[32..]).expect("b64");
+        let mut raw = base64::engine::general_purpose::STANDARD
+            .decode(&data[32..])
+            .expect("b64");
         let last = raw.len() - 1;
         raw[last] ^= 0x55;
-        let tampered = format!("{}{}", &data[..32], base64::engine::general_purpose::STANDARD.encode(&raw));
+        let tampered = format!(
+            "{}{}",
+            &data[..32],
+            base64::engine::general_purpose::STANDARD.encode(&raw)
+        );
         assert!(k.decrypt(&tampered).is_err());
         // Padding that is structurally invalid (last byte 0) after a correct decryption.
         let mut buf = [0u8; 16];
-        let ct = cbc::Encryptor::<Aes128>::new_from_slices(&hex::decode(K128).expect("hex"), &[0; 16])
-            .expect("key")
-            .encrypt_blocks_b2b_compat(&mut buf);
-        assert_eq!(k.decrypt(&format!("{}{}", "0".repeat(32), ct)), Err("bad padding (is the appSecret the one of this app?)"));
+        let ct =
+            cbc::Encryptor::<Aes128>::new_from_slices(&hex::decode(K128).expect("hex"), &[0; 16])
+                .expect("key")
+                .encrypt_blocks_b2b_compat(&mut buf);
+        assert_eq!(
+            k.decrypt(&format!("{}{}", "0".repeat(32), ct)),
+            Err("bad padding (is the appSecret the one of this app?)")
+        );
 
         let bad_iv = format!("zz{}", &data[2..]);
         assert_eq!(k.decrypt(&bad_iv), Err("the IV is not 32 hex characters"));
-        assert_eq!(k.decrypt("0011"), Err("the data claim is shorter than its 32 hex character IV"));
+        assert_eq!(
+            k.decrypt("0011"),
+            Err("the data claim is shorter than its 32 hex character IV")
+        );
         let bad_b64 = format!("{}!!!!", &data[..32]);
-        assert_eq!(k.decrypt(&bad_b64), Err("the ciphertext is not valid base64"));
-        assert_eq!(k.decrypt(&format!("{}{}", &data[..32], "AAAA")), Err("bad padding (is the appSecret the one of this app?)"));
+        assert_eq!(
+            k.decrypt(&bad_b64),
+            Err("the ciphertext is not valid base64")
+        );
+        assert_eq!(
+            k.decrypt(&format!("{}{}", &data[..32], "AAAA")),
+            Err("bad padding (is the appSecret the one of this app?)")
+        );
     }
 
     #[test]

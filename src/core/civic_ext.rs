@@ -10,7 +10,10 @@ use super::error::json_string;
 /// The exchange body with its keys already sorted, so these exact bytes are both what is sent and
 /// what json-stable-stringify would produce: a server that HMACs either form agrees.
 pub fn request_body(auth_code: &str) -> String {
-    format!(r#"{{"allowS3UploadedPayload":true,"authToken":{}}}"#, json_string(auth_code))
+    format!(
+        r#"{{"allowS3UploadedPayload":true,"authToken":{}}}"#,
+        json_string(auth_code)
+    )
 }
 
 /// base64 of HMAC-SHA256 over the body, keyed with the appSecret string's UTF-8 bytes (not its
@@ -33,8 +36,14 @@ mod tests {
 
     #[test]
     fn body_is_key_sorted_and_escaped() {
-        assert_eq!(request_body("a.b.c"), r#"{"allowS3UploadedPayload":true,"authToken":"a.b.c"}"#);
-        assert_eq!(request_body("q\"\n"), r#"{"allowS3UploadedPayload":true,"authToken":"q\"\n"}"#);
+        assert_eq!(
+            request_body("a.b.c"),
+            r#"{"allowS3UploadedPayload":true,"authToken":"a.b.c"}"#
+        );
+        assert_eq!(
+            request_body("q\"\n"),
+            r#"{"allowS3UploadedPayload":true,"authToken":"q\"\n"}"#
+        );
     }
 
     #[test]

@@ -85,7 +85,10 @@ impl Client {
         self.within_timeout(self.fetch(pending)).await
     }
 
-    async fn within_timeout(&self, work: impl std::future::Future<Output = Result<UserData, Error>>) -> Result<UserData, Error> {
+    async fn within_timeout(
+        &self,
+        work: impl std::future::Future<Output = Result<UserData, Error>>,
+    ) -> Result<UserData, Error> {
         tokio::time::timeout(self.config.timeout, work)
             .await
             .unwrap_or_else(|_| Err(Error::new(ErrorKind::Timeout(self.config.timeout))))
@@ -103,11 +106,14 @@ impl Client {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let mut jti = [0u8; 16];
-        getrandom::fill(&mut jti)
-            .map_err(|_| Error::new(ErrorKind::Network("the system random source failed".into())))?;
-        let request_token = jwt::sign_request_token(signing_key, &config.app_id, &config.audience, now_ms, &jti);
+        getrandom::fill(&mut jti).map_err(|_| {
+            Error::new(ErrorKind::Network("the system random source failed".into()))
+        })?;
+        let request_token =
+            jwt::sign_request_token(signing_key, &config.app_id, &config.audience, now_ms, &jti);
         let body = request_body(auth_code);
-        let authorization = authorization_header(&request_token, &civic_extension(&body, &config.app_secret));
+        let authorization =
+            authorization_header(&request_token, &civic_extension(&body, &config.app_secret));
 
         let reply = http::post_auth_code(http, &config.exchange_url, authorization, body).await?;
         if !(200..300).contains(&reply.status) {
@@ -147,7 +153,10 @@ impl Client {
             Some(Ok(Value::Object(map))) => map,
             _ => return Err(invalid()),
         };
-        let data = reply.get("data").filter(|d| truthy(d)).ok_or_else(invalid)?;
+        let data = reply
+            .get("data")
+            .filter(|d| truthy(d))
+            .ok_or_else(invalid)?;
         let encrypted = reply.get("encrypted").is_some_and(truthy);
         let user_id = reply.get("userId").map(Value::to_string);
         if reply.get("processed").is_some_and(truthy) {
@@ -157,7 +166,9 @@ impl Client {
                 user_id,
             }));
         }
-        let token = data.as_str().ok_or_else(|| Error::new(ErrorKind::Verification))?;
+        let token = data
+            .as_str()
+            .ok_or_else(|| Error::new(ErrorKind::Verification))?;
         self.open(token, encrypted, user_id).map(Reply::Ready)
     }
 
@@ -170,7 +181,9 @@ impl Client {
             .filter(|u| reqwest::Url::parse(u).is_ok())
             .ok_or_else(|| {
                 let shown = pending.url.as_deref().unwrap_or("");
-                in_payload(Error::new(ErrorKind::Network(format!("Invalid URI \"{shown}\""))))
+                in_payload(Error::new(ErrorKind::Network(format!(
+                    "Invalid URI \"{shown}\""
+                ))))
             })?;
         let reply = http::get_payload(http, url).await.map_err(in_payload)?;
         if !(200..300).contains(&reply.status) {
@@ -184,7 +197,12 @@ impl Client {
     }
 
     /// Verifies the response token and reads the user data out of it.
-    fn open(&self, token: &str, encrypted: bool, user_id: Option<String>) -> Result<UserData, Error> {
+    fn open(
+        &self,
+        token: &str,
+        encrypted: bool,
+        user_id: Option<String>,
+    ) -> Result<UserData, Error> {
         let civic_key = self.config.civic_key.as_ref().map_err(Clone::clone)?;
         let claims = jwt::verify_response_token(token, civic_key, (self.clock)())
             .map_err(|_| Error::new(ErrorKind::Verification))?;
@@ -193,19 +211,29 @@ impl Client {
     }
 }
 
-fn user_data_text(claims: &Map<String, Value>, encrypted: bool, config: &Config) -> Result<String, Error> {
+fn user_data_text(
+    claims: &Map<String, Value>,
+    encrypted: bool,
+    config: &Config,
+) -> Result<String, Error> {
     let fail = |why| Error::new(ErrorKind::Decryption(why));
     let data = claims
         .get("data")
         .and_then(Value::as_str)
         .ok_or_else(|| fail("the token's data claim is not a string"))?;
     let clear = if encrypted {
-        config.aes_key.as_ref().map_err(Clone::clone)?.decrypt(data).map_err(fail)?
+        config
+            .aes_key
+            .as_ref()
+            .map_err(Clone::clone)?
+            .decrypt(data)
+            .map_err(fail)?
     } else {
         data.to_owned()
     };
     // civic-sip-api resolved with `data: undefined` here; a clear error is more useful.
-    serde_json::from_str::<serde::de::IgnoredAny>(&clear).map_err(|_| fail("the clear text is not JSON"))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&clear)
+        .map_err(|_| fail("the clear text is not JSON"))?;
     Ok(clear)
 }
 
@@ -254,7 +282,10 @@ mod tests {
         };
         let data: Value = serde_json::from_str(&user.data).expect("JSON");
         assert_eq!(data, v["expected"]["data"]);
-        assert_eq!(user.user_id.as_deref(), Some(v["expected"]["userId"].to_string().as_str()));
+        assert_eq!(
+            user.user_id.as_deref(),
+            Some(v["expected"]["userId"].to_string().as_str())
+        );
     }
 
     #[test]
@@ -265,31 +296,61 @@ mod tests {
             .process_payload(200.0, Some(&v["reply"].to_string()))
             .expect_err("expired");
         assert_eq!(err.code(), code::VERIFICATION);
-        assert_eq!(err.to_string(), "JWT Token containing encrypted data could not be verified");
+        assert_eq!(
+            err.to_string(),
+            "JWT Token containing encrypted data could not be verified"
+        );
     }
 
     #[test]
     fn process_payload_messages_match_civic_sip_api() {
         let v = vector();
         let client = recorded_client(&v);
-        let err = |status, body: Option<&str>| client.process_payload(status, body).expect_err("error").to_string();
+        let err = |status, body: Option<&str>| {
+            client
+                .process_payload(status, body)
+                .expect_err("error")
+                .to_string()
+        };
         assert_eq!(err(400.0, Some("x")), "400 x");
         assert_eq!(
             err(200.0, Some(r#"{"processed":true,"data":""}"#)),
             r#"Invalid response body or body data not found: {"processed":true,"data":""}"#
         );
-        assert_eq!(err(200.0, None), "Invalid response body or body data not found: undefined");
-        assert_eq!(err(200.0, Some("oops")), r#"Invalid response body or body data not found: "oops""#);
-        assert_eq!(err(200.0, Some(r#"{"data":0}"#)), r#"Invalid response body or body data not found: {"data":0}"#);
+        assert_eq!(
+            err(200.0, None),
+            "Invalid response body or body data not found: undefined"
+        );
+        assert_eq!(
+            err(200.0, Some("oops")),
+            r#"Invalid response body or body data not found: "oops""#
+        );
+        assert_eq!(
+            err(200.0, Some(r#"{"data":0}"#)),
+            r#"Invalid response body or body data not found: {"data":0}"#
+        );
         assert!(matches!(
             client.process_payload(200.0, Some(r#"{"processed":1,"data":"http://x/"}"#)),
-            Ok(Reply::Processed(PendingPayload { encrypted: false, .. }))
+            Ok(Reply::Processed(PendingPayload {
+                encrypted: false,
+                ..
+            }))
         ));
     }
 
     #[test]
     fn truthiness_is_javascripts() {
-        for (v, t) in [("null", false), ("false", false), ("0", false), ("-0.0", false), ("\"\"", false), ("1", true), ("\"0\"", true), ("[]", true), ("{}", true)] {
+        for (v, t) in [
+            ("null", false),
+            ("false", false),
+            ("0", false),
+            ("-0.0", false),
+            ("\"\"", false),
+            ("1", true),
+            ("\"0\"", true),
+            ("[]", true),
+            ("{}", true),
+        ] {
             assert_eq!(truthy(&serde_json::from_str(v).expect("json")), t, "{v}");
         }
     }

@@ -110,7 +110,8 @@ impl Config {
         let present = |v: Option<String>| v.filter(|s| !s.is_empty());
         let missing = |m| Error::new(ErrorKind::MissingConfig(m));
         let app_id = present(options.app_id).ok_or_else(|| missing(NO_APP_ID))?;
-        let app_secret = Zeroizing::new(present(options.app_secret).ok_or_else(|| missing(NO_APP_SECRET))?);
+        let app_secret =
+            Zeroizing::new(present(options.app_secret).ok_or_else(|| missing(NO_APP_SECRET))?);
         let prv_key = Zeroizing::new(present(options.prv_key).ok_or_else(|| missing(NO_PRV_KEY))?);
 
         let timeout = match options.timeout_ms {
@@ -167,7 +168,11 @@ fn parse_signing_key(prv_key: &str) -> Result<SigningKey, Error> {
 }
 
 fn parse_civic_key(hex_key: &str) -> Result<VerifyingKey, Error> {
-    let fail = || invalid("civicPublicKey must be a P-256 public key in hex (SEC1, compressed or uncompressed)");
+    let fail = || {
+        invalid(
+            "civicPublicKey must be a P-256 public key in hex (SEC1, compressed or uncompressed)",
+        )
+    };
     let bytes = hex::decode(hex_key).ok_or_else(fail)?;
     VerifyingKey::from_sec1_bytes(&bytes).map_err(|_| fail())
 }
@@ -180,7 +185,9 @@ mod tests {
         Options {
             app_id: Some("app".into()),
             app_secret: Some("44bbae32d1e02bf481074177002bbdef".into()),
-            prv_key: Some("bf5efd7bdde29dc28443614bfee78c3d6ee39c71e55a0437eee02bf7e3647721".into()),
+            prv_key: Some(
+                "bf5efd7bdde29dc28443614bfee78c3d6ee39c71e55a0437eee02bf7e3647721".into(),
+            ),
             ..Options::default()
         }
     }
@@ -201,13 +208,55 @@ mod tests {
     #[test]
     fn urls_for_every_api_env_and_stage_combination() {
         let cases = [
-            (None, None, None, "https://api.civic.com/sip/", "https://api.civic.com/sip/prod/scopeRequest/authCode"),
-            (None, Some("dev"), Some(true), "https://api.civic.com/sip/", "https://api.civic.com/sip/dev/scopeRequest/authCode"),
-            (None, None, Some(false), "https://api.civic.com/sip/", "https://api.civic.com/sip//scopeRequest/authCode"),
-            (Some("http://127.0.0.1:9/x"), None, None, "http://127.0.0.1:9/x/", "http://127.0.0.1:9/x/prod/scopeRequest/authCode"),
-            (Some("http://127.0.0.1:9/x/"), Some("test"), None, "http://127.0.0.1:9/x/", "http://127.0.0.1:9/x/test/scopeRequest/authCode"),
-            (Some("http://h/"), Some("dev"), Some(false), "http://h/", "http://h//scopeRequest/authCode"),
-            (Some(""), Some(""), None, "https://api.civic.com/sip/", "https://api.civic.com/sip/prod/scopeRequest/authCode"),
+            (
+                None,
+                None,
+                None,
+                "https://api.civic.com/sip/",
+                "https://api.civic.com/sip/prod/scopeRequest/authCode",
+            ),
+            (
+                None,
+                Some("dev"),
+                Some(true),
+                "https://api.civic.com/sip/",
+                "https://api.civic.com/sip/dev/scopeRequest/authCode",
+            ),
+            (
+                None,
+                None,
+                Some(false),
+                "https://api.civic.com/sip/",
+                "https://api.civic.com/sip//scopeRequest/authCode",
+            ),
+            (
+                Some("http://127.0.0.1:9/x"),
+                None,
+                None,
+                "http://127.0.0.1:9/x/",
+                "http://127.0.0.1:9/x/prod/scopeRequest/authCode",
+            ),
+            (
+                Some("http://127.0.0.1:9/x/"),
+                Some("test"),
+                None,
+                "http://127.0.0.1:9/x/",
+                "http://127.0.0.1:9/x/test/scopeRequest/authCode",
+            ),
+            (
+                Some("http://h/"),
+                Some("dev"),
+                Some(false),
+                "http://h/",
+                "http://h//scopeRequest/authCode",
+            ),
+            (
+                Some(""),
+                Some(""),
+                None,
+                "https://api.civic.com/sip/",
+                "https://api.civic.com/sip/prod/scopeRequest/authCode",
+            ),
         ];
         for (api, env, stage, aud, url) in cases {
             let mut o = options();
@@ -236,12 +285,24 @@ mod tests {
             c.civic_key.as_ref().err().expect("civicPublicKey"),
         ] {
             let m = e.to_string();
-            assert!(!m.contains("b-secret") && !m.contains("c-secret") && !m.contains("04zz"), "{m}");
+            assert!(
+                !m.contains("b-secret") && !m.contains("c-secret") && !m.contains("04zz"),
+                "{m}"
+            );
             assert_eq!(e.code(), crate::core::error::code::CONFIG);
         }
-        assert!(c.signing_key.as_ref().err().map(|e| e.to_string()).unwrap_or_default().starts_with("prvKey must be"));
+        assert!(c
+            .signing_key
+            .as_ref()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .starts_with("prvKey must be"));
         let debug = format!("{c:?}");
-        assert!(!debug.contains("b-secret") && !debug.contains("c-secret"), "{debug}");
+        assert!(
+            !debug.contains("b-secret") && !debug.contains("c-secret"),
+            "{debug}"
+        );
     }
 
     #[test]
@@ -259,11 +320,17 @@ mod tests {
             let mut o = options();
             o.timeout_ms = Some(bad);
             let e = Config::new(o).err().expect("refused");
-            assert_eq!(e.to_string(), "timeout must be a positive number of milliseconds");
+            assert_eq!(
+                e.to_string(),
+                "timeout must be a positive number of milliseconds"
+            );
         }
         let mut o = options();
         o.timeout_ms = Some(1500.0);
-        assert_eq!(Config::new(o).expect("config").timeout, Duration::from_millis(1500));
+        assert_eq!(
+            Config::new(o).expect("config").timeout,
+            Duration::from_millis(1500)
+        );
     }
 
     #[test]

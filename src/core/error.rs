@@ -92,9 +92,8 @@ impl Error {
     /// The HTTP status and body text, for the kinds that have them.
     pub fn http_status(&self) -> Option<(u16, &str)> {
         match &*self.kind {
-            ErrorKind::HttpStatus { status, body } | ErrorKind::UnexpectedStatus { status, body } => {
-                Some((*status, body))
-            }
+            ErrorKind::HttpStatus { status, body }
+            | ErrorKind::UnexpectedStatus { status, body } => Some((*status, body)),
             _ => None,
         }
     }
@@ -155,7 +154,10 @@ impl Error {
                 out.push_str(cause);
             }
             ErrorKind::Timeout(d) => {
-                out.push_str(&format!("Error: ETIMEDOUT: no answer within {} ms", d.as_millis()));
+                out.push_str(&format!(
+                    "Error: ETIMEDOUT: no answer within {} ms",
+                    d.as_millis()
+                ));
             }
             ErrorKind::InvalidResponse { body } => {
                 if payload {
@@ -177,7 +179,9 @@ impl Error {
                 out.push_str("Could not decrypt user data: ");
                 out.push_str(why);
             }
-            ErrorKind::Internal => out.push_str("internal error in civic-sip-native (please report it)"),
+            ErrorKind::Internal => {
+                out.push_str("internal error in civic-sip-native (please report it)")
+            }
         }
         out
     }
@@ -230,7 +234,10 @@ mod tests {
             r#"Error exchanging code for data: 401 - "{\"message\":\"Unauthorized\"}""#
         );
         assert_eq!(e.code(), code::HTTP_STATUS);
-        assert_eq!(e.http_status(), Some((401, r#"{"message":"Unauthorized"}"#)));
+        assert_eq!(
+            e.http_status(),
+            Some((401, r#"{"message":"Unauthorized"}"#))
+        );
     }
 
     #[test]
@@ -246,7 +253,9 @@ mod tests {
             "Error exchanging code for data: Could not return data from processed payload url: \
              StatusCodeError: 403 - \"denied\""
         );
-        let v = Error::new(ErrorKind::Verification).in_payload().in_exchange();
+        let v = Error::new(ErrorKind::Verification)
+            .in_payload()
+            .in_exchange();
         assert_eq!(
             v.to_string(),
             "Error exchanging code for data: Could not return data from processed payload url: \
@@ -261,7 +270,10 @@ mod tests {
 
     #[test]
     fn missing_config_is_never_prefixed() {
-        let e = Error::new(ErrorKind::MissingConfig("Please supply your application ID.")).in_exchange();
+        let e = Error::new(ErrorKind::MissingConfig(
+            "Please supply your application ID.",
+        ))
+        .in_exchange();
         assert_eq!(e.to_string(), "Please supply your application ID.");
         assert_eq!(e.code(), code::CONFIG);
     }

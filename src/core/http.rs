@@ -28,7 +28,10 @@ pub fn build(proxy: Option<&ProxyOptions>) -> Result<reqwest::Client, Error> {
         .no_proxy()
         .redirect(redirect::Policy::custom(|attempt| {
             // `request` followed redirects for GET (the payload URL) but never for the POST.
-            let from_exchange = attempt.previous().first().is_some_and(|u| u.path().ends_with(AUTH_CODE_PATH));
+            let from_exchange = attempt
+                .previous()
+                .first()
+                .is_some_and(|u| u.path().ends_with(AUTH_CODE_PATH));
             if from_exchange {
                 attempt.stop()
             } else if attempt.previous().len() > MAX_REDIRECTS {
@@ -42,8 +45,11 @@ pub fn build(proxy: Option<&ProxyOptions>) -> Result<reqwest::Client, Error> {
             // civic-sip-api passed `proxy.url` to `request` as is: given, it is the proxy for
             // every call; absent, there is none (not even the environment's).
             if let Some(url) = options.url.as_deref().filter(|u| !u.is_empty()) {
-                let url = proxy_url(url).ok_or_else(|| invalid("proxy.url is not a valid proxy URL"))?;
-                builder = builder.proxy(Proxy::all(url).map_err(|_| invalid("proxy.url is not a valid proxy URL"))?);
+                let url =
+                    proxy_url(url).ok_or_else(|| invalid("proxy.url is not a valid proxy URL"))?;
+                builder = builder.proxy(
+                    Proxy::all(url).map_err(|_| invalid("proxy.url is not a valid proxy URL"))?,
+                );
             }
             if options.reject_unauthorized == Some(false) {
                 builder = builder.tls_danger_accept_invalid_certs(true);
@@ -54,14 +60,18 @@ pub fn build(proxy: Option<&ProxyOptions>) -> Result<reqwest::Client, Error> {
             if !env.is_empty() {
                 builder = builder.proxy(Proxy::custom(move |url| {
                     let host = url.host_str()?;
-                    env.for_url(url.scheme(), host, url.port()).and_then(proxy_url)
+                    env.for_url(url.scheme(), host, url.port())
+                        .and_then(proxy_url)
                 }));
             }
         }
     }
-    builder
-        .build()
-        .map_err(|e| invalid(&format!("the HTTP client could not be set up: {}", cause_chain(&e))))
+    builder.build().map_err(|e| {
+        invalid(&format!(
+            "the HTTP client could not be set up: {}",
+            cause_chain(&e)
+        ))
+    })
 }
 
 /// A proxy URL; `host:port` without a scheme means plain HTTP.
@@ -78,7 +88,12 @@ fn invalid(message: &str) -> Error {
 }
 
 /// POSTs the exchange body with Civic's headers.
-pub async fn post_auth_code(client: &reqwest::Client, url: &str, authorization: String, body: String) -> Result<Reply, Error> {
+pub async fn post_auth_code(
+    client: &reqwest::Client,
+    url: &str,
+    authorization: String,
+    body: String,
+) -> Result<Reply, Error> {
     let request = client
         .post(url)
         .header(CONTENT_TYPE, "application/json")
@@ -96,7 +111,11 @@ pub async fn get_payload(client: &reqwest::Client, url: &str) -> Result<Reply, E
 async fn read(request: reqwest::RequestBuilder) -> Result<Reply, Error> {
     let mut response = request.send().await.map_err(network)?;
     let status = response.status().as_u16();
-    let mut bytes = Vec::with_capacity(response.content_length().map_or(4096, |n| n.min(1 << 20) as usize));
+    let mut bytes = Vec::with_capacity(
+        response
+            .content_length()
+            .map_or(4096, |n| n.min(1 << 20) as usize),
+    );
     while let Some(chunk) = response.chunk().await.map_err(network)? {
         if bytes.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(Error::new(ErrorKind::Network(format!(
@@ -120,19 +139,33 @@ async fn read(request: reqwest::RequestBuilder) -> Result<Reply, Error> {
 /// 127.0.0.1:8080`, `socket hang up`), so logs read the same as with civic-sip-api.
 fn network(e: reqwest::Error) -> Error {
     let address = e.url().map(|u| {
-        let host = u.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
-        (host.clone(), format!("{host}:{}", u.port_or_known_default().unwrap_or(0)))
+        let host = u
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        (
+            host.clone(),
+            format!("{host}:{}", u.port_or_known_default().unwrap_or(0)),
+        )
     });
     let io_kind = find_io_error(&e).map(std::io::Error::kind);
     let chain = cause_chain(&e);
     let cause = match (io_kind, address) {
-        (Some(std::io::ErrorKind::ConnectionRefused), Some((_, addr))) => format!("connect ECONNREFUSED {addr}"),
+        (Some(std::io::ErrorKind::ConnectionRefused), Some((_, addr))) => {
+            format!("connect ECONNREFUSED {addr}")
+        }
         (Some(std::io::ErrorKind::ConnectionReset), _) => "read ECONNRESET".to_owned(),
-        _ if chain.contains("dns error") || chain.contains("failed to lookup address") => match e.url() {
-            Some(u) => format!("getaddrinfo ENOTFOUND {}", u.host_str().unwrap_or_default()),
-            None => chain,
-        },
-        _ if chain.contains("connection closed before message completed") || chain.contains("IncompleteMessage") => {
+        _ if chain.contains("dns error") || chain.contains("failed to lookup address") => {
+            match e.url() {
+                Some(u) => format!("getaddrinfo ENOTFOUND {}", u.host_str().unwrap_or_default()),
+                None => chain,
+            }
+        }
+        _ if chain.contains("connection closed before message completed")
+            || chain.contains("IncompleteMessage") =>
+        {
             "socket hang up".to_owned()
         }
         _ => chain,

@@ -25,7 +25,13 @@ const B64URL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::n
 
 /// The request token: `iss` = `sub` = appId, `aud` = the base URL, `iat`/`exp` as seconds with
 /// milliseconds (civic-sip-api sends floats), `data` = the method and path being called.
-pub fn sign_request_token(key: &SigningKey, app_id: &str, audience: &str, now_ms: u64, jti: &[u8; 16]) -> String {
+pub fn sign_request_token(
+    key: &SigningKey,
+    app_id: &str,
+    audience: &str,
+    now_ms: u64,
+    jti: &[u8; 16],
+) -> String {
     let app_id = json_string(app_id);
     let claims = format!(
         r#"{{"jti":"{}","iat":{},"exp":{},"iss":{app_id},"aud":{},"sub":{app_id},"data":{{"method":"POST","path":"{AUTH_CODE_PATH}"}}}}"#,
@@ -60,7 +66,14 @@ fn uuid_v4(random: &[u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// Why a response token was refused. Every reason surfaces as the same verification failure
@@ -79,7 +92,11 @@ pub enum Rejected {
 /// (stricter than civic-sip-api, which let a token without one live forever) and may have passed
 /// by at most the grace period; `nbf` and `iat` may lie at most that far in the future. `now` is
 /// whole seconds, as jsrsasign compares.
-pub fn verify_response_token(token: &str, key: &VerifyingKey, now: i64) -> Result<Map<String, Value>, Rejected> {
+pub fn verify_response_token(
+    token: &str,
+    key: &VerifyingKey,
+    now: i64,
+) -> Result<Map<String, Value>, Rejected> {
     let mut parts = token.split('.');
     let (Some(header_b64), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -93,7 +110,8 @@ pub fn verify_response_token(token: &str, key: &VerifyingKey, now: i64) -> Resul
     let signature = B64URL.decode(signature).map_err(|_| Rejected::Malformed)?;
     let signature = Signature::from_slice(&signature).map_err(|_| Rejected::Signature)?;
     let signed = &token.as_bytes()[..header_b64.len() + 1 + payload.len()];
-    key.verify(signed, &signature).map_err(|_| Rejected::Signature)?;
+    key.verify(signed, &signature)
+        .map_err(|_| Rejected::Signature)?;
 
     let claims = decode_object(payload)?;
     let now = now as f64;
@@ -133,7 +151,11 @@ pub(crate) mod tests {
 
     /// Signs arbitrary header and claims JSON, for tests.
     pub(crate) fn sign(key: &SigningKey, header: &str, claims: &str) -> String {
-        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims)
+        );
         let sig: Signature = key.sign(input.as_bytes());
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
     }
@@ -141,20 +163,33 @@ pub(crate) mod tests {
     const NOW: i64 = 1_700_000_000;
 
     fn claims(exp: f64) -> String {
-        format!(r#"{{"iss":"civic-sip-hosted-service","iat":{},"exp":{exp},"data":"x"}}"#, exp - 1800.0)
+        format!(
+            r#"{{"iss":"civic-sip-hosted-service","iat":{},"exp":{exp},"data":"x"}}"#,
+            exp - 1800.0
+        )
     }
 
     #[test]
     fn request_token_round_trips_with_the_claims_civic_expects() {
         let k = key(PRV);
-        let token = sign_request_token(&k, "HyhaWO1SG", "https://api.civic.com/sip/", 1_519_931_717_035, &[0xab; 16]);
-        let claims = verify_response_token(&token, k.verifying_key(), 1_519_931_717).expect("verifies");
+        let token = sign_request_token(
+            &k,
+            "HyhaWO1SG",
+            "https://api.civic.com/sip/",
+            1_519_931_717_035,
+            &[0xab; 16],
+        );
+        let claims =
+            verify_response_token(&token, k.verifying_key(), 1_519_931_717).expect("verifies");
         assert_eq!(claims["iss"], "HyhaWO1SG");
         assert_eq!(claims["sub"], "HyhaWO1SG");
         assert_eq!(claims["aud"], "https://api.civic.com/sip/");
         assert_eq!(claims["iat"].as_f64(), Some(1_519_931_717.035));
         assert_eq!(claims["exp"].as_f64(), Some(1_519_931_897.035));
-        assert_eq!(claims["data"], serde_json::json!({"method": "POST", "path": "scopeRequest/authCode"}));
+        assert_eq!(
+            claims["data"],
+            serde_json::json!({"method": "POST", "path": "scopeRequest/authCode"})
+        );
         assert_eq!(claims["jti"], "abababab-abab-4bab-abab-abababababab");
         assert!(token.starts_with("eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9."));
     }
@@ -169,25 +204,44 @@ pub(crate) mod tests {
     #[test]
     fn verification_accepts_good_tokens_and_refuses_tampered_and_foreign_ones() {
         let k = key(PRV);
-        let good = sign(&k, r#"{"alg":"ES256","typ":"JWT"}"#, &claims(NOW as f64 + 100.0));
+        let good = sign(
+            &k,
+            r#"{"alg":"ES256","typ":"JWT"}"#,
+            &claims(NOW as f64 + 100.0),
+        );
         assert!(verify_response_token(&good, k.verifying_key(), NOW).is_ok());
 
         // Tampered payload: one claim changed after signing.
         let mut parts: Vec<&str> = good.split('.').collect();
         let forged = URL_SAFE_NO_PAD.encode(claims(NOW as f64 + 9999.0));
         parts[1] = &forged;
-        assert_eq!(verify_response_token(&parts.join("."), k.verifying_key(), NOW), Err(Rejected::Signature));
+        assert_eq!(
+            verify_response_token(&parts.join("."), k.verifying_key(), NOW),
+            Err(Rejected::Signature)
+        );
 
         let other = key("0000000000000000000000000000000000000000000000000000000000000007");
-        assert_eq!(verify_response_token(&good, other.verifying_key(), NOW), Err(Rejected::Signature));
+        assert_eq!(
+            verify_response_token(&good, other.verifying_key(), NOW),
+            Err(Rejected::Signature)
+        );
     }
 
     #[test]
     fn only_es256_is_accepted() {
         let k = key(PRV);
-        for header in [r#"{"alg":"none"}"#, r#"{"alg":"HS256"}"#, r#"{"alg":"ES384"}"#, r#"{"typ":"JWT"}"#] {
+        for header in [
+            r#"{"alg":"none"}"#,
+            r#"{"alg":"HS256"}"#,
+            r#"{"alg":"ES384"}"#,
+            r#"{"typ":"JWT"}"#,
+        ] {
             let t = sign(&k, header, &claims(NOW as f64 + 100.0));
-            assert_eq!(verify_response_token(&t, k.verifying_key(), NOW), Err(Rejected::Algorithm), "{header}");
+            assert_eq!(
+                verify_response_token(&t, k.verifying_key(), NOW),
+                Err(Rejected::Algorithm),
+                "{header}"
+            );
         }
     }
 
@@ -198,13 +252,29 @@ pub(crate) mod tests {
         let within = sign(&k, h, &claims(NOW as f64 - 59.5));
         assert!(verify_response_token(&within, k.verifying_key(), NOW).is_ok());
         let beyond = sign(&k, h, &claims(NOW as f64 - 61.0));
-        assert_eq!(verify_response_token(&beyond, k.verifying_key(), NOW), Err(Rejected::Expired));
+        assert_eq!(
+            verify_response_token(&beyond, k.verifying_key(), NOW),
+            Err(Rejected::Expired)
+        );
         let no_exp = sign(&k, h, r#"{"data":"x"}"#);
-        assert_eq!(verify_response_token(&no_exp, k.verifying_key(), NOW), Err(Rejected::MissingExpiry));
-        let future = sign(&k, h, &format!(r#"{{"exp":{},"nbf":{}}}"#, NOW + 5000, NOW + 61));
-        assert_eq!(verify_response_token(&future, k.verifying_key(), NOW), Err(Rejected::NotYetValid));
+        assert_eq!(
+            verify_response_token(&no_exp, k.verifying_key(), NOW),
+            Err(Rejected::MissingExpiry)
+        );
+        let future = sign(
+            &k,
+            h,
+            &format!(r#"{{"exp":{},"nbf":{}}}"#, NOW + 5000, NOW + 61),
+        );
+        assert_eq!(
+            verify_response_token(&future, k.verifying_key(), NOW),
+            Err(Rejected::NotYetValid)
+        );
         let string_exp = sign(&k, h, r#"{"exp":"never"}"#);
-        assert_eq!(verify_response_token(&string_exp, k.verifying_key(), NOW), Err(Rejected::Malformed));
+        assert_eq!(
+            verify_response_token(&string_exp, k.verifying_key(), NOW),
+            Err(Rejected::Malformed)
+        );
     }
 
     #[test]
@@ -221,7 +291,10 @@ pub(crate) mod tests {
             &format!("{head}.{}*", &sig[..85]),
             &good.replacen('.', ".!", 1),
         ] {
-            assert!(verify_response_token(bad, k.verifying_key(), NOW).is_err(), "{bad}");
+            assert!(
+                verify_response_token(bad, k.verifying_key(), NOW).is_err(),
+                "{bad}"
+            );
         }
     }
 }

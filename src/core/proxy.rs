@@ -22,7 +22,11 @@ impl EnvProxies {
 
     /// Reads the variables through `get`; the upper-case name wins, empty counts as unset.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
-        let var = |upper: &str, lower: &str| get(upper).filter(|v| !v.is_empty()).or_else(|| get(lower).filter(|v| !v.is_empty()));
+        let var = |upper: &str, lower: &str| {
+            get(upper)
+                .filter(|v| !v.is_empty())
+                .or_else(|| get(lower).filter(|v| !v.is_empty()))
+        };
         EnvProxies {
             http: var("HTTP_PROXY", "http_proxy"),
             https: var("HTTPS_PROXY", "https_proxy"),
@@ -70,17 +74,31 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> EnvProxies {
-        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        EnvProxies::from_lookup(move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EnvProxies::from_lookup(move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
     }
 
     #[test]
     fn scheme_picks_the_variable_and_https_falls_back_to_http_proxy() {
         let e = env(&[("HTTP_PROXY", "http://p:1"), ("https_proxy", "http://s:2")]);
         assert_eq!(e.for_url("http", "api.civic.com", None), Some("http://p:1"));
-        assert_eq!(e.for_url("https", "api.civic.com", None), Some("http://s:2"));
+        assert_eq!(
+            e.for_url("https", "api.civic.com", None),
+            Some("http://s:2")
+        );
         let only_http = env(&[("http_proxy", "http://p:1")]);
-        assert_eq!(only_http.for_url("https", "api.civic.com", None), Some("http://p:1"));
+        assert_eq!(
+            only_http.for_url("https", "api.civic.com", None),
+            Some("http://p:1")
+        );
         assert_eq!(env(&[]).for_url("https", "api.civic.com", None), None);
         assert!(env(&[("HTTP_PROXY", "")]).is_empty());
     }
@@ -89,12 +107,30 @@ mod tests {
     fn no_proxy_matches_suffixes_on_label_boundaries_and_ports() {
         let with = |no: &str| env(&[("HTTP_PROXY", "http://p:1"), ("NO_PROXY", no)]);
         assert_eq!(with("*").for_url("http", "anything", None), None);
-        assert_eq!(with("civic.com").for_url("https", "api.civic.com", None), None);
-        assert_eq!(with(".civic.com").for_url("https", "api.civic.com", None), None);
-        assert_eq!(with("ivic.com").for_url("https", "api.civic.com", None), Some("http://p:1"));
-        assert_eq!(with("127.0.0.1:8080").for_url("http", "127.0.0.1", Some(8080)), None);
-        assert_eq!(with("127.0.0.1:8080").for_url("http", "127.0.0.1", Some(9090)), Some("http://p:1"));
-        assert_eq!(with("x.org, API.CIVIC.COM:443").for_url("https", "api.civic.com", None), None);
+        assert_eq!(
+            with("civic.com").for_url("https", "api.civic.com", None),
+            None
+        );
+        assert_eq!(
+            with(".civic.com").for_url("https", "api.civic.com", None),
+            None
+        );
+        assert_eq!(
+            with("ivic.com").for_url("https", "api.civic.com", None),
+            Some("http://p:1")
+        );
+        assert_eq!(
+            with("127.0.0.1:8080").for_url("http", "127.0.0.1", Some(8080)),
+            None
+        );
+        assert_eq!(
+            with("127.0.0.1:8080").for_url("http", "127.0.0.1", Some(9090)),
+            Some("http://p:1")
+        );
+        assert_eq!(
+            with("x.org, API.CIVIC.COM:443").for_url("https", "api.civic.com", None),
+            None
+        );
         assert_eq!(with(" , ").for_url("http", "h", None), Some("http://p:1"));
     }
 }

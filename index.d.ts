@@ -1,0 +1,133 @@
+// Types for civic-sip-native: civic-sip-api's API, typed.
+
+/** Proxy settings, as civic-sip-api took them. */
+export interface ProxyConfig {
+  /** Proxy URL for every call (the exchange and the processed payload fetch), e.g. `http://proxy:3128`. */
+  url?: string
+  /** `false` accepts any server certificate (civic-sip-api's option). Default `true`. */
+  rejectUnauthorized?: boolean
+}
+
+/** Client configuration: civic-sip-api's options plus `civicPublicKey` and `timeout`. */
+export interface ClientConfig {
+  /** The application ID from Civic's integration portal. */
+  appId: string
+  /** The application secret: 32 hex characters (64 for AES-256). Keys the request HMAC and decrypts the user data. */
+  appSecret: string
+  /** The application's private signing key: the P-256 scalar as 64 hex characters. */
+  prvKey: string
+  /** The stage in the URL. Default `'prod'`. */
+  env?: string
+  /** Base URL of Civic's SIP API. Default `'https://api.civic.com/sip/'`; a missing trailing `/` is added. */
+  api?: string
+  /** Whether the stage (`env`) is part of the URL. Default `true`. */
+  includeStageInURL?: boolean
+  /** A proxy for all calls. Without it, `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` apply as they did for civic-sip-api. */
+  proxy?: ProxyConfig
+  /**
+   * Civic's public key that response tokens must be signed with, as hex SEC1 (compressed or
+   * uncompressed). Default: Civic's production key. Set it for a staging server or the emulator.
+   */
+  civicPublicKey?: string
+  /** Milliseconds for the whole exchange, the payload fetch included. Default `30000`. */
+  timeout?: number
+}
+
+/** One verified item of user data. */
+export interface UserDataRecord {
+  /** What the item is, e.g. `'contact.personal.email'`, `'contact.personal.phoneNumber'`. */
+  label: string
+  /** The value, e.g. `'user@example.com'`. */
+  value: string
+  /** Civic has validated the value. */
+  isValid: boolean
+  /** The user owns it (e.g. controls the email address). */
+  isOwner: boolean
+}
+
+/** What an exchange resolves with. */
+export interface UserData {
+  /** The decrypted user data: the records the scope request asked for. */
+  data: UserDataRecord[]
+  /** Civic's stable identifier of the user for this application. */
+  userId: string
+}
+
+/** Every `error.code` this package gives, one per kind of failure. */
+export type ErrorCode =
+  /** A required option is missing (thrown by the constructor) or key material is malformed (rejected). */
+  | 'ERR_CIVIC_CONFIG'
+  /** Civic (or the payload URL) answered with an HTTP status other than 200; see `statusCode` and `body`. */
+  | 'ERR_CIVIC_HTTP_STATUS'
+  /** The connection failed: refused, reset, DNS, TLS, proxy. */
+  | 'ERR_CIVIC_NETWORK'
+  /** The exchange took longer than `timeout`. */
+  | 'ERR_CIVIC_TIMEOUT'
+  /** Civic's reply was not JSON or had no `data`. */
+  | 'ERR_CIVIC_INVALID_RESPONSE'
+  /** The response token is forged, malformed, signed by another key or expired. */
+  | 'ERR_CIVIC_VERIFICATION'
+  /** The user data could not be decrypted (wrong `appSecret`, corrupted data) or is not JSON. */
+  | 'ERR_CIVIC_DECRYPTION'
+  /** `exchangeCode` was called with an auth code that is not a string. */
+  | 'ERR_INVALID_ARG_TYPE'
+  /** A bug in this package; please report it. */
+  | 'ERR_CIVIC_INTERNAL'
+
+/** The errors this package throws and rejects with: civic-sip-api's messages, plus a `code`. */
+export interface CivicSipError extends Error {
+  code: ErrorCode
+  /** The HTTP status, for `ERR_CIVIC_HTTP_STATUS`. */
+  statusCode?: number
+  /** The response body text, for `ERR_CIVIC_HTTP_STATUS`. */
+  body?: string
+}
+
+/** The `code` values by name. */
+export declare const codes: {
+  readonly CONFIG: 'ERR_CIVIC_CONFIG'
+  readonly HTTP_STATUS: 'ERR_CIVIC_HTTP_STATUS'
+  readonly NETWORK: 'ERR_CIVIC_NETWORK'
+  readonly TIMEOUT: 'ERR_CIVIC_TIMEOUT'
+  readonly INVALID_RESPONSE: 'ERR_CIVIC_INVALID_RESPONSE'
+  readonly VERIFICATION: 'ERR_CIVIC_VERIFICATION'
+  readonly DECRYPTION: 'ERR_CIVIC_DECRYPTION'
+  readonly INVALID_ARGUMENT: 'ERR_INVALID_ARG_TYPE'
+  readonly INTERNAL: 'ERR_CIVIC_INTERNAL'
+}
+
+/** A response as civic-sip-api's `processPayload` took it. */
+export interface PayloadResponse {
+  statusCode: number
+  /** The body text, or the already-parsed body. */
+  body?: string | object | null
+}
+
+/** A Civic SIP client. Holds its own configuration and connection pool; secrets stay in native memory. */
+export declare class sip {
+  /**
+   * @throws {CivicSipError} `ERR_CIVIC_CONFIG` when `appId`, `appSecret` or `prvKey` is missing,
+   * with civic-sip-api's messages (`Please supply your application ID.` ...). Malformed keys do
+   * not throw here; the exchange rejects.
+   */
+  constructor(config: ClientConfig)
+  /**
+   * Exchanges the auth code (the JWT `civic.sip.js` handed the browser) for the user's verified data.
+   * Rejects with a {@link CivicSipError} whose message starts `Error exchanging code for data: `.
+   */
+  exchangeCode(authCode: string): Promise<UserData>
+  /** Node-style callback form, as in Civic's docs. */
+  exchangeCode(authCode: string, callback: (error: CivicSipError | null, userData?: UserData) => void): void
+  /**
+   * civic-sip-api's `processPayload`: reads a reply of Civic's exchange endpoint. Returns the
+   * user data, or a Promise of it when the reply points at a processed payload URL.
+   * @throws {CivicSipError} with civic-sip-api's messages (`400 x`, `Invalid response body ...`).
+   */
+  processPayload(response: PayloadResponse): UserData | Promise<UserData>
+}
+
+/** A client as civic-sip-api's `newClient` made it. */
+export type Client = sip
+
+/** civic-sip-api's factory: the same as `new sip(config)`. */
+export declare function newClient(config: ClientConfig): sip
