@@ -125,14 +125,20 @@ pub(crate) mod tests {
             base64::engine::general_purpose::STANDARD.encode(&raw)
         );
         assert!(k.decrypt(&tampered).is_err());
-        // Padding that is structurally invalid (last byte 0) after a correct decryption.
-        let mut buf = [0u8; 16];
+        // A correct decryption whose clear text ends in a 0 byte: structurally invalid padding.
+        let mut block = [0u8; 16];
         let ct =
             cbc::Encryptor::<Aes128>::new_from_slices(&hex::decode(K128).expect("hex"), &[0; 16])
                 .expect("key")
-                .encrypt_blocks_b2b_compat(&mut buf);
+                .encrypt_padded::<cbc::cipher::block_padding::NoPadding>(&mut block, 16)
+                .expect("one block");
+        let zero_padded = format!(
+            "{}{}",
+            "0".repeat(32),
+            base64::engine::general_purpose::STANDARD.encode(ct)
+        );
         assert_eq!(
-            k.decrypt(&format!("{}{}", "0".repeat(32), ct)),
+            k.decrypt(&zero_padded),
             Err("bad padding (is the appSecret the one of this app?)")
         );
 
@@ -161,19 +167,5 @@ pub(crate) mod tests {
         assert!(AesKey::from_hex("b").is_none());
         assert!(AesKey::from_hex(&K128[..30]).is_none());
         assert!(AesKey::from_hex(&"g".repeat(32)).is_none());
-    }
-
-    /// One block of zeros encrypted with no padding, base64: a clear text whose padding is invalid.
-    trait ZeroBlock {
-        fn encrypt_blocks_b2b_compat(self, buf: &mut [u8; 16]) -> String;
-    }
-
-    impl ZeroBlock for cbc::Encryptor<Aes128> {
-        fn encrypt_blocks_b2b_compat(self, buf: &mut [u8; 16]) -> String {
-            let ct = self
-                .encrypt_padded::<cbc::cipher::block_padding::NoPadding>(buf, 16)
-                .expect("one block");
-            base64::engine::general_purpose::STANDARD.encode(ct)
-        }
     }
 }

@@ -280,9 +280,12 @@ mod tests {
         };
         let c = Config::new(o).expect("construction must not fail");
         for e in [
-            c.signing_key.as_ref().err().expect("prvKey"),
-            c.aes_key.as_ref().err().expect("appSecret"),
-            c.civic_key.as_ref().err().expect("civicPublicKey"),
+            c.signing_key.as_ref().map(|_| ()).expect_err("prvKey"),
+            c.aes_key.as_ref().map(|_| ()).expect_err("appSecret"),
+            c.civic_key
+                .as_ref()
+                .map(|_| ())
+                .expect_err("civicPublicKey"),
         ] {
             let m = e.to_string();
             assert!(
@@ -319,7 +322,7 @@ mod tests {
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             let mut o = options();
             o.timeout_ms = Some(bad);
-            let e = Config::new(o).err().expect("refused");
+            let e = Config::new(o).map(|_| ()).expect_err("refused");
             assert_eq!(
                 e.to_string(),
                 "timeout must be a positive number of milliseconds"

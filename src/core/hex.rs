@@ -3,7 +3,7 @@
 /// Decodes an even-length hex string (either case). `None` for anything else.
 pub fn decode(s: &str) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     bytes
