@@ -27,6 +27,8 @@ export interface EmulatorOptions {
   civicPrivateKey?: string;
   /** Default user data for mintAuthCode(). */
   userData?: unknown;
+  /** Keep every request in `requests` (default true; turn off for long runs). */
+  recordRequests?: boolean;
 }
 
 export type StatusFault =

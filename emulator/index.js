@@ -276,6 +276,8 @@ async function startEmulator(options = {}) {
   const codes = new Map(); // codeToken -> { userData, userId }
   const payloads = new Map(); // id -> { jwt, payloadStatus }
   const requests = [];
+  // Off for long runs (benchmarks), where the log would only grow.
+  const recordRequests = options.recordRequests ?? true;
   const sockets = new Set();
   const timers = new Set();
   let fault = null; // { name, options, remaining }
@@ -491,7 +493,7 @@ async function startEmulator(options = {}) {
     req.on('error', () => {});
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      requests.push({ method: req.method, url: req.url, headers: { ...req.headers }, body });
+      if (recordRequests) requests.push({ method: req.method, url: req.url, headers: { ...req.headers }, body });
       if (closed) { req.socket.destroy(); return; }
       if (tooLarge) { send(res, 413, MESSAGES.tooLarge); return; }
 

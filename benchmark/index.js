@@ -1,0 +1,103 @@
+'use strict';
+
+// `npm run bench`: civic-sip-native, civic-sip-api and a plain node:crypto client doing the same
+// full exchanges against the emulator (in its own process), each measurement in a fresh process,
+// then micro-benchmarks of the two halves. Prints a table with ratios and writes
+// benchmark/results.json.
+
+const { execFileSync, fork } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const IN_FLIGHT = (process.env.BENCH_IN_FLIGHT ?? '1,16,256').split(',').map(Number);
+const CLIENTS = ['civic-sip-native', 'node:crypto', 'civic-sip-api'];
+
+function startEmulator() {
+  const child = fork(path.join(__dirname, 'emulator-process.js'));
+  return new Promise((resolve, reject) => {
+    child.once('message', (setup) => resolve({ child, setup }));
+    child.once('error', reject);
+  });
+}
+
+async function sampleReply(config, authCode) {
+  const client = require('./clients/node-crypto').createClient(config);
+  const body = JSON.stringify({ allowS3UploadedPayload: true, authToken: authCode });
+  const response = await fetch(`${config.api}prod/scopeRequest/authCode`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: client.authorization(body) },
+    body,
+  });
+  return response.text();
+}
+
+function machine() {
+  const cpus = os.cpus();
+  let rustc = '';
+  try { rustc = execFileSync('rustc', ['--version']).toString().trim(); } catch { /* not needed */ }
+  return {
+    cpu: cpus[0]?.model, cores: cpus.length, memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()} ${os.arch()}`, node: process.version, rustc,
+  };
+}
+
+const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const ratio = (a, b) => `${fmt(a / b, a / b >= 100 ? 0 : 1)}x`;
+
+async function main() {
+  require('../scripts/build').ensureBuilt();
+  execFileSync('cargo', ['build', '--release', '--no-default-features', '--example', 'micro'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+
+  const { child, setup } = await startEmulator();
+  const reply = await sampleReply(setup.config, setup.authCode);
+  const env = { ...process.env, BENCH_CONFIG: JSON.stringify(setup) };
+  const load = [];
+  try {
+    for (const inFlight of IN_FLIGHT) {
+      for (const client of CLIENTS) {
+        const out = execFileSync(process.execPath, [path.join(__dirname, 'load.js'), client, String(inFlight), String(SECONDS)], { env });
+        const result = JSON.parse(out.toString());
+        load.push(result);
+        console.error(`  ${client} @ ${inFlight}: ${fmt(result.cpuUsPerExchange)} µs CPU/exchange`);
+      }
+    }
+  } finally {
+    child.disconnect();
+  }
+
+  const microInput = JSON.stringify({ ...setup, reply });
+  const micro = [
+    { implementation: 'civic-sip-native (Rust core)', ...JSON.parse(execFileSync(path.join(root, 'target', 'release', 'examples', 'micro'), { input: microInput }).toString()) },
+    ...execFileSync(process.execPath, [path.join(__dirname, 'micro.js')], { env: { ...process.env, BENCH_MICRO: microInput } })
+      .toString().trim().split('\n').map((line) => JSON.parse(line)),
+  ];
+
+  const results = { date: new Date().toISOString(), machine: machine(), secondsPerRun: SECONDS, load, micro };
+  fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+  console.log(`\nMachine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, ${results.machine.node}`);
+  console.log('\n| client | in flight | CPU µs/exchange | exchanges/s | loop delay p99 ms | loop delay max ms | peak RSS MB |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of load) {
+    console.log(`| ${r.client} | ${r.inFlight} | ${fmt(r.cpuUsPerExchange)} | ${fmt(r.exchangesPerSecond)} | ${fmt(r.loopDelayP99Ms, 1)} | ${fmt(r.loopDelayMaxMs, 1)} | ${fmt(r.peakRssMB)} |`);
+  }
+  console.log('\n| in flight | CPU: civic-sip-api / native | CPU: node:crypto / native | throughput: native / node:crypto |');
+  console.log('| ---: | ---: | ---: | ---: |');
+  for (const inFlight of IN_FLIGHT) {
+    const at = (c) => load.find((r) => r.client === c && r.inFlight === inFlight);
+    const [n, p, c] = CLIENTS.map(at);
+    console.log(`| ${inFlight} | ${ratio(c.cpuUsPerExchange, n.cpuUsPerExchange)} | ${ratio(p.cpuUsPerExchange, n.cpuUsPerExchange)} | ${ratio(n.exchangesPerSecond, p.exchangesPerSecond)} |`);
+  }
+  console.log('\n| implementation | Authorization header µs | verify + decrypt µs |');
+  console.log('| --- | ---: | ---: |');
+  for (const m of micro) console.log(`| ${m.implementation} | ${fmt(m.authorizationHeaderUs, 1)} | ${fmt(m.verifyDecryptUs, 1)} |`);
+  console.log('\nWritten to benchmark/results.json');
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
