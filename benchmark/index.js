@@ -49,7 +49,7 @@ const ratio = (a, b) => `${fmt(a / b, a / b >= 100 ? 0 : 1)}x`;
 
 async function main() {
   require('../scripts/build').ensureBuilt();
-  execFileSync('cargo', ['build', '--release', '--no-default-features', '--example', 'micro'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('cargo', ['build', '--release', '--no-default-features', '--features', 'bench', '--example', 'micro'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 
   const { child, setup } = await startEmulator();
   const reply = await sampleReply(setup.config, setup.authCode);

@@ -17,6 +17,7 @@ try {
   if (!fs.existsSync(path.join(root, 'node_modules', 'civic-sip-api'))) run('npm', ['ci', '--no-audit', '--no-fund']);
   run('cargo', ['fmt', '--check']);
   run('cargo', ['clippy', '--all-targets', '--', '-D', 'warnings']);
+  run('cargo', ['clippy', '--all-targets', '--no-default-features', '--features', 'bench', '--', '-D', 'warnings']);
   run('cargo', ['test']);
   require('./build').ensureBuilt();
   const suites = fs.readdirSync(path.join(root, '__test__')).filter((f) => f.endsWith('.test.js') || f.endsWith('.test.mjs'));
