@@ -16,9 +16,10 @@ export declare class NativeClient {
   exchangeCode(authCode: unknown): Promise<{ data: unknown; userId: unknown }>
   /**
    * civic-sip-api's `processPayload`: the user data, or a Promise of it for a processed reply;
-   * throws as civic-sip-api did.
+   * throws as civic-sip-api did. `unexpected_status` is `String(statusCode)` when the status
+   * is not the number 200, absent when it is.
    */
-  processPayload(statusCode: number, body?: string | undefined | null): { data: unknown; userId: unknown } | Promise<{ data: unknown; userId: unknown }>
+  processPayload(unexpectedStatus?: string | undefined | null, body?: string | undefined | null): { data: unknown; userId: unknown } | Promise<{ data: unknown; userId: unknown }>
 }
 
 /** The options as index.js normalises them: falsy values are absent, the rest strings. */

@@ -65,10 +65,12 @@ class sip {
 
   processPayload(response) {
     const { statusCode, body } = response;
-    return this.#client.processPayload(
-      typeof statusCode === 'number' ? statusCode : Number.NaN,
-      typeof body === 'string' || body === undefined ? body : JSON.stringify(body),
-    );
+    // civic-sip-api compared with `!== 200` and printed `${statusCode}`; it JSON.parse-d the body,
+    // which reads a Buffer as its text and an object as itself.
+    let text = body;
+    if (Buffer.isBuffer(body)) text = body.toString();
+    else if (body !== undefined && typeof body !== 'string') text = JSON.stringify(body);
+    return this.#client.processPayload(statusCode === 200 ? undefined : String(statusCode), text);
   }
 }
 

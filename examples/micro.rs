@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &civic_extension(&body, &config.app_secret),
         ));
     });
-    let open_us = per_op_us(1000, || match client.process_payload(200.0, Some(reply)) {
+    let open_us = per_op_us(1000, || match client.process_payload(200, Some(reply)) {
         Ok(Reply::Ready(user)) => {
             std::hint::black_box(user);
         }

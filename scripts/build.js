@@ -1,7 +1,7 @@
 'use strict';
 
-// Builds the native addon when it is missing or older than its sources, with cargo alone, so a
-// fresh clone needs no npm install to run the demo. (`npm run build` uses the napi CLI, which
+// Builds the native addon with cargo alone (cargo decides what is stale), so a fresh clone needs
+// no npm install to run the demo. (`npm run build` uses the napi CLI, which
 // also regenerates binding.js and binding.d.ts.)
 
 const { execFileSync } = require('node:child_process');
@@ -26,23 +26,17 @@ function libraryName() {
   return 'libcivic_sip_native.so';
 }
 
-function newestSource() {
-  let newest = 0;
-  const visit = (p) => {
-    const st = fs.statSync(p);
-    if (st.isDirectory()) fs.readdirSync(p).forEach((f) => visit(path.join(p, f)));
-    else newest = Math.max(newest, st.mtimeMs);
-  };
-  ['src', 'Cargo.toml', 'Cargo.lock', 'build.rs'].forEach((f) => visit(path.join(root, f)));
-  return newest;
-}
-
 function ensureBuilt({ quiet = false } = {}) {
   const addon = path.join(root, `civic-sip-native.${platformSuffix()}.node`);
-  if (fs.existsSync(addon) && fs.statSync(addon).mtimeMs >= newestSource()) return addon;
-  if (!quiet) console.error('Building the native addon (cargo build --release; a few minutes the first time)...');
-  execFileSync('cargo', ['build', '--release', '--lib'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-  fs.copyFileSync(path.join(root, 'target', 'release', libraryName()), addon);
+  const library = path.join(root, 'target', 'release', libraryName());
+  if (!quiet && !fs.existsSync(library)) {
+    console.error('Building the native addon (cargo build --release; a few minutes the first time)...');
+  }
+  // cargo decides what is stale; a no-op build takes well under a second.
+  execFileSync('cargo', ['build', '--release', '--lib', '--quiet'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (!fs.existsSync(addon) || fs.statSync(library).mtimeMs > fs.statSync(addon).mtimeMs) {
+    fs.copyFileSync(library, addon);
+  }
   return addon;
 }
 

@@ -88,7 +88,8 @@ impl NativeClient {
     }
 
     /// civic-sip-api's `processPayload`: the user data, or a Promise of it for a processed reply;
-    /// throws as civic-sip-api did.
+    /// throws as civic-sip-api did. `unexpected_status` is `String(statusCode)` when the status
+    /// is not the number 200, absent when it is.
     #[napi(
         catch_unwind,
         ts_return_type = "{ data: unknown; userId: unknown } | Promise<{ data: unknown; userId: unknown }>"
@@ -96,10 +97,17 @@ impl NativeClient {
     pub fn process_payload<'env>(
         &self,
         env: &'env Env,
-        status_code: f64,
+        unexpected_status: Option<String>,
         body: Option<String>,
     ) -> Result<Unknown<'env>> {
-        match self.inner.process_payload(status_code, body.as_deref()) {
+        let reply = match unexpected_status {
+            Some(status) => Err(CoreError::new(ErrorKind::UnexpectedStatus {
+                status,
+                body: body.unwrap_or_else(|| "undefined".to_owned()),
+            })),
+            None => self.inner.read_reply(body.as_deref()),
+        };
+        match reply {
             Ok(Reply::Ready(user_data)) => Ok(to_js_user_data(env, user_data)?.to_unknown()),
             Ok(Reply::Processed(pending)) => {
                 let client = Arc::clone(&self.inner);
@@ -179,8 +187,10 @@ fn build_js_error<'env>(env: &'env Env, e: &CoreError) -> Result<Object<'env>> {
     let message = e.message_with(&|body| render_json_v8(env, body));
     let mut error = env.create_error(Error::new(Status::GenericFailure, message))?;
     error.set_named_property("code", e.code())?;
-    if let Some((status, body)) = e.http_status() {
+    if let Some(status) = e.status_code() {
         error.set_named_property("statusCode", u32::from(status))?;
+    }
+    if let Some(body) = e.response_body() {
         error.set_named_property("body", body)?;
     }
     Ok(error)

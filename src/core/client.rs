@@ -41,7 +41,7 @@ pub struct PendingPayload {
 #[derive(Debug)]
 pub struct Client {
     config: Config,
-    http: OnceLock<Result<reqwest::Client, Error>>,
+    http: OnceLock<Result<http::Http, Error>>,
     /// Seconds since the epoch; replaceable so recorded replies can be checked at their time.
     clock: fn() -> i64,
 }
@@ -115,35 +115,42 @@ impl Client {
         let authorization =
             authorization_header(&request_token, &civic_extension(&body, &config.app_secret));
 
-        let reply = http::post_auth_code(http, &config.exchange_url, authorization, body).await?;
+        let reply = http
+            .post_auth_code(&config.exchange_url, authorization, body)
+            .await?;
         if !(200..300).contains(&reply.status) {
             return Err(Error::new(ErrorKind::HttpStatus {
                 status: reply.status,
                 body: reply.body,
             }));
         }
-        match self.process_payload(f64::from(reply.status), Some(&reply.body))? {
+        match self.process_payload(reply.status, Some(&reply.body))? {
             Reply::Ready(user_data) => Ok(user_data),
             Reply::Processed(pending) => self.fetch(pending).await,
         }
     }
 
-    fn http(&self) -> Result<&reqwest::Client, Error> {
+    fn http(&self) -> Result<&http::Http, Error> {
         self.http
-            .get_or_init(|| http::build(self.config.proxy.as_ref()))
+            .get_or_init(|| http::Http::new(self.config.proxy.as_ref()))
             .as_ref()
             .map_err(Clone::clone)
     }
 
     /// civic-sip-api's `processPayload`: a reply's status and body text (`None` for a missing
     /// body) to the user data, or to the payload URL of a processed reply.
-    pub fn process_payload(&self, status: f64, body: Option<&str>) -> Result<Reply, Error> {
-        if status != 200.0 {
+    pub fn process_payload(&self, status: u16, body: Option<&str>) -> Result<Reply, Error> {
+        if status != 200 {
             return Err(Error::new(ErrorKind::UnexpectedStatus {
-                status: status as u16,
+                status: status.to_string(),
                 body: body.unwrap_or("undefined").to_owned(),
             }));
         }
+        self.read_reply(body)
+    }
+
+    /// Reads the body of a 200 reply: not JSON, or without `data`, is an invalid response.
+    pub fn read_reply(&self, body: Option<&str>) -> Result<Reply, Error> {
         let invalid = || {
             Error::new(ErrorKind::InvalidResponse {
                 body: body.map(str::to_owned),
@@ -185,7 +192,7 @@ impl Client {
                     "Invalid URI \"{shown}\""
                 ))))
             })?;
-        let reply = http::get_payload(http, url).await.map_err(in_payload)?;
+        let reply = http.get_payload(url).await.map_err(in_payload)?;
         if !(200..300).contains(&reply.status) {
             return Err(in_payload(Error::new(ErrorKind::HttpStatus {
                 status: reply.status,
@@ -277,7 +284,7 @@ mod tests {
         let v = vector();
         let client = recorded_client(&v);
         let body = v["reply"].to_string();
-        let Ok(Reply::Ready(user)) = client.process_payload(200.0, Some(&body)) else {
+        let Ok(Reply::Ready(user)) = client.process_payload(200, Some(&body)) else {
             panic!("the recorded reply must open");
         };
         let data: Value = serde_json::from_str(&user.data).expect("JSON");
@@ -293,7 +300,7 @@ mod tests {
         let v = vector();
         let client = recorded_client(&v).with_clock(system_seconds);
         let err = client
-            .process_payload(200.0, Some(&v["reply"].to_string()))
+            .process_payload(200, Some(&v["reply"].to_string()))
             .expect_err("expired");
         assert_eq!(err.code(), code::VERIFICATION);
         assert_eq!(
@@ -306,31 +313,31 @@ mod tests {
     fn process_payload_messages_match_civic_sip_api() {
         let v = vector();
         let client = recorded_client(&v);
-        let err = |status, body: Option<&str>| {
+        let err = |status: u16, body: Option<&str>| {
             client
                 .process_payload(status, body)
                 .expect_err("error")
                 .to_string()
         };
-        assert_eq!(err(400.0, Some("x")), "400 x");
+        assert_eq!(err(400, Some("x")), "400 x");
         assert_eq!(
-            err(200.0, Some(r#"{"processed":true,"data":""}"#)),
+            err(200, Some(r#"{"processed":true,"data":""}"#)),
             r#"Invalid response body or body data not found: {"processed":true,"data":""}"#
         );
         assert_eq!(
-            err(200.0, None),
+            err(200, None),
             "Invalid response body or body data not found: undefined"
         );
         assert_eq!(
-            err(200.0, Some("oops")),
+            err(200, Some("oops")),
             r#"Invalid response body or body data not found: "oops""#
         );
         assert_eq!(
-            err(200.0, Some(r#"{"data":0}"#)),
+            err(200, Some(r#"{"data":0}"#)),
             r#"Invalid response body or body data not found: {"data":0}"#
         );
         assert!(matches!(
-            client.process_payload(200.0, Some(r#"{"processed":1,"data":"http://x/"}"#)),
+            client.process_payload(200, Some(r#"{"processed":1,"data":"http://x/"}"#)),
             Ok(Reply::Processed(PendingPayload {
                 encrypted: false,
                 ..

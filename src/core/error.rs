@@ -35,8 +35,9 @@ pub enum ErrorKind {
     InvalidArgument(String),
     /// Civic (or the payload host) answered with a status outside 2xx.
     HttpStatus { status: u16, body: String },
-    /// A 2xx other than 200 from the exchange endpoint, which civic-sip-api refuses too.
-    UnexpectedStatus { status: u16, body: String },
+    /// A status other than 200 reaching `processPayload` (from the exchange: a 2xx other than
+    /// 200), which civic-sip-api refuses too. The status as text: a JS caller may pass anything.
+    UnexpectedStatus { status: String, body: String },
     /// The connection failed; the text is the cause.
     Network(String),
     /// The whole exchange took longer than the configured timeout.
@@ -89,11 +90,21 @@ impl Error {
         }
     }
 
-    /// The HTTP status and body text, for the kinds that have them.
-    pub fn http_status(&self) -> Option<(u16, &str)> {
+    /// The HTTP status, for the kinds that have one.
+    pub fn status_code(&self) -> Option<u16> {
         match &*self.kind {
-            ErrorKind::HttpStatus { status, body }
-            | ErrorKind::UnexpectedStatus { status, body } => Some((*status, body)),
+            ErrorKind::HttpStatus { status, .. } => Some(*status),
+            ErrorKind::UnexpectedStatus { status, .. } => status.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The response body text, for the HTTP status kinds.
+    pub fn response_body(&self) -> Option<&str> {
+        match &*self.kind {
+            ErrorKind::HttpStatus { body, .. } | ErrorKind::UnexpectedStatus { body, .. } => {
+                Some(body)
+            }
             _ => None,
         }
     }
@@ -234,9 +245,15 @@ mod tests {
             r#"Error exchanging code for data: 401 - "{\"message\":\"Unauthorized\"}""#
         );
         assert_eq!(e.code(), code::HTTP_STATUS);
+        assert_eq!(e.status_code(), Some(401));
+        assert_eq!(e.response_body(), Some(r#"{"message":"Unauthorized"}"#));
+        let odd = Error::new(ErrorKind::UnexpectedStatus {
+            status: "undefined".into(),
+            body: "x".into(),
+        });
         assert_eq!(
-            e.http_status(),
-            Some((401, r#"{"message":"Unauthorized"}"#))
+            (odd.to_string().as_str(), odd.status_code()),
+            ("undefined x", None)
         );
     }
 

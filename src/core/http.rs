@@ -1,6 +1,7 @@
 //! The two HTTP calls of an exchange, over one connection pool per client.
 
 use std::error::Error as StdError;
+use std::sync::Arc;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{redirect, Proxy, Url};
@@ -22,56 +23,138 @@ pub struct Reply {
     pub body: String,
 }
 
-/// Builds the client: the configured proxy, or else the proxy environment variables.
-pub fn build(proxy: Option<&ProxyOptions>) -> Result<reqwest::Client, Error> {
-    let mut builder = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(redirect::Policy::custom(|attempt| {
-            // `request` followed redirects for GET (the payload URL) but never for the POST.
-            let from_exchange = attempt
-                .previous()
-                .first()
-                .is_some_and(|u| u.path().ends_with(AUTH_CODE_PATH));
-            if from_exchange {
-                attempt.stop()
-            } else if attempt.previous().len() > MAX_REDIRECTS {
-                attempt.error("Exceeded maxRedirects. Probably stuck in a redirect loop")
-            } else {
-                attempt.follow()
-            }
-        }));
-    match proxy {
-        Some(options) => {
-            // civic-sip-api passed `proxy.url` to `request` as is: given, it is the proxy for
-            // every call; absent, there is none (not even the environment's).
-            if let Some(url) = options.url.as_deref().filter(|u| !u.is_empty()) {
-                let url =
-                    proxy_url(url).ok_or_else(|| invalid("proxy.url is not a valid proxy URL"))?;
-                builder = builder.proxy(
-                    Proxy::all(url).map_err(|_| invalid("proxy.url is not a valid proxy URL"))?,
-                );
-            }
-            if options.reject_unauthorized == Some(false) {
-                builder = builder.tls_danger_accept_invalid_certs(true);
-            }
-        }
-        None => {
-            let env = EnvProxies::from_env();
-            if !env.is_empty() {
-                builder = builder.proxy(Proxy::custom(move |url| {
-                    let host = url.host_str()?;
-                    env.for_url(url.scheme(), host, url.port())
-                        .and_then(proxy_url)
-                }));
-            }
+/// The HTTP client of one Civic client, and where its connections go.
+#[derive(Debug)]
+pub struct Http {
+    client: reqwest::Client,
+    route: Route,
+}
+
+/// Where connections go: straight to the server, or through a proxy.
+#[derive(Debug, Clone)]
+enum Route {
+    Direct,
+    Fixed(Url),
+    Env(Arc<EnvProxies>),
+}
+
+impl Route {
+    fn proxy_for(&self, target: &Url) -> Option<Url> {
+        match self {
+            Route::Direct => None,
+            Route::Fixed(proxy) => Some(proxy.clone()),
+            Route::Env(env) => env
+                .for_url(target.scheme(), target.host_str()?, target.port())
+                .and_then(proxy_url),
         }
     }
-    builder.build().map_err(|e| {
-        invalid(&format!(
-            "the HTTP client could not be set up: {}",
-            cause_chain(&e)
-        ))
-    })
+}
+
+impl Http {
+    /// Builds the client: the configured proxy, or else the proxy environment variables.
+    pub fn new(proxy: Option<&ProxyOptions>) -> Result<Http, Error> {
+        let mut builder = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(redirect::Policy::custom(|attempt| {
+                // `request` followed redirects for GET (the payload URL) but never for the POST.
+                let from_exchange = attempt
+                    .previous()
+                    .first()
+                    .is_some_and(|u| u.path().ends_with(AUTH_CODE_PATH));
+                if from_exchange {
+                    attempt.stop()
+                } else if attempt.previous().len() > MAX_REDIRECTS {
+                    attempt.error("Exceeded maxRedirects. Probably stuck in a redirect loop")
+                } else {
+                    attempt.follow()
+                }
+            }));
+        let route = match proxy {
+            // civic-sip-api passed `proxy.url` to `request` as is: given, it is the proxy for
+            // every call; absent, there is none (not even the environment's).
+            Some(options) => {
+                if options.reject_unauthorized == Some(false) {
+                    builder = builder.tls_danger_accept_invalid_certs(true);
+                }
+                match options.url.as_deref().filter(|u| !u.is_empty()) {
+                    Some(url) => Route::Fixed(
+                        proxy_url(url)
+                            .ok_or_else(|| invalid("proxy.url is not a valid proxy URL"))?,
+                    ),
+                    None => Route::Direct,
+                }
+            }
+            None => {
+                let env = EnvProxies::from_env();
+                if env.is_empty() {
+                    Route::Direct
+                } else {
+                    Route::Env(Arc::new(env))
+                }
+            }
+        };
+        if !matches!(route, Route::Direct) {
+            let chooser = route.clone();
+            builder = builder.proxy(Proxy::custom(move |url| chooser.proxy_for(url)));
+        }
+        let client = builder.build().map_err(|e| {
+            invalid(&format!(
+                "the HTTP client could not be set up: {}",
+                cause_chain(&e)
+            ))
+        })?;
+        Ok(Http { client, route })
+    }
+
+    /// POSTs the exchange body with Civic's headers.
+    pub async fn post_auth_code(
+        &self,
+        url: &str,
+        authorization: String,
+        body: String,
+    ) -> Result<Reply, Error> {
+        let request = self
+            .client
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "*/*")
+            .header(AUTHORIZATION, authorization)
+            .body(body);
+        self.read(request).await
+    }
+
+    /// GETs the processed payload URL.
+    pub async fn get_payload(&self, url: &str) -> Result<Reply, Error> {
+        self.read(self.client.get(url)).await
+    }
+
+    async fn read(&self, request: reqwest::RequestBuilder) -> Result<Reply, Error> {
+        let network = |e| network(e, &self.route);
+        let mut response = request.send().await.map_err(network)?;
+        let status = response.status().as_u16();
+        let mut bytes = Vec::with_capacity(
+            response
+                .content_length()
+                .map_or(4096, |n| n.min(1 << 20) as usize),
+        );
+        while let Some(chunk) = response.chunk().await.map_err(network)? {
+            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(Error::new(ErrorKind::Network(format!(
+                    "response body larger than {MAX_BODY_BYTES} bytes"
+                ))));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+        let body = match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_owned(),
+            None => text,
+        };
+        Ok(Reply { status, body })
+    }
 }
 
 /// A proxy URL; `host:port` without a scheme means plain HTTP.
@@ -87,81 +170,30 @@ fn invalid(message: &str) -> Error {
     Error::new(ErrorKind::InvalidConfig(message.to_owned()))
 }
 
-/// POSTs the exchange body with Civic's headers.
-pub async fn post_auth_code(
-    client: &reqwest::Client,
-    url: &str,
-    authorization: String,
-    body: String,
-) -> Result<Reply, Error> {
-    let request = client
-        .post(url)
-        .header(CONTENT_TYPE, "application/json")
-        .header(ACCEPT, "*/*")
-        .header(AUTHORIZATION, authorization)
-        .body(body);
-    read(request).await
-}
-
-/// GETs the processed payload URL.
-pub async fn get_payload(client: &reqwest::Client, url: &str) -> Result<Reply, Error> {
-    read(client.get(url)).await
-}
-
-async fn read(request: reqwest::RequestBuilder) -> Result<Reply, Error> {
-    let mut response = request.send().await.map_err(network)?;
-    let status = response.status().as_u16();
-    let mut bytes = Vec::with_capacity(
-        response
-            .content_length()
-            .map_or(4096, |n| n.min(1 << 20) as usize),
-    );
-    while let Some(chunk) = response.chunk().await.map_err(network)? {
-        if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(Error::new(ErrorKind::Network(format!(
-                "response body larger than {MAX_BODY_BYTES} bytes"
-            ))));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    };
-    let body = match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_owned(),
-        None => text,
-    };
-    Ok(Reply { status, body })
-}
-
 /// A network failure, worded like Node's where there is an equivalent (`connect ECONNREFUSED
 /// 127.0.0.1:8080`, `socket hang up`), so logs read the same as with civic-sip-api.
-fn network(e: reqwest::Error) -> Error {
-    let address = e.url().map(|u| {
-        let host = u
-            .host_str()
-            .unwrap_or_default()
-            .trim_start_matches('[')
+/// A refused connection names what it tried to reach: the proxy when there is one.
+fn network(e: reqwest::Error, route: &Route) -> Error {
+    let reached = e
+        .url()
+        .map(|target| route.proxy_for(target).unwrap_or_else(|| target.clone()));
+    let host = reached.as_ref().map(|u| {
+        let host = u.host_str().unwrap_or_default();
+        host.trim_start_matches('[')
             .trim_end_matches(']')
-            .to_owned();
-        (
-            host.clone(),
-            format!("{host}:{}", u.port_or_known_default().unwrap_or(0)),
-        )
+            .to_owned()
     });
-    let io_kind = find_io_error(&e).map(std::io::Error::kind);
+    let port = reached.as_ref().and_then(Url::port_or_known_default);
     let chain = cause_chain(&e);
-    let cause = match (io_kind, address) {
-        (Some(std::io::ErrorKind::ConnectionRefused), Some((_, addr))) => {
-            format!("connect ECONNREFUSED {addr}")
+    let cause = match (find_io_error(&e).map(std::io::Error::kind), host, port) {
+        (Some(std::io::ErrorKind::ConnectionRefused), Some(host), Some(port)) => {
+            format!("connect ECONNREFUSED {host}:{port}")
         }
-        (Some(std::io::ErrorKind::ConnectionReset), _) => "read ECONNRESET".to_owned(),
-        _ if chain.contains("dns error") || chain.contains("failed to lookup address") => {
-            match e.url() {
-                Some(u) => format!("getaddrinfo ENOTFOUND {}", u.host_str().unwrap_or_default()),
-                None => chain,
-            }
+        (Some(std::io::ErrorKind::ConnectionReset), _, _) => "read ECONNRESET".to_owned(),
+        (_, Some(host), _)
+            if chain.contains("dns error") || chain.contains("failed to lookup address") =>
+        {
+            format!("getaddrinfo ENOTFOUND {host}")
         }
         _ if chain.contains("connection closed before message completed")
             || chain.contains("IncompleteMessage") =>

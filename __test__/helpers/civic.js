@@ -1,0 +1,280 @@
+'use strict';
+
+/**
+ * Civic's side of the protocol, written independently of the package with node:crypto (see
+ * /work/shared/PROTOCOL.md), plus a "fake Civic" server that answers exchanges with replies the
+ * tests build (no request checking: that is the emulator's job).
+ *
+ *   const civic = require('./helpers/civic');
+ *
+ * Keys and tokens
+ *   newKeyPair() -> { privateHex (64 hex), publicHex (uncompressed SEC1, 130 hex),
+ *                     compressedHex (66 hex), privateKey, publicKey (KeyObjects) }
+ *   newApp({ appId } = {}) -> { appId, appSecret (32 hex), prvKey (64 hex), appPublicKey }
+ *   signJwt(claims, privateKey, header = { alg: 'ES256', typ: 'JWT' }) -> compact ES256 JWT
+ *   decodeJwt(token) -> { header, claims, signingInput, signature (Buffer) }
+ *   verifyJwt(token, publicHex) -> boolean (ES256 signature only)
+ *   encryptData(clearText, secretHex) -> '<32 hex IV><base64 AES-CBC/PKCS#7 ciphertext>'
+ *   decryptData(data, secretHex) -> clear text (throws on bad padding)
+ *   hmacBase64(text, appSecret) -> base64 HMAC-SHA256 keyed with the secret's UTF-8 bytes
+ *   stableStringify(value) -> JSON with sorted keys (json-stable-stringify)
+ *   responseToken({ appId, appSecret, civicKey, userData = DEFAULT_USER_DATA, clearText,
+ *                   encrypted = true, expiresIn = 1800 (s; negative = expired), claims = {} })
+ *     -> the response JWT as Civic signs it (civicKey: a newKeyPair()).
+ *   replyBody({ data, userId = 'fake-user-id', encrypted = true, processed }) -> JSON text of
+ *     a 200 exchange reply (`processed: true` makes `data` a payload URL).
+ *
+ * Talking to the emulator without the package
+ *   signedExchange(emu, authCode, { app = emu.app, api = emu.url, path = 'prod/scopeRequest/authCode' })
+ *     -> Promise<{ status, headers, body }>: the exchange POST built from PROTOCOL.md and sent
+ *     with http.request. Use it to get a real reply body for `processPayload`.
+ *
+ * Fake Civic server
+ *   startFakeCivic({ tls = false, userData, userId = 'fake-user-id' } = {}) -> Promise<FakeCivic>
+ *     .url ('http(s)://127.0.0.1:<port>/'), .port, .requests (see helpers/servers.js)
+ *     .app (newApp()), .civicKey (newKeyPair()), .userData, .userId
+ *     .clientConfig(overrides) -> { appId, appSecret, prvKey, api: url, civicPublicKey, ...overrides }
+ *     .token(options) -> responseToken() with this server's app and key (options override)
+ *     .onExchange = (req, res, body) => void   handles every POST to a path ending in
+ *         'scopeRequest/authCode'; default answers 200 replyBody({ data: token() }).
+ *     .route(path, answer) -> absolute URL of `path` (e.g. '/payload/1'); answer for any method is
+ *         { status = 200, body = '', headers = { 'Content-Type': 'binary/octet-stream' } },
+ *         { hang: true } (never answered) or a function (req, res, body) => void.
+ *     .processed(answer, { encrypted = true } = {}) -> sets onExchange to answer a processed reply
+ *         whose URL serves `answer` (as for route()); returns that URL.
+ *     .send(res, status, body, headers) helper; .close() as in servers.js.
+ *     Anything else gets 404.
+ */
+
+const crypto = require('node:crypto');
+const http = require('node:http');
+const { startServer } = require('./servers');
+const { DEFAULT_USER_DATA, stableStringify } = require('../../emulator');
+
+const b64u = (buf) => Buffer.from(buf).toString('base64url');
+
+function newKeyPair() {
+  const ecdh = crypto.createECDH('prime256v1');
+  ecdh.generateKeys();
+  const d = Buffer.from(ecdh.getPrivateKey('hex').padStart(64, '0'), 'hex');
+  const point = ecdh.getPublicKey();
+  const jwk = { kty: 'EC', crv: 'P-256', x: b64u(point.subarray(1, 33)), y: b64u(point.subarray(33)) };
+  return {
+    privateHex: d.toString('hex'),
+    publicHex: point.toString('hex'),
+    compressedHex: ecdh.getPublicKey('hex', 'compressed'),
+    privateKey: crypto.createPrivateKey({ key: { ...jwk, d: b64u(d) }, format: 'jwk' }),
+    publicKey: crypto.createPublicKey({ key: jwk, format: 'jwk' }),
+  };
+}
+
+function publicKeyFromHex(hex) {
+  const point = Buffer.from(hex, 'hex');
+  return crypto.createPublicKey({
+    key: { kty: 'EC', crv: 'P-256', x: b64u(point.subarray(1, 33)), y: b64u(point.subarray(33)) },
+    format: 'jwk',
+  });
+}
+
+function privateKeyFromHex(hex) {
+  const ecdh = crypto.createECDH('prime256v1');
+  ecdh.setPrivateKey(Buffer.from(hex, 'hex'));
+  const point = ecdh.getPublicKey();
+  return crypto.createPrivateKey({
+    key: {
+      kty: 'EC', crv: 'P-256', x: b64u(point.subarray(1, 33)), y: b64u(point.subarray(33)), d: b64u(Buffer.from(hex, 'hex')),
+    },
+    format: 'jwk',
+  });
+}
+
+function newApp({ appId = `app${crypto.randomBytes(4).toString('hex')}` } = {}) {
+  const key = newKeyPair();
+  return {
+    appId,
+    appSecret: crypto.randomBytes(16).toString('hex'),
+    prvKey: key.privateHex,
+    appPublicKey: key.publicHex,
+  };
+}
+
+function signJwt(claims, privateKey, header = { alg: 'ES256', typ: 'JWT' }) {
+  const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(claims))}`;
+  const sig = crypto.sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${b64u(sig)}`;
+}
+
+function decodeJwt(token) {
+  const [h, p, s] = token.split('.');
+  return {
+    header: JSON.parse(Buffer.from(h, 'base64url').toString('utf8')),
+    claims: JSON.parse(Buffer.from(p, 'base64url').toString('utf8')),
+    signingInput: `${h}.${p}`,
+    signature: Buffer.from(s, 'base64url'),
+  };
+}
+
+function verifyJwt(token, publicHex) {
+  const { header, signingInput, signature } = decodeJwt(token);
+  if (header.alg !== 'ES256' || signature.length !== 64) return false;
+  return crypto.verify('sha256', Buffer.from(signingInput),
+    { key: publicKeyFromHex(publicHex), dsaEncoding: 'ieee-p1363' }, signature);
+}
+
+function aesName(key) {
+  return `aes-${key.length * 8}-cbc`;
+}
+
+function encryptData(clearText, secretHex) {
+  const key = Buffer.from(secretHex, 'hex');
+  const iv = crypto.randomBytes(16);
+  const cipher = crypto.createCipheriv(aesName(key), key, iv);
+  const ct = Buffer.concat([cipher.update(clearText, 'utf8'), cipher.final()]);
+  return iv.toString('hex') + ct.toString('base64');
+}
+
+function decryptData(data, secretHex) {
+  const key = Buffer.from(secretHex, 'hex');
+  const decipher = crypto.createDecipheriv(aesName(key), key, Buffer.from(data.slice(0, 32), 'hex'));
+  return Buffer.concat([decipher.update(Buffer.from(data.slice(32), 'base64')), decipher.final()]).toString('utf8');
+}
+
+function hmacBase64(text, appSecret) {
+  return crypto.createHmac('sha256', Buffer.from(appSecret, 'utf8')).update(text, 'utf8').digest('base64');
+}
+
+function responseToken({
+  appId, appSecret, civicKey, userData = DEFAULT_USER_DATA, clearText, encrypted = true, expiresIn = 1800, claims = {},
+}) {
+  const now = Date.now() / 1000;
+  const clear = clearText !== undefined ? clearText : JSON.stringify(userData);
+  return signJwt({
+    jti: crypto.randomUUID(),
+    iat: now,
+    exp: now + expiresIn,
+    iss: 'civic-sip-hosted-service',
+    aud: 'https://api.civic.com/sip/',
+    sub: appId,
+    data: encrypted ? encryptData(clear, appSecret) : clear,
+    ...claims,
+  }, civicKey.privateKey);
+}
+
+function replyBody({ data, userId = 'fake-user-id', encrypted = true, processed }) {
+  const body = { data, userId, encrypted, alg: 'aes' };
+  if (processed !== undefined) body.processed = processed;
+  return JSON.stringify(body);
+}
+
+function signedExchange(emu, authCode, { app = emu.app, api = emu.url, path = 'prod/scopeRequest/authCode' } = {}) {
+  const now = Date.now() / 1000;
+  const token = signJwt({
+    jti: crypto.randomUUID(),
+    iat: now,
+    exp: now + 180,
+    iss: app.appId,
+    aud: api,
+    sub: app.appId,
+    data: { method: 'POST', path: 'scopeRequest/authCode' },
+  }, privateKeyFromHex(app.prvKey));
+  const body = stableStringify({ authToken: authCode, allowS3UploadedPayload: true });
+  const headers = {
+    'Content-Type': 'application/json',
+    Accept: '*/*',
+    'Content-Length': Buffer.byteLength(body),
+    Authorization: `Civic ${token}.${hmacBase64(body, app.appSecret)}`,
+  };
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${api}${path}`, { method: 'POST', headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({
+        status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'),
+      }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function send(res, status, body = '', headers = {}) {
+  if (res.writableEnded || res.destroyed) return;
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+async function startFakeCivic({ tls = false, userData = DEFAULT_USER_DATA, userId = 'fake-user-id' } = {}) {
+  const routes = new Map();
+  let fake;
+  const server = await startServer((req, res, body) => {
+    const path = req.url.split('?')[0];
+    if (req.method === 'POST' && path.endsWith('scopeRequest/authCode')) {
+      fake.onExchange(req, res, body);
+      return;
+    }
+    const answer = routes.get(path);
+    if (answer === undefined) {
+      send(res, 404, '{"message":"Not Found"}', { 'Content-Type': 'application/json' });
+    } else if (typeof answer === 'function') {
+      answer(req, res, body);
+    } else if (!answer.hang) {
+      send(res, answer.status ?? 200, answer.body ?? '', answer.headers ?? { 'Content-Type': 'binary/octet-stream' });
+    }
+  }, { tls });
+  const app = newApp();
+  const civicKey = newKeyPair();
+  let counter = 0;
+  fake = {
+    ...server,
+    close: server.close,
+    app,
+    civicKey,
+    userData,
+    userId,
+    send,
+    clientConfig(overrides = {}) {
+      return {
+        appId: app.appId, appSecret: app.appSecret, prvKey: app.prvKey, api: server.url, civicPublicKey: civicKey.publicHex, ...overrides,
+      };
+    },
+    token(options = {}) {
+      return responseToken({
+        appId: app.appId, appSecret: app.appSecret, civicKey, userData: fake.userData, ...options,
+      });
+    },
+    onExchange(req, res) {
+      send(res, 200, replyBody({ data: fake.token(), userId: fake.userId }), { 'Content-Type': 'application/json' });
+    },
+    route(path, answer) {
+      routes.set(path, answer);
+      return `${server.url}${path.replace(/^\//, '')}`;
+    },
+    processed(answer, { encrypted = true } = {}) {
+      counter += 1;
+      const url = fake.route(`/payload/${counter}`, answer);
+      fake.onExchange = (req, res) => {
+        send(res, 200, replyBody({ data: url, userId: fake.userId, encrypted, processed: true }), { 'Content-Type': 'application/json' });
+      };
+      return url;
+    },
+  };
+  return fake;
+}
+
+module.exports = {
+  newKeyPair,
+  newApp,
+  signJwt,
+  decodeJwt,
+  verifyJwt,
+  encryptData,
+  decryptData,
+  hmacBase64,
+  stableStringify,
+  responseToken,
+  replyBody,
+  signedExchange,
+  startFakeCivic,
+  DEFAULT_USER_DATA,
+};

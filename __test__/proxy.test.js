@@ -1,0 +1,315 @@
+'use strict';
+
+// civic-sip-native through a real HTTP proxy (helpers/proxy.js: absolute-form forwarding and
+// CONNECT tunnels on 127.0.0.1): the `proxy` option, and the proxy environment variables read
+// in child processes (HTTP_PROXY, http_proxy, HTTPS_PROXY, NO_PROXY, no_proxy).
+//
+// Run: node --test __test__/proxy.test.js
+
+// This process reaches its servers directly unless a test configures a proxy; the environment
+// variables are only ever set for child processes.
+for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy']) {
+  delete process.env[name];
+}
+
+const { describe, test } = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { execFile } = require('node:child_process');
+
+const civicSip = require('..');
+const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
+const { startProxy } = require('./helpers/proxy');
+const { closedPort } = require('./helpers/servers');
+const civic = require('./helpers/civic');
+const { PREFIX, assertCivicError, rejectsWith } = require('./helpers/assertions');
+
+const OPTS = { timeout: 15000 };
+const { codes } = civicSip;
+const records = () => DEFAULT_USER_DATA.map((r) => ({ ...r }));
+const CERT_ERROR = /^Error exchanging code for data: Error: .*certificate/i;
+
+async function emulator(t, options) {
+  const emu = await startEmulator(options);
+  t.after(() => emu.close());
+  return emu;
+}
+
+async function proxyServer(t) {
+  const proxy = await startProxy();
+  t.after(() => proxy.close());
+  return proxy;
+}
+
+async function fakeCivic(t, options) {
+  const fake = await civic.startFakeCivic(options);
+  t.after(() => fake.close());
+  return fake;
+}
+
+const seen = (proxy) => proxy.requests.map((r) => [r.method, r.url]);
+
+// ------------------------------------------------------------------------ child processes
+
+const CHILD_SCRIPT = `
+const civicSip = require(${JSON.stringify(path.resolve(__dirname, '..'))});
+const { config, code } = JSON.parse(process.env.CIVIC_SIP_TEST_INPUT);
+civicSip.newClient(config).exchangeCode(code).then(
+  (result) => { process.stdout.write(JSON.stringify({ ok: true, result })); },
+  (e) => {
+    process.stdout.write(JSON.stringify({
+      ok: false, error: { message: e.message, code: e.code, statusCode: e.statusCode, body: e.body },
+    }));
+  },
+);
+`;
+
+/**
+ * Runs one exchange in a child process whose environment is exactly `env` (plus PATH and the
+ * input); resolves with what it printed: { ok: true, result } or { ok: false, error }.
+ */
+function exchangeInChild(env, config, code) {
+  const childEnv = { PATH: process.env.PATH, CIVIC_SIP_TEST_INPUT: JSON.stringify({ config, code }), ...env };
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['-e', CHILD_SCRIPT], { env: childEnv, timeout: 10000 }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new Error(`child failed: ${err.message}\n${stderr}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(stdout));
+      } catch {
+        reject(new Error(`child printed ${JSON.stringify(stdout)}; stderr ${stderr}`));
+      }
+    });
+  });
+}
+
+function assertChildSucceeded(outcome, userId) {
+  assert.deepEqual(outcome, { ok: true, result: { data: records(), userId } });
+}
+
+// -------------------------------------------------------------------------------- tests
+
+describe('proxy option', () => {
+  test('proxy: { url } carries the exchange through the proxy', OPTS, async (t) => {
+    const [emu, proxy] = await Promise.all([emulator(t), proxyServer(t)]);
+    const client = civicSip.newClient(emu.clientConfig({ proxy: { url: proxy.url } }));
+    const result = await client.exchangeCode(emu.mintAuthCode(undefined, { userId: 'proxied' }));
+    assert.deepEqual(result, { data: records(), userId: 'proxied' });
+    assert.deepEqual(seen(proxy), [['POST', `${emu.url}prod/scopeRequest/authCode`]]);
+    // What the proxy forwarded is what the emulator got.
+    assert.equal(emu.requests.length, 1);
+    assert.equal(proxy.requests[0].body, emu.requests[0].body);
+    assert.equal(proxy.requests[0].headers.authorization, emu.requests[0].headers.authorization);
+    assert.equal(proxy.requests[0].headers['content-type'], 'application/json');
+    assert.equal(proxy.requests[0].headers.host, `127.0.0.1:${emu.port}`);
+
+    // A proxy URL written without its scheme means plain HTTP.
+    const bare = civicSip.newClient(emu.clientConfig({ proxy: { url: `127.0.0.1:${proxy.port}` } }));
+    assert.deepEqual(await bare.exchangeCode(emu.mintAuthCode(undefined, { userId: 'bare' })), { data: records(), userId: 'bare' });
+    assert.equal(proxy.requests.length, 2);
+  });
+
+  test('the processed flow goes through the proxy: the POST and the payload GET', OPTS, async (t) => {
+    const [emu, proxy] = await Promise.all([emulator(t), proxyServer(t)]);
+    emu.fault('processed');
+    const client = civicSip.newClient(emu.clientConfig({ proxy: { url: proxy.url } }));
+    const result = await client.exchangeCode(emu.mintAuthCode(undefined, { userId: 'processed' }));
+    assert.deepEqual(result, { data: records(), userId: 'processed' });
+    assert.equal(proxy.requests.length, 2);
+    assert.deepEqual(seen(proxy)[0], ['POST', `${emu.url}prod/scopeRequest/authCode`]);
+    assert.equal(proxy.requests[1].method, 'GET');
+    assert.match(proxy.requests[1].url, new RegExp(`^${emu.url}payloads/[0-9a-f]{32}$`));
+    assert.deepEqual(emu.requests.map((r) => r.method), ['POST', 'GET']);
+
+    // A payload URL failing behind the proxy is reported as without one.
+    emu.fault('processed', { payloadStatus: 403 });
+    await rejectsWith(client.exchangeCode(emu.mintAuthCode()), {
+      message: /^Error exchanging code for data: Could not return data from processed payload url: StatusCodeError: 403 - "<\?xml /,
+      code: codes.HTTP_STATUS,
+      statusCode: 403,
+      body: /<Code>AccessDenied<\/Code>/,
+    });
+    assert.equal(proxy.requests.length, 4);
+  });
+
+  test('a proxy that refuses connections: ERR_CIVIC_NETWORK, nothing reaches the server', OPTS, async (t) => {
+    const emu = await emulator(t);
+    const port = await closedPort();
+    const client = civicSip.newClient(emu.clientConfig({ proxy: { url: `http://127.0.0.1:${port}` } }));
+    await rejectsWith(client.exchangeCode(emu.mintAuthCode()), {
+      message: /^Error exchanging code for data: Error: connect ECONNREFUSED 127\.0\.0\.1:\d+$/, code: codes.NETWORK,
+    });
+    assert.equal(emu.requests.length, 0);
+  });
+
+  test('a proxy that refuses connections: the message names the proxy\'s address, as Node\'s does',
+    OPTS, async (t) => {
+      const emu = await emulator(t);
+      const port = await closedPort();
+      const client = civicSip.newClient(emu.clientConfig({ proxy: { url: `http://127.0.0.1:${port}` } }));
+      await rejectsWith(client.exchangeCode(emu.mintAuthCode()), {
+        message: `${PREFIX}Error: connect ECONNREFUSED 127.0.0.1:${port}`, code: codes.NETWORK,
+      });
+    });
+
+  test('the proxy\'s own error status is the exchange\'s (502 for an unreachable server)', OPTS, async (t) => {
+    const proxy = await proxyServer(t);
+    const port = await closedPort();
+    const client = civicSip.newClient({ ...civic.newApp(), api: `http://127.0.0.1:${port}/`, proxy: { url: proxy.url } });
+    const body = '{"message":"Bad Gateway","cause":"ECONNREFUSED"}';
+    await rejectsWith(client.exchangeCode('code'), {
+      message: `${PREFIX}502 - ${JSON.stringify(body)}`, code: codes.HTTP_STATUS, statusCode: 502, body,
+    });
+    assert.deepEqual(seen(proxy), [['POST', `http://127.0.0.1:${port}/prod/scopeRequest/authCode`]]);
+  });
+
+  test('an invalid proxy URL rejects with ERR_CIVIC_CONFIG at exchange time', OPTS, async (t) => {
+    const emu = await emulator(t);
+    const client = civicSip.newClient(emu.clientConfig({ proxy: { url: 'http://[' } }));
+    await rejectsWith(client.exchangeCode(emu.mintAuthCode()), {
+      message: `${PREFIX}proxy.url is not a valid proxy URL`, code: codes.CONFIG,
+    });
+    assert.equal(emu.requests.length, 0);
+  });
+
+  test('HTTPS through the proxy: CONNECT tunnel, rejectUnauthorized: false accepts a self-signed server', OPTS, async (t) => {
+    const [fake, proxy] = await Promise.all([fakeCivic(t, { tls: true }), proxyServer(t)]);
+    assert.ok(fake.url.startsWith('https://'));
+    const client = civicSip.newClient(fake.clientConfig({ proxy: { url: proxy.url, rejectUnauthorized: false } }));
+    assert.deepEqual(await client.exchangeCode('code'), { data: records(), userId: 'fake-user-id' });
+    assert.deepEqual(seen(proxy), [['CONNECT', `127.0.0.1:${fake.port}`]]);
+    assert.deepEqual(fake.requests.map((r) => [r.method, r.url]), [['POST', '/prod/scopeRequest/authCode']]);
+
+    // The processed flow over HTTPS: every connection is a tunnel to the server.
+    fake.processed({ body: fake.token() });
+    assert.deepEqual(await client.exchangeCode('code'), { data: records(), userId: 'fake-user-id' });
+    assert.ok(proxy.requests.every((r) => r.method === 'CONNECT' && r.url === `127.0.0.1:${fake.port}`), JSON.stringify(seen(proxy)));
+    assert.deepEqual(fake.requests.slice(1).map((r) => [r.method, r.url]),
+      [['POST', '/prod/scopeRequest/authCode'], ['GET', '/payload/1']]);
+  });
+
+  test('HTTPS through the proxy with certificate checks on: a self-signed server is refused', OPTS, async (t) => {
+    const [fake, proxy] = await Promise.all([fakeCivic(t, { tls: true }), proxyServer(t)]);
+    for (const options of [{ url: proxy.url }, { url: proxy.url, rejectUnauthorized: true }]) {
+      const client = civicSip.newClient(fake.clientConfig({ proxy: options }));
+      await rejectsWith(client.exchangeCode('code'), { message: CERT_ERROR, code: codes.NETWORK });
+    }
+    assert.deepEqual(seen(proxy), [['CONNECT', `127.0.0.1:${fake.port}`], ['CONNECT', `127.0.0.1:${fake.port}`]]);
+    assert.equal(fake.requests.length, 0);
+  });
+
+  test('proxy: { rejectUnauthorized: false } without a url: direct, certificate checks off', OPTS, async (t) => {
+    const [fake, proxy] = await Promise.all([fakeCivic(t, { tls: true }), proxyServer(t)]);
+    const client = civicSip.newClient(fake.clientConfig({ proxy: { rejectUnauthorized: false } }));
+    assert.deepEqual(await client.exchangeCode('code'), { data: records(), userId: 'fake-user-id' });
+    assert.equal(proxy.requests.length, 0);
+    assert.equal(fake.requests.length, 1);
+    // Without the option the self-signed certificate is refused.
+    await rejectsWith(civicSip.newClient(fake.clientConfig()).exchangeCode('code'), { message: CERT_ERROR, code: codes.NETWORK });
+  });
+});
+
+describe('proxy environment variables (child processes)', () => {
+  test('HTTP_PROXY routes the exchange through the proxy', OPTS, async (t) => {
+    const [emu, proxy] = await Promise.all([emulator(t), proxyServer(t)]);
+    const outcome = await exchangeInChild({ HTTP_PROXY: proxy.url }, emu.clientConfig(), emu.mintAuthCode(undefined, { userId: 'env' }));
+    assertChildSucceeded(outcome, 'env');
+    assert.deepEqual(seen(proxy), [['POST', `${emu.url}prod/scopeRequest/authCode`]]);
+    assert.equal(emu.requests.length, 1);
+  });
+
+  test('NO_PROXY=127.0.0.1 with HTTP_PROXY: direct', OPTS, async (t) => {
+    const [emu, proxy] = await Promise.all([emulator(t), proxyServer(t)]);
+    const outcome = await exchangeInChild({ HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' }, emu.clientConfig(),
+      emu.mintAuthCode(undefined, { userId: 'direct' }));
+    assertChildSucceeded(outcome, 'direct');
+    assert.equal(proxy.requests.length, 0);
+    assert.equal(emu.requests.length, 1);
+  });
+
+  test('lower-case http_proxy routes through the proxy', OPTS, async (t) => {
+    const [emu, proxy] = await Promise.all([emulator(t), proxyServer(t)]);
+    const outcome = await exchangeInChild({ http_proxy: proxy.url }, emu.clientConfig(), emu.mintAuthCode(undefined, { userId: 'lower' }));
+    assertChildSucceeded(outcome, 'lower');
+    assert.deepEqual(seen(proxy), [['POST', `${emu.url}prod/scopeRequest/authCode`]]);
+  });
+
+  test('HTTP_PROXY wins over http_proxy', OPTS, async (t) => {
+    const [emu, proxy] = await Promise.all([emulator(t), proxyServer(t)]);
+    const dead = await closedPort();
+    const outcome = await exchangeInChild({ HTTP_PROXY: proxy.url, http_proxy: `http://127.0.0.1:${dead}` }, emu.clientConfig(),
+      emu.mintAuthCode(undefined, { userId: 'upper' }));
+    assertChildSucceeded(outcome, 'upper');
+    assert.equal(proxy.requests.length, 1);
+  });
+
+  test('NO_PROXY forms: *, host:port of the server, lower-case no_proxy; another port still proxies', OPTS, async (t) => {
+    const [emu, proxy] = await Promise.all([emulator(t), proxyServer(t)]);
+    const direct = [
+      { NO_PROXY: '*' },
+      { NO_PROXY: `127.0.0.1:${emu.port}` },
+      { NO_PROXY: `example.com, 127.0.0.1:${emu.port}` },
+      { no_proxy: '127.0.0.1' },
+    ];
+    for (const env of direct) {
+      assertChildSucceeded(await exchangeInChild({ HTTP_PROXY: proxy.url, ...env }, emu.clientConfig(),
+        emu.mintAuthCode(undefined, { userId: 'd' })), 'd');
+      assert.equal(proxy.requests.length, 0, JSON.stringify(env));
+    }
+    assertChildSucceeded(await exchangeInChild({ HTTP_PROXY: proxy.url, NO_PROXY: `127.0.0.1:${emu.port + 1 > 65535 ? 1 : emu.port + 1},example.com` },
+      emu.clientConfig(), emu.mintAuthCode(undefined, { userId: 'p' })), 'p');
+    assert.equal(proxy.requests.length, 1);
+    assert.equal(emu.requests.length, direct.length + 1);
+  });
+
+  test('HTTPS_PROXY alone does not apply to an http:// server', OPTS, async (t) => {
+    const [emu, proxy] = await Promise.all([emulator(t), proxyServer(t)]);
+    assertChildSucceeded(await exchangeInChild({ HTTPS_PROXY: proxy.url, https_proxy: proxy.url }, emu.clientConfig(),
+      emu.mintAuthCode(undefined, { userId: 'https-only' })), 'https-only');
+    assert.equal(proxy.requests.length, 0);
+  });
+
+  test('HTTP_PROXY naming a dead proxy: the exchange fails (the variable is read)', OPTS, async (t) => {
+    const emu = await emulator(t);
+    const dead = await closedPort();
+    const outcome = await exchangeInChild({ HTTP_PROXY: `http://127.0.0.1:${dead}` }, emu.clientConfig(), emu.mintAuthCode());
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.error.code, codes.NETWORK);
+    assert.match(outcome.error.message, /^Error exchanging code for data: Error: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+    assert.equal(emu.requests.length, 0);
+  });
+
+  test('the proxy option wins over the environment; proxy without url ignores it', OPTS, async (t) => {
+    const [emu, proxy] = await Promise.all([emulator(t), proxyServer(t)]);
+    const dead = await closedPort();
+    assertChildSucceeded(await exchangeInChild({ HTTP_PROXY: `http://127.0.0.1:${dead}` },
+      emu.clientConfig({ proxy: { url: proxy.url } }), emu.mintAuthCode(undefined, { userId: 'option' })), 'option');
+    assert.equal(proxy.requests.length, 1);
+    // civic-sip-api passed `proxy: undefined` to request, which then ignored the environment.
+    assertChildSucceeded(await exchangeInChild({ HTTP_PROXY: `http://127.0.0.1:${dead}` },
+      emu.clientConfig({ proxy: { rejectUnauthorized: true } }), emu.mintAuthCode(undefined, { userId: 'none' })), 'none');
+    assert.equal(proxy.requests.length, 1);
+    assert.equal(emu.requests.length, 2);
+  });
+
+  test('the processed flow follows HTTP_PROXY for the payload GET too', OPTS, async (t) => {
+    const [emu, proxy] = await Promise.all([emulator(t), proxyServer(t)]);
+    emu.fault('processed');
+    assertChildSucceeded(await exchangeInChild({ HTTP_PROXY: proxy.url }, emu.clientConfig(),
+      emu.mintAuthCode(undefined, { userId: 'env-processed' })), 'env-processed');
+    assert.deepEqual(proxy.requests.map((r) => r.method), ['POST', 'GET']);
+    assert.match(proxy.requests[1].url, new RegExp(`^${emu.url}payloads/[0-9a-f]{32}$`));
+  });
+
+  test('an https:// server with only HTTP_PROXY set is tunnelled through it (CONNECT)', OPTS, async (t) => {
+    const [fake, proxy] = await Promise.all([fakeCivic(t, { tls: true }), proxyServer(t)]);
+    const outcome = await exchangeInChild({ HTTP_PROXY: proxy.url }, fake.clientConfig(), 'code');
+    // The test server's certificate is self-signed, and the environment cannot turn checks off.
+    assert.equal(outcome.ok, false);
+    assertCivicError(Object.assign(new Error(outcome.error.message), outcome.error), { message: CERT_ERROR, code: codes.NETWORK });
+    assert.deepEqual(seen(proxy), [['CONNECT', `127.0.0.1:${fake.port}`]]);
+    assert.equal(fake.requests.length, 0);
+  });
+});
