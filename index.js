@@ -65,12 +65,13 @@ class sip {
 
   processPayload(response) {
     const { statusCode, body } = response;
-    // civic-sip-api compared with `!== 200` and printed `${statusCode}`; it JSON.parse-d the body,
-    // which reads a Buffer as its text and an object as itself.
+    // civic-sip-api compared with `!== 200` and printed `${statusCode} ${body}`; a 200 body it
+    // JSON.parse-d, which reads a Buffer as its text, and took an object as it is.
+    if (statusCode !== 200) return this.#client.processPayload(String(statusCode), String(body));
     let text = body;
     if (Buffer.isBuffer(body)) text = body.toString();
     else if (body !== undefined && typeof body !== 'string') text = JSON.stringify(body);
-    return this.#client.processPayload(statusCode === 200 ? undefined : String(statusCode), text);
+    return this.#client.processPayload(undefined, text);
   }
 }
 

@@ -233,13 +233,20 @@ describe('success', () => {
     assert.deepEqual(result, { data, userId: 'many' });
   });
 
-  test('a UTF-8 BOM before the reply or the payload is dropped, as request dropped it', OPTS, async (t) => {
+  test('a UTF-8 BOM before the reply or the payload is kept, as civic-sip-api\'s request kept it: both are refused', OPTS, async (t) => {
     const fake = await fakeCivic(t);
     const client = civicSip.newClient(fake.clientConfig());
-    fake.onExchange = (req, res) => fake.send(res, 200, `\uFEFF${civic.replyBody({ data: fake.token(), userId: 'bom' })}`);
-    assert.deepEqual(await client.exchangeCode('code'), { data: records(DEFAULT_USER_DATA), userId: 'bom' });
+    const text = civic.replyBody({ data: fake.token(), userId: 'bom' });
+    fake.onExchange = (req, res) => fake.send(res, 200, `\uFEFF${text}`);
+    await rejectsWith(client.exchangeCode('code'), {
+      message: `${PREFIX}Invalid response body or body data not found: ${JSON.stringify(`\uFEFF${text}`)}`,
+      code: codes.INVALID_RESPONSE,
+    });
     fake.processed({ body: `\uFEFF${fake.token()}` });
-    assert.deepEqual(await client.exchangeCode('code'), { data: records(DEFAULT_USER_DATA), userId: 'fake-user-id' });
+    await rejectsWith(client.exchangeCode('code'), {
+      message: `${PREFIX}Could not return data from processed payload url: Error: ${NOT_VERIFIED}`,
+      code: codes.VERIFICATION,
+    });
   });
 
   test('megabyte-sized user data, direct and processed; over 16 MiB is refused', OPTS, async (t) => {

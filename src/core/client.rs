@@ -1,9 +1,11 @@
 //! One exchange, end to end: sign, POST, read the reply, fetch the processed payload, verify,
 //! decrypt.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::civic_ext::{authorization_header, civic_extension, request_body};
@@ -156,26 +158,29 @@ impl Client {
                 body: body.map(str::to_owned),
             })
         };
-        let reply = match body.map(serde_json::from_str::<Value>) {
-            Some(Ok(Value::Object(map))) => map,
+        // Field values stay raw until needed: V8's JSON.parse, which civic-sip-api used, accepts
+        // numbers beyond f64 (as Infinity) and lone surrogates that serde_json's values refuse.
+        let reply = match body.map(serde_json::from_str::<HashMap<String, Box<RawValue>>>) {
+            Some(Ok(map)) => map,
             _ => return Err(invalid()),
         };
-        let data = reply
-            .get("data")
-            .filter(|d| truthy(d))
-            .ok_or_else(invalid)?;
-        let encrypted = reply.get("encrypted").is_some_and(truthy);
-        let user_id = reply.get("userId").map(Value::to_string);
-        if reply.get("processed").is_some_and(truthy) {
+        let field = |name: &str| {
+            reply
+                .get(name)
+                .map(|raw| serde_json::from_str::<Value>(raw.get()))
+        };
+        let data = field("data").filter(raw_truthy).ok_or_else(invalid)?.ok();
+        let encrypted = field("encrypted").is_some_and(|v| raw_truthy(&v));
+        let user_id = reply.get("userId").map(|raw| raw.get().to_owned());
+        let data = data.as_ref().and_then(Value::as_str);
+        if field("processed").is_some_and(|v| raw_truthy(&v)) {
             return Ok(Reply::Processed(PendingPayload {
-                url: data.as_str().map(str::to_owned),
+                url: data.map(str::to_owned),
                 encrypted,
                 user_id,
             }));
         }
-        let token = data
-            .as_str()
-            .ok_or_else(|| Error::new(ErrorKind::Verification))?;
+        let token = data.ok_or_else(|| Error::new(ErrorKind::Verification))?;
         self.open(token, encrypted, user_id).map(Reply::Ready)
     }
 
@@ -242,6 +247,12 @@ fn user_data_text(
     serde_json::from_str::<serde::de::IgnoredAny>(&clear)
         .map_err(|_| fail("the clear text is not JSON"))?;
     Ok(clear)
+}
+
+/// Truthiness of a raw field: a value serde_json cannot hold is a huge number (Infinity in JS)
+/// or a string with a lone surrogate, both truthy.
+fn raw_truthy(v: &serde_json::Result<Value>) -> bool {
+    v.as_ref().map_or(true, truthy)
 }
 
 /// JavaScript truthiness of a JSON value.

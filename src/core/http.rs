@@ -15,8 +15,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// How many redirects a payload fetch follows, as `request` did.
 const MAX_REDIRECTS: usize = 10;
 
-/// A response: its status and its body decoded as UTF-8 (invalid bytes replaced, a leading BOM
-/// dropped, as `request` decoded it).
+/// A response: its status and its body decoded as UTF-8, invalid bytes replaced, a BOM kept,
+/// as civic-sip-api's `request` decoded it.
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
@@ -145,13 +145,9 @@ impl Http {
             }
             bytes.extend_from_slice(&chunk);
         }
-        let text = match String::from_utf8(bytes) {
+        let body = match String::from_utf8(bytes) {
             Ok(text) => text,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        };
-        let body = match text.strip_prefix('\u{feff}') {
-            Some(rest) => rest.to_owned(),
-            None => text,
         };
         Ok(Reply { status, body })
     }
