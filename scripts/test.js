@@ -14,7 +14,7 @@ const run = (cmd, args) => {
 };
 
 try {
-  if (!fs.existsSync(path.join(root, 'node_modules', 'civic-sip-api'))) run('npm', ['ci', '--no-audit', '--no-fund']);
+  if (!fs.existsSync(path.join(root, 'node_modules', 'civic-sip-api'))) run('npm', ['install', '--no-audit', '--no-fund']);
   run('cargo', ['fmt', '--check']);
   run('cargo', ['clippy', '--all-targets', '--', '-D', 'warnings']);
   run('cargo', ['clippy', '--all-targets', '--no-default-features', '--features', 'bench', '--', '-D', 'warnings']);
