@@ -5,7 +5,7 @@
 
 const { startEmulator } = require('../emulator');
 
-startEmulator({ recordRequests: false }).then((emu) => {
+startEmulator({ recordRequests: false, keepAliveTimeout: 120_000 }).then((emu) => {
   process.send({ config: emu.clientConfig(), authCode: emu.mintAuthCode() });
   process.on('disconnect', () => emu.close().then(() => process.exit(0)));
 });

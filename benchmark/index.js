@@ -15,8 +15,20 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const IN_FLIGHT = (process.env.BENCH_IN_FLIGHT ?? '1,16,256').split(',').map(Number);
 const CLIENTS = ['civic-sip-native', 'node:crypto', 'civic-sip-api'];
 
-function startEmulator() {
+// The emulator stands in for Civic's servers, which run on other machines: where there are two
+// or more cores it is pinned to the last one and the clients to the others, so its CPU does not
+// compete with the client under test.
+function cpuPlan() {
+  const cores = os.cpus().length;
+  let taskset = false;
+  try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); taskset = true; } catch { /* not on this OS */ }
+  if (!taskset || cores < 2) return { pinned: false };
+  return { pinned: true, emulator: String(cores - 1), clients: cores === 2 ? '0' : `0-${cores - 2}` };
+}
+
+function startEmulator(plan) {
   const child = fork(path.join(__dirname, 'emulator-process.js'));
+  if (plan.pinned) execFileSync('taskset', ['-p', '-c', plan.emulator, String(child.pid)], { stdio: 'ignore' });
   return new Promise((resolve, reject) => {
     child.once('message', (setup) => resolve({ child, setup }));
     child.once('error', reject);
@@ -51,17 +63,22 @@ async function main() {
   require('../scripts/build').ensureBuilt();
   execFileSync('cargo', ['build', '--release', '--no-default-features', '--features', 'bench', '--example', 'micro'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 
-  const { child, setup } = await startEmulator();
+  const plan = cpuPlan();
+  const { child, setup } = await startEmulator(plan);
   const reply = await sampleReply(setup.config, setup.authCode);
   const env = { ...process.env, BENCH_CONFIG: JSON.stringify(setup) };
   const load = [];
   try {
     for (const inFlight of IN_FLIGHT) {
       for (const client of CLIENTS) {
-        const out = execFileSync(process.execPath, [path.join(__dirname, 'load.js'), client, String(inFlight), String(SECONDS)], { env });
+        const command = [process.execPath, path.join(__dirname, 'load.js'), client, String(inFlight), String(SECONDS)];
+        const out = plan.pinned
+          ? execFileSync('taskset', ['-c', plan.clients, ...command], { env })
+          : execFileSync(command[0], command.slice(1), { env });
         const result = JSON.parse(out.toString());
         load.push(result);
-        console.error(`  ${client} @ ${inFlight}: ${fmt(result.cpuUsPerExchange)} µs CPU/exchange`);
+        console.error(`  ${client} @ ${inFlight}: ${fmt(result.cpuUsPerExchange)} µs CPU/exchange`
+          + `${result.failed ? `, ${result.failed} failed (${result.firstError})` : ''}`);
       }
     }
   } finally {
@@ -75,14 +92,15 @@ async function main() {
       .toString().trim().split('\n').map((line) => JSON.parse(line)),
   ];
 
-  const results = { date: new Date().toISOString(), machine: machine(), secondsPerRun: SECONDS, load, micro };
+  const results = { date: new Date().toISOString(), machine: machine(), cpuPlan: plan, secondsPerRun: SECONDS, load, micro };
   fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
   console.log(`\nMachine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, ${results.machine.node}`);
-  console.log('\n| client | in flight | CPU µs/exchange | exchanges/s | loop delay p99 ms | loop delay max ms | peak RSS MB |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log(plan.pinned ? `Emulator pinned to CPU ${plan.emulator}, clients to CPU ${plan.clients}.` : 'Nothing pinned.');
+  console.log('\n| client | in flight | CPU µs/exchange | exchanges/s | loop delay p99 ms | loop delay max ms | peak RSS MB | failed |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of load) {
-    console.log(`| ${r.client} | ${r.inFlight} | ${fmt(r.cpuUsPerExchange)} | ${fmt(r.exchangesPerSecond)} | ${fmt(r.loopDelayP99Ms, 1)} | ${fmt(r.loopDelayMaxMs, 1)} | ${fmt(r.peakRssMB)} |`);
+    console.log(`| ${r.client} | ${r.inFlight} | ${fmt(r.cpuUsPerExchange)} | ${fmt(r.exchangesPerSecond)} | ${fmt(r.loopDelayP99Ms, 1)} | ${fmt(r.loopDelayMaxMs, 1)} | ${fmt(r.peakRssMB)} | ${r.failed} |`);
   }
   console.log('\n| in flight | CPU: civic-sip-api / native | CPU: node:crypto / native | throughput: native / node:crypto |');
   console.log('| ---: | ---: | ---: | ---: |');

@@ -26,16 +26,23 @@ function makeClient(name) {
 async function run(client, count, deadline) {
   let started = 0;
   let done = 0;
+  let failed = 0;
+  let firstError;
   const worker = async () => {
     while (started < count || (deadline && performance.now() < deadline)) {
       started += 1;
-      const { data } = await client.exchangeCode(authCode);
-      if (!Array.isArray(data)) throw new Error('exchange returned no records');
-      done += 1;
+      try {
+        const { data } = await client.exchangeCode(authCode);
+        if (!Array.isArray(data)) throw new Error('exchange returned no records');
+        done += 1;
+      } catch (error) {
+        failed += 1;
+        firstError ??= error.message;
+      }
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
-  return done;
+  return { done, failed, firstError };
 }
 
 async function main() {
@@ -46,7 +53,7 @@ async function main() {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   delay.enable();
-  const exchanges = await run(client, inFlight, t0 + seconds * 1000);
+  const { done: exchanges, failed, firstError } = await run(client, inFlight, t0 + seconds * 1000);
   delay.disable();
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
@@ -55,6 +62,8 @@ async function main() {
     client: clientName,
     inFlight,
     exchanges,
+    failed,
+    firstError,
     wallMs,
     cpuUsPerExchange: (cpu.user + cpu.system) / exchanges,
     exchangesPerSecond: exchanges / (wallMs / 1000),

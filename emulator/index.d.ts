@@ -29,6 +29,8 @@ export interface EmulatorOptions {
   userData?: unknown;
   /** Keep every request in `requests` (default true; turn off for long runs). */
   recordRequests?: boolean;
+  /** Milliseconds an idle keep-alive connection is kept (Node's default: 5000). */
+  keepAliveTimeout?: number;
 }
 
 export type StatusFault =

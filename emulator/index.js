@@ -286,6 +286,9 @@ async function startEmulator(options = {}) {
   let wrongKey = null;
 
   const server = http.createServer();
+  // Node's default (5 s) drops idle keep-alive connections; a client whose event loop is stalled
+  // for longer then writes into a closed socket. Long runs (benchmarks) raise it.
+  if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
