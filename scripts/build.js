@@ -40,6 +40,6 @@ function ensureBuilt({ quiet = false } = {}) {
   return addon;
 }
 
-module.exports = { ensureBuilt };
+module.exports = { ensureBuilt, platformSuffix };
 
 if (require.main === module) ensureBuilt();

@@ -1,0 +1,103 @@
+'use strict';
+
+// The package as a user installs it: the root and this platform's tarballs, installed offline
+// into fresh apps, once as `civic-sip-native` and once aliased as `civic-sip-api`; then an app
+// written for civic-sip-api, an ES module app and tsc --strict over a TypeScript app.
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { execFile, execFileSync } = require('node:child_process');
+const { promisify } = require('node:util');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const { packAll } = require('../scripts/pack');
+const { platformSuffix } = require('../scripts/build');
+const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
+
+const root = path.resolve(__dirname, '..');
+const apps = path.join(__dirname, 'fixtures', 'apps');
+const skip = fs.existsSync(path.join(root, 'npm', platformSuffix())) ? false : `no npm/${platformSuffix()} package`;
+
+let work;
+let tarballs;
+let emu;
+
+function install(name, dependencyName) {
+  const dir = path.join(work, name);
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({
+    name, version: '1.0.0', private: true,
+    dependencies: {
+      [dependencyName]: `file:${tarballs.root}`,
+      [`civic-sip-native-${platformSuffix()}`]: `file:${tarballs.platform}`,
+    },
+  }));
+  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'ignore' });
+  return dir;
+}
+
+// Asynchronous: the emulator answers from this process, so its event loop must stay free.
+async function run(dir, file) {
+  fs.copyFileSync(path.join(apps, file), path.join(dir, file));
+  const env = {
+    ...process.env,
+    APP_ID: emu.app.appId,
+    APP_SECRET: emu.app.appSecret,
+    PRV_KEY: emu.app.prvKey,
+    CIVIC_API: emu.url,
+    CIVIC_PUBLIC_KEY: emu.civicPublicKey,
+    AUTH_CODE: emu.mintAuthCode(DEFAULT_USER_DATA, { userId: 'packed' }),
+  };
+  const { stdout } = await promisify(execFile)(process.execPath, [file], { cwd: dir, env, timeout: 20_000 });
+  return JSON.parse(stdout);
+}
+
+function installed(dir) {
+  const modules = path.join(dir, 'node_modules');
+  const packages = fs.readdirSync(modules).filter((n) => !n.startsWith('.'));
+  const size = (p) => (fs.statSync(p).isDirectory() ? fs.readdirSync(p).reduce((n, f) => n + size(path.join(p, f)), 0) : fs.statSync(p).size);
+  return { packages, bytes: size(modules) };
+}
+
+before(async () => {
+  if (skip) return;
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'civic-sip-native-apps-'));
+  tarballs = packAll(work);
+  emu = await startEmulator();
+});
+
+after(async () => {
+  await emu?.close();
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+const records = JSON.parse(JSON.stringify(DEFAULT_USER_DATA));
+
+test('aliased as civic-sip-api: an app written for civic-sip-api runs unchanged', { skip }, async (t) => {
+  const dir = install('alias-app', 'civic-sip-api');
+  const { packages, bytes } = installed(dir);
+  assert.deepEqual(packages.sort(), ['civic-sip-api', `civic-sip-native-${platformSuffix()}`]);
+  t.diagnostic(`installed: ${packages.length} packages, ${(bytes / 1e6).toFixed(1)} MB`);
+  assert.ok(bytes < 20e6, `${bytes} bytes installed`);
+  assert.deepEqual(await run(dir, 'civic-sip-api-app.js'), { data: records, userId: 'packed' });
+});
+
+test('as civic-sip-native: an ES module app and tsc --strict over a TypeScript app', { skip }, async () => {
+  const dir = install('esm-app', 'civic-sip-native');
+  assert.deepEqual(await run(dir, 'esm-app.mjs'), { viaFactory: { data: records, userId: 'packed' }, same: true, refused: true });
+
+  for (const file of ['ts-app.ts', 'tsconfig.json']) fs.copyFileSync(path.join(apps, file), path.join(dir, file));
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const out = execFileSync(process.execPath, [tsc, '-p', dir], { cwd: dir }).toString();
+  assert.equal(out, '');
+  // The check can fail: a misspelt option in the same app is a compile error.
+  fs.writeFileSync(path.join(dir, 'ts-app.ts'), `${fs.readFileSync(path.join(apps, 'ts-app.ts'), 'utf8')}
+newClient({ appId: 'a', appSecret: 'b', prvKey: 'c', includeStageInUrl: false });
+`);
+  assert.throws(() => execFileSync(process.execPath, [tsc, '-p', dir], { cwd: dir, stdio: 'pipe' }), (error) => {
+    assert.match(error.stdout.toString(), /error TS2561: .*'includeStageInUrl'.*'includeStageInURL'/);
+    return true;
+  });
+});
