@@ -21,7 +21,7 @@ const { execFile } = require('node:child_process');
 
 const civicSip = require('..');
 const { startEmulator, DEFAULT_USER_DATA, stableStringify } = require('../emulator');
-const { closedPort } = require('./helpers/servers');
+const { closedPort, startServer } = require('./helpers/servers');
 const civic = require('./helpers/civic');
 const {
   PREFIX, NOT_VERIFIED, assertCivicError, rejectsWith, throwsWith, settle,
@@ -870,6 +870,23 @@ describe('processPayload called directly', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('clients own their configuration', () => {
+  test('clients without a proxy option share one connection pool: a client made per sign-in reuses connections', OPTS, async (t) => {
+    const server = await startServer((req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ port: req.socket.remotePort }));
+    });
+    t.after(() => server.close());
+    const ports = [];
+    for (let i = 0; i < 3; i += 1) {
+      const client = civicSip.newClient({ ...civic.newApp(), api: server.url });
+      const error = await client.exchangeCode('code').then(() => assert.fail('resolved'), (e) => e);
+      assert.equal(error.code, codes.HTTP_STATUS);
+      assert.equal(error.statusCode, 400);
+      ports.push(JSON.parse(error.body).port);
+    }
+    assert.equal(new Set(ports).size, 1, `client ports: ${ports}`);
+  });
+
   test('two clients on two emulators, interleaved and concurrent', OPTS, async (t) => {
     const [emuA, emuB] = await Promise.all([emulator(t), emulator(t)]);
     const a = civicSip.newClient(emuA.clientConfig());

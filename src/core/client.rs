@@ -2,7 +2,7 @@
 //! decrypt.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::value::RawValue;
@@ -43,7 +43,7 @@ pub struct PendingPayload {
 #[derive(Debug)]
 pub struct Client {
     config: Config,
-    http: OnceLock<Result<http::Http, Error>>,
+    http: OnceLock<Result<Arc<http::Http>, Error>>,
     /// Seconds since the epoch; replaceable so recorded replies can be checked at their time.
     clock: fn() -> i64,
 }
@@ -132,10 +132,18 @@ impl Client {
         }
     }
 
+    /// Clients without a `proxy` option share one HTTP client: setting one up (TLS roots) costs
+    /// milliseconds, and apps that create a Civic client per sign-in should not pay it each time.
     fn http(&self) -> Result<&http::Http, Error> {
+        static SHARED: OnceLock<Result<Arc<http::Http>, Error>> = OnceLock::new();
         self.http
-            .get_or_init(|| http::Http::new(self.config.proxy.as_ref()))
-            .as_ref()
+            .get_or_init(|| match &self.config.proxy {
+                None => SHARED
+                    .get_or_init(|| http::Http::new(None).map(Arc::new))
+                    .clone(),
+                Some(proxy) => http::Http::new(Some(proxy)).map(Arc::new),
+            })
+            .as_deref()
             .map_err(Clone::clone)
     }
 
