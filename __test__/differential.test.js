@@ -19,13 +19,14 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
-const net = require('node:net');
 const crypto = require('node:crypto');
 const path = require('node:path');
 const rewire = require('rewire');
 
 const civicSipNative = require('..');
 const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
+const { newKeyPair, privateKeyFromHex, signJwt, encryptData, hmacBase64 } = require('./helpers/civic');
+const { closedPort } = require('./helpers/servers');
 
 const PREFIX = 'Error exchanging code for data: ';
 const NOT_VERIFIED_TEXT = 'JWT Token containing encrypted data could not be verified';
@@ -49,37 +50,7 @@ const DEFAULT_DATA = DEFAULT_USER_DATA.map((r) => ({ ...r }));
 // ------------------------------------------------------------------ crypto helpers
 
 const b64u = (x) => Buffer.from(x).toString('base64url');
-
-function freshPrivateHex() {
-  const ecdh = crypto.createECDH('prime256v1');
-  ecdh.generateKeys();
-  return ecdh.getPrivateKey('hex').padStart(64, '0');
-}
-
-function privateKeyFromHex(hex) {
-  const ecdh = crypto.createECDH('prime256v1');
-  ecdh.setPrivateKey(Buffer.from(hex, 'hex'));
-  const pub = ecdh.getPublicKey();
-  return crypto.createPrivateKey({
-    format: 'jwk',
-    key: {
-      kty: 'EC', crv: 'P-256', d: b64u(Buffer.from(hex, 'hex')), x: b64u(pub.subarray(1, 33)), y: b64u(pub.subarray(33)),
-    },
-  });
-}
-
-function signJwt(claims, key, header = { alg: 'ES256', typ: 'JWT' }) {
-  const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(claims))}`;
-  const sig = crypto.sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
-  return `${input}.${b64u(sig)}`;
-}
-
-function encrypt(clearText, secretHex) {
-  const key = Buffer.from(secretHex, 'hex');
-  const iv = crypto.randomBytes(16);
-  const cipher = crypto.createCipheriv(`aes-${key.length * 8}-cbc`, key, iv);
-  return iv.toString('hex') + Buffer.concat([cipher.update(clearText, 'utf8'), cipher.final()]).toString('base64');
-}
+const freshPrivateHex = () => newKeyPair().privateHex;
 
 // ------------------------------------------------------------------ servers
 
@@ -96,14 +67,6 @@ function listen(server) {
       resolve(server.address().port);
     });
   });
-}
-
-/** A port of 127.0.0.1 nothing listens on: connecting is refused. */
-async function closedPort() {
-  const server = net.createServer();
-  const port = await listen(server);
-  await new Promise((resolve) => { server.close(resolve); });
-  return port;
 }
 
 /**
@@ -163,7 +126,7 @@ function responseToken({
     iss: 'civic-sip-hosted-service',
     aud: 'https://api.civic.com/sip/',
     sub: emu.app.appId,
-    data: encrypted ? encrypt(text, emu.app.appSecret) : text,
+    data: encrypted ? encryptData(text, emu.app.appSecret) : text,
     ...claims,
   };
   for (const k of omit) delete all[k];
@@ -197,7 +160,7 @@ function rawExchange(code) {
     data: { method: 'POST', path: 'scopeRequest/authCode' },
   }, privateKeyFromHex(prvKey));
   const body = JSON.stringify({ allowS3UploadedPayload: true, authToken: code });
-  const ext = crypto.createHmac('sha256', Buffer.from(appSecret, 'utf8')).update(body).digest('base64');
+  const ext = hmacBase64(body, appSecret);
   return new Promise((resolve, reject) => {
     const req = http.request(`${emu.url}prod/scopeRequest/authCode`, {
       method: 'POST',

@@ -15,6 +15,7 @@ const crypto = require('node:crypto');
 const rewire = require('rewire');
 
 const { startEmulator, stableStringify, DEFAULT_USER_DATA, FAULTS } = require('../emulator');
+const { decodeJwt, privateKeyFromHex, publicKeyFromHex, decryptData } = require('./helpers/civic');
 
 const PREFIX = 'Error exchanging code for data: ';
 const NOT_VERIFIED = `${PREFIX}JWT Token containing encrypted data could not be verified`;
@@ -61,34 +62,8 @@ function request(url, { method = 'POST', headers = {}, body } = {}) {
 
 const b64u = (x) => Buffer.from(x).toString('base64url');
 
-function decodeJwt(token) {
-  const [h, p, s] = token.split('.');
-  return {
-    header: JSON.parse(Buffer.from(h, 'base64url').toString('utf8')),
-    claims: JSON.parse(Buffer.from(p, 'base64url').toString('utf8')),
-    signingInput: `${h}.${p}`,
-    signature: Buffer.from(s, 'base64url'),
-  };
-}
 
-function keyFromPrivateHex(hex) {
-  const ecdh = crypto.createECDH('prime256v1');
-  ecdh.setPrivateKey(Buffer.from(hex, 'hex'));
-  const pub = ecdh.getPublicKey();
-  return crypto.createPrivateKey({
-    format: 'jwk',
-    key: {
-      kty: 'EC', crv: 'P-256', d: b64u(Buffer.from(hex, 'hex')), x: b64u(pub.subarray(1, 33)), y: b64u(pub.subarray(33)),
-    },
-  });
-}
 
-function publicKeyFromHex(hex) {
-  const pub = Buffer.from(hex, 'hex');
-  return crypto.createPublicKey({
-    format: 'jwk', key: { kty: 'EC', crv: 'P-256', x: b64u(pub.subarray(1, 33)), y: b64u(pub.subarray(33)) },
-  });
-}
 
 function verifiesWith(token, publicHex) {
   const { signingInput, signature } = decodeJwt(token);
@@ -96,12 +71,6 @@ function verifiesWith(token, publicHex) {
     { key: publicKeyFromHex(publicHex), dsaEncoding: 'ieee-p1363' }, signature);
 }
 
-function decryptStrict(dataClaim, secretHex) {
-  const key = Buffer.from(secretHex, 'hex');
-  const iv = Buffer.from(dataClaim.slice(0, 32), 'hex');
-  const decipher = crypto.createDecipheriv(`aes-${key.length * 8}-cbc`, key, iv);
-  return Buffer.concat([decipher.update(Buffer.from(dataClaim.slice(32), 'base64')), decipher.final()]).toString('utf8');
-}
 
 /**
  * An independent client: builds `Authorization: Civic <jwt>.<ext>` with
@@ -124,7 +93,7 @@ function signedRequest(emu, {
   };
   const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(fullClaims))}`;
   const sig = crypto.sign('sha256', Buffer.from(input),
-    { key: keyFromPrivateHex(prvKey ?? emu.app.prvKey), dsaEncoding: 'ieee-p1363' });
+    { key: privateKeyFromHex(prvKey ?? emu.app.prvKey), dsaEncoding: 'ieee-p1363' });
   const bodyText = body ?? JSON.stringify({ allowS3UploadedPayload: true, authToken: emu.mintAuthCode() });
   const ext = crypto.createHmac('sha256', Buffer.from(secret ?? appSecret, 'utf8'))
     .update(hmacOver ?? bodyText).digest('base64');
@@ -307,7 +276,7 @@ test('fixed app and Civic keys, AES-256 app secret', OPTS, async (t) => {
   assert.equal(claims.sub, app.appId);
   assert.ok(Math.abs(claims.exp - claims.iat - 1800) < 1e-6);
   assert.match(claims.data, /^[0-9a-f]{32}[A-Za-z0-9+/]+={0,2}$/);
-  assert.deepEqual(JSON.parse(decryptStrict(claims.data, app.appSecret)), [...DEFAULT_USER_DATA]);
+  assert.deepEqual(JSON.parse(decryptData(claims.data, app.appSecret)), [...DEFAULT_USER_DATA]);
 });
 
 test('error status faults reject with civic-sip-api\'s exact messages', OPTS, async (t) => {
@@ -548,7 +517,7 @@ test('response JWTs that fail verification', OPTS, async (t) => {
   emu.fault('tamperedResponse');
   let jwt = JSON.parse((await send(signedRequest(emu))).body).data;
   assert.equal(verifiesWith(jwt, emu.civicPublicKey), false);
-  assert.equal(JSON.parse(decryptStrict(decodeJwt(jwt).claims.data, emu.app.appSecret))[0].value, 'attacker@example.com');
+  assert.equal(JSON.parse(decryptData(decodeJwt(jwt).claims.data, emu.app.appSecret))[0].value, 'attacker@example.com');
 
   emu.fault('wrongKey');
   jwt = JSON.parse((await send(signedRequest(emu))).body).data;
@@ -613,7 +582,7 @@ test('badPadding and badIv: civic-sip-api silently resolves with data undefined'
   assert.ok(verifiesWith(jwt, emu.civicPublicKey));
   let data = decodeJwt(jwt).claims.data;
   assert.match(data, /^[0-9a-f]{32}[A-Za-z0-9+/]+={0,2}$/);
-  assert.throws(() => decryptStrict(data, emu.app.appSecret)); // not PKCS#7
+  assert.throws(() => decryptData(data, emu.app.appSecret)); // not PKCS#7
 
   emu.fault('badIv');
   jwt = JSON.parse((await send(signedRequest(emu))).body).data;

@@ -264,6 +264,8 @@ async function startFakeCivic({ tls = false, userData = DEFAULT_USER_DATA, userI
 
 module.exports = {
   newKeyPair,
+  privateKeyFromHex,
+  publicKeyFromHex,
   newApp,
   signJwt,
   decodeJwt,

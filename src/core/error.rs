@@ -113,10 +113,6 @@ impl Error {
         self.in_payload
     }
 
-    pub fn is_in_exchange(&self) -> bool {
-        self.in_exchange
-    }
-
     pub(crate) fn in_payload(mut self) -> Self {
         // A timeout covers the whole exchange, so it is reported as such, not as a payload failure.
         if !matches!(*self.kind, ErrorKind::Timeout(_)) {
