@@ -6,9 +6,9 @@ use napi::bindgen_prelude::*;
 use napi::{Env, JsValue, JSON};
 use napi_derive::napi;
 
+use crate::core::client::Abort;
 use crate::core::client::Reply;
 use crate::core::error::{json_string, Error as CoreError, ErrorKind};
-use crate::core::client::Abort;
 use crate::core::{Client, Options, ProxyOptions, UserData};
 
 /// The options as index.js normalises them: falsy values are absent, the rest strings.

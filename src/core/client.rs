@@ -13,12 +13,14 @@ use tokio::time::Instant;
 use super::civic_ext::{authorization_header, civic_extension, request_body};
 use super::config::{Config, Options};
 use super::error::{Error, ErrorKind};
-use super::json::UniqueKeys;
+use super::json::{self, UniqueKeys};
 use super::{http, jwt};
 
 /// First retry delay; each further one doubles, up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Deepest nesting of arrays and objects accepted in the user data (serde_json's own limit).
+const MAX_USER_DATA_DEPTH: usize = 128;
 
 /// The user data of a successful exchange, as JSON texts so the caller parses them once, in its
 /// own representation.
@@ -375,6 +377,10 @@ fn user_data_text(
         data.to_owned()
     };
     // civic-sip-api resolved with `data: undefined` here; a clear error is more useful.
+    // Records are two levels deep; hostile nesting would only overflow the app's stack later.
+    if json::nests_deeper_than(&clear, MAX_USER_DATA_DEPTH) {
+        return Err(fail("the clear text is nested too deeply"));
+    }
     serde_json::from_str::<serde::de::IgnoredAny>(&clear)
         .map_err(|_| fail("the clear text is not JSON"))?;
     Ok(clear)

@@ -92,7 +92,13 @@ impl Error {
     /// statuses that mean "not now" (429 Too Many Requests, 503 Unavailable, 504 Gateway Timeout).
     pub fn is_transient(&self) -> bool {
         self.before_sending
-            || matches!(*self.kind, ErrorKind::HttpStatus { status: 429 | 503 | 504, .. })
+            || matches!(
+                *self.kind,
+                ErrorKind::HttpStatus {
+                    status: 429 | 503 | 504,
+                    ..
+                }
+            )
     }
 
     pub fn kind(&self) -> &ErrorKind {

@@ -138,7 +138,11 @@ impl Http {
 
     /// Sends the request and reads the body as it streams in, refusing it as soon as it is known
     /// to exceed `max_bytes`, so a hostile server cannot make us buffer more than that.
-    async fn read(&self, request: reqwest::RequestBuilder, max_bytes: usize) -> Result<Reply, Error> {
+    async fn read(
+        &self,
+        request: reqwest::RequestBuilder,
+        max_bytes: usize,
+    ) -> Result<Reply, Error> {
         let network = |e| network(e, &self.route);
         let too_large = || Error::new(ErrorKind::TooLarge(max_bytes));
         let mut response = request.send().await.map_err(network)?;
@@ -174,7 +178,10 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// The `ca` option's certificates; an entry with none, or one that does not parse, is refused
@@ -184,7 +191,11 @@ fn parse_ca(pems: &[String]) -> Result<Vec<Certificate>, Error> {
     for pem in pems {
         match Certificate::from_pem_bundle(pem.as_bytes()) {
             Ok(found) if !found.is_empty() => certs.extend(found),
-            _ => return Err(invalid("ca must be PEM certificates (-----BEGIN CERTIFICATE-----)")),
+            _ => {
+                return Err(invalid(
+                    "ca must be PEM certificates (-----BEGIN CERTIFICATE-----)",
+                ))
+            }
         }
     }
     Ok(certs)

@@ -38,6 +38,35 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueKeys<V> {
     }
 }
 
+/// Whether JSON text nests arrays and objects deeper than `limit`, found in one pass without
+/// recursion. (Validity is checked separately; this only looks at brackets outside strings.)
+pub fn nests_deeper_than(text: &str, limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,7 +78,10 @@ mod tests {
         let ok: UniqueKeys<Value> = serde_json::from_str(r#"{"a":1,"b":{"a":2}}"#).expect("ok");
         assert_eq!(ok.0["a"], 1);
         for twice in [r#"{"a":1,"a":1}"#, r#"{"data":"x","b":0,"data":"y"}"#] {
-            assert!(serde_json::from_str::<UniqueKeys<Value>>(twice).is_err(), "{twice}");
+            assert!(
+                serde_json::from_str::<UniqueKeys<Value>>(twice).is_err(),
+                "{twice}"
+            );
             assert!(serde_json::from_str::<UniqueKeys<Box<RawValue>>>(twice).is_err());
         }
         for not_object in ["[]", "1", "\"a\"", "null"] {
@@ -58,8 +90,24 @@ mod tests {
     }
 
     #[test]
+    fn nesting_depth_is_counted_outside_strings() {
+        assert!(!nests_deeper_than(r#"[{"a":[1]}]"#, 3));
+        assert!(nests_deeper_than(r#"[{"a":[[1]]}]"#, 3));
+        assert!(!nests_deeper_than(
+            r#"["[[[[", "\"]", "\\", {"k":"{{{{"}]"#,
+            2
+        ));
+        assert!(nests_deeper_than(&"[".repeat(100_000), 128));
+        assert!(!nests_deeper_than("[]".repeat(1000).as_str(), 1));
+    }
+
+    #[test]
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
-        let deep = format!(r#"{{"data":{}{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
+        let deep = format!(
+            r#"{{"data":{}{}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
         assert!(serde_json::from_str::<UniqueKeys<Value>>(&deep).is_err());
         let raw = serde_json::from_str::<UniqueKeys<Box<RawValue>>>(&deep);
         // Raw values are skipped without recursion; reading one as a value is refused.

@@ -291,7 +291,11 @@ pub(crate) mod tests {
             &format!("{head}.{}", &sig[..40]),
             &format!("{head}.{}*", &sig[..85]),
             &good.replacen('.', ".!", 1),
-            &sign(&k, r#"{"alg":"ES256","alg":"none"}"#, &claims(NOW as f64 + 100.0)),
+            &sign(
+                &k,
+                r#"{"alg":"ES256","alg":"none"}"#,
+                &claims(NOW as f64 + 100.0),
+            ),
             &sign(
                 &k,
                 r#"{"alg":"ES256"}"#,
