@@ -40,7 +40,7 @@ export interface ClientConfig {
    * Certificates (PEM) to trust instead of the system's roots, as Node's `tls` takes them: for a
    * server with a private CA. `NODE_EXTRA_CA_CERTS` is honoured too, in addition to the roots.
    */
-  ca?: string | Buffer | Array<string | Buffer>
+  ca?: string | Uint8Array | Array<string | Uint8Array>
   /**
    * Further attempts after a 429, 503 or 504 reply or a connection that could not be made, with
    * exponential backoff and jitter (or the server's `Retry-After`), within `timeout`. 0 to 10;
@@ -49,10 +49,21 @@ export interface ClientConfig {
   retries?: number
 }
 
+/** What the `signal` option needs of an `AbortSignal` (Node's and the DOM's both fit). */
+export interface AbortSignalLike {
+  readonly aborted: boolean
+  readonly reason?: unknown
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void
+  removeEventListener(type: 'abort', listener: () => void): void
+}
+
 /** Options of one exchange. */
 export interface ExchangeOptions {
-  /** Aborts the exchange: it rejects with an `AbortError` (`code` `'ABORT_ERR'`, `cause` the signal's reason). */
-  signal?: AbortSignal
+  /**
+   * Aborts the exchange: it rejects with an `AbortError` (`code` `'ABORT_ERR'`, `cause` the
+   * signal's reason) and its connection is closed.
+   */
+  signal?: AbortSignalLike
 }
 
 /** One verified item of user data. */

@@ -30,7 +30,10 @@ const number = (value) => (value == null ? undefined : Number(value));
 // Node's `ca`: a PEM string or Buffer, or an array of them.
 function pems(ca) {
   if (ca == null) return undefined;
-  return (Array.isArray(ca) ? ca : [ca]).map((pem) => (Buffer.isBuffer(pem) ? pem.toString('latin1') : String(pem)));
+  const asText = (pem) => (ArrayBuffer.isView(pem)
+    ? Buffer.from(pem.buffer, pem.byteOffset, pem.byteLength).toString('latin1')
+    : String(pem));
+  return (Array.isArray(ca) ? ca : [ca]).map(asText);
 }
 
 function isAbortSignal(signal) {

@@ -4,10 +4,12 @@
 
 import { newClient, sip, codes } from 'civic-sip-native';
 import type {
+  AbortSignalLike,
   Client,
   ClientConfig,
   CivicSipError,
   ErrorCode,
+  ExchangeOptions,
   PayloadResponse,
   ProxyConfig,
   UserData,
@@ -38,8 +40,28 @@ const config: ClientConfig = {
   proxy,
   civicPublicKey: '049a45998638cfb3c4b211d72030d9ae8329a242db63bfb0076a54e7647370a8ac5708b57af6065805d5a6be72332620932dbb35e8d318fce18e7c980a0eb26aa1',
   timeout: 10_000,
+  maxResponseBytes: 1024 * 1024,
+  ca: ['-----BEGIN CERTIFICATE-----\n...', new Uint8Array([45, 45])],
+  retries: 2,
 };
 const configured = new sip(config);
+new sip({ appId, appSecret, prvKey, ca: '-----BEGIN CERTIFICATE-----\n...' });
+
+// ---- an exchange the caller can abort
+// (No DOM or @types/node here: any AbortSignal fits AbortSignalLike.)
+async function abortable(authCode: string, signal: AbortSignalLike): Promise<string> {
+  try {
+    const { userId } = await client.exchangeCode(authCode, { signal });
+    return userId;
+  } catch (error) {
+    const err = error as CivicSipError;
+    if (err.code === codes.ABORTED) return `aborted: ${String(err.cause)}`;
+    if (err.code === 'ERR_CIVIC_RESPONSE_TOO_LARGE') return 'too large';
+    throw err;
+  }
+}
+const options: ExchangeOptions = {};
+client.exchangeCode('auth-code', options, (error, userData) => { void [error, userData]; });
 new sip({ appId, appSecret, prvKey, proxy: {} });
 new sip({ appId, appSecret, prvKey, proxy: { url: 'http://127.0.0.1:8080' } });
 
@@ -95,6 +117,8 @@ function describe(code: ErrorCode): string {
     case 'ERR_CIVIC_DECRYPTION': return 'decryption';
     case 'ERR_INVALID_ARG_TYPE': return 'invalid argument';
     case 'ERR_CIVIC_INTERNAL': return 'internal';
+    case 'ERR_CIVIC_RESPONSE_TOO_LARGE': return 'too large';
+    case 'ABORT_ERR': return 'aborted';
     default: {
       // Exhaustive: every code is handled above.
       const unreachable: never = code;
@@ -124,6 +148,7 @@ const anyCode: ErrorCode = codes.DECRYPTION;
 const allCodes: ErrorCode[] = [
   codes.CONFIG, codes.HTTP_STATUS, codes.NETWORK, codes.TIMEOUT, codes.INVALID_RESPONSE,
   codes.VERIFICATION, codes.DECRYPTION, codes.INVALID_ARGUMENT, codes.INTERNAL,
+  codes.RESPONSE_TOO_LARGE, codes.ABORTED,
 ];
 
 // ---- processPayload
@@ -168,6 +193,10 @@ newClient({ appId, appSecret, prvKey, includeStageInURL: 'false' });
 newClient({ appId, appSecret, prvKey, proxy: { url: 'http://proxy:3128', rejectUnauthorised: false } });
 // @ts-expect-error [proxy-type] proxy is an object, not a URL string
 newClient({ appId, appSecret, prvKey, proxy: 'http://proxy:3128' });
+// @ts-expect-error [retries-type] retries is a number
+newClient({ appId, appSecret, prvKey, retries: true });
+// @ts-expect-error [signal-type] signal is an AbortSignal
+const badOptions: ExchangeOptions = { signal: 'abort' };
 // @ts-expect-error [auth-code-number] the auth code is a string
 client.exchangeCode(42);
 // @ts-expect-error [auth-code-missing] the auth code is required
@@ -184,5 +213,5 @@ const notACode: ErrorCode = 'ERR_CIVIC_SOMETHING';
 client.processPayload({ statusCode: '200', body: '' });
 
 export {
-  login, safeLogin, readReply, withEmulator, returned, httpStatus, anyCode, allCodes, noAppId, notNumber, notACode,
+  login, safeLogin, abortable, badOptions, readReply, withEmulator, returned, httpStatus, anyCode, allCodes, noAppId, notNumber, notACode,
 };

@@ -11,6 +11,9 @@ use super::hex;
 /// The AES key: the appSecret's bytes, wiped when dropped.
 pub struct AesKey(Zeroizing<Vec<u8>>);
 
+// Its one field wipes itself on drop.
+impl zeroize::ZeroizeOnDrop for AesKey {}
+
 const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     base64::engine::GeneralPurposeConfig::new()

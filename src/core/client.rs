@@ -494,6 +494,79 @@ mod tests {
     }
 
     #[test]
+    fn key_material_is_wiped_when_the_client_is_dropped() {
+        // Each secret the client holds is of a type that zeroes its memory on drop.
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        let client = recorded_client(&vector());
+        let config = client.config();
+        wiped_on_drop(&config.app_secret);
+        wiped_on_drop(config.signing_key.as_ref().expect("signing key"));
+        wiped_on_drop(config.aes_key.as_ref().expect("AES key"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let v = vector();
+        let client = recorded_client(&v);
+        let shown = format!("{client:?} {:#?}", client.config());
+        for secret in ["appSecret", "prvKey"] {
+            let value = v["app"][secret].as_str().expect("secret");
+            assert!(!shown.contains(value), "{secret} in {shown}");
+            assert!(
+                !shown.contains(&value.to_uppercase()),
+                "{secret} in {shown}"
+            );
+        }
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
+
+    #[test]
+    fn backoff_doubles_from_200_ms_to_10_s_with_half_of_it_random() {
+        for (retried, full_ms) in [
+            (0, 200),
+            (1, 400),
+            (2, 800),
+            (5, 6400),
+            (6, 10_000),
+            (40, 10_000),
+        ] {
+            for _ in 0..50 {
+                let wait = backoff(retried).as_millis() as u64;
+                assert!(
+                    (full_ms / 2..=full_ms).contains(&wait),
+                    "retry {retried}: {wait} ms"
+                );
+            }
+        }
+        let spread: std::collections::HashSet<_> = (0..20).map(|_| backoff(3)).collect();
+        assert!(spread.len() > 1, "no jitter");
+    }
+
+    #[tokio::test]
+    async fn abort_before_or_during_an_exchange_rejects_with_aborted() {
+        let client = recorded_client(&vector());
+        let abort = Abort::default();
+        abort.abort();
+        let err = client
+            .exchange_code_until("code", &abort)
+            .await
+            .expect_err("aborted");
+        assert_eq!(err.code(), code::ABORTED);
+        assert_eq!(
+            err.to_string(),
+            "Error exchanging code for data: AbortError: The operation was aborted"
+        );
+        // Aborted while waiting: the waiter wakes.
+        let later = Abort::default();
+        let waiter = {
+            let later = later.clone();
+            tokio::spawn(async move { later.aborted().await })
+        };
+        later.abort();
+        assert!(waiter.await.is_ok());
+    }
+
+    #[test]
     fn truthiness_is_javascripts() {
         for (v, t) in [
             ("null", false),

@@ -11,6 +11,7 @@ use super::config::{ProxyOptions, AUTH_CODE_PATH};
 use super::error::{Error, ErrorKind};
 use super::proxy::EnvProxies;
 
+const CA_MESSAGE: &str = "ca must be PEM certificates (-----BEGIN CERTIFICATE-----)";
 /// How many redirects a payload fetch follows, as `request` did.
 const MAX_REDIRECTS: usize = 10;
 
@@ -105,10 +106,13 @@ impl Http {
             builder = builder.proxy(Proxy::custom(move |url| chooser.proxy_for(url)));
         }
         let client = builder.build().map_err(|e| {
-            invalid(&format!(
-                "the HTTP client could not be set up: {}",
-                cause_chain(&e)
-            ))
+            let why = cause_chain(&e);
+            // A PEM block whose content is not a certificate is only found out here.
+            if ca.is_some() && why.contains("certificate") {
+                invalid(CA_MESSAGE)
+            } else {
+                invalid(&format!("the HTTP client could not be set up: {why}"))
+            }
         })?;
         Ok(Http { client, route })
     }
@@ -306,5 +310,48 @@ fn without_url(e: &reqwest::Error) -> String {
     match e.url() {
         Some(u) => text.replace(&format!(" for url ({u})"), ""),
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn after(value: &str) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).expect("header"));
+        retry_after(&headers)
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        assert_eq!(after("0"), Some(Duration::ZERO));
+        assert_eq!(after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        let wait = after(&soon).expect("a date");
+        assert!((Duration::from_secs(28)..=Duration::from_secs(30)).contains(&wait));
+        for junk in ["-1", "soon", "1.5", ""] {
+            assert_eq!(after(junk), None, "{junk}");
+        }
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn the_ca_option_takes_pem_certificates_only() {
+        let pem = include_str!("../../__test__/fixtures/tls/ca.pem");
+        assert_eq!(parse_ca(&[pem.to_owned()]).map(|c| c.len()), Ok(1));
+        for bad in [
+            "",
+            "junk",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        ] {
+            let err = parse_ca(&[pem.to_owned(), bad.to_owned()]).expect_err(bad);
+            assert_eq!(
+                err.to_string(),
+                "ca must be PEM certificates (-----BEGIN CERTIFICATE-----)"
+            );
+        }
     }
 }
