@@ -12,7 +12,9 @@
 
 const http = require('node:http');
 const crypto = require('node:crypto');
-const { buildProfile, browserRoutes } = require('./browser');
+const {
+  buildProfile, browserRoutes, DEFAULT_USER_RECORDS, DEFAULT_SCOPES,
+} = require('./browser');
 
 const CIVIC_ISS = 'civic-sip-hosted-service';
 const CIVIC_AUD = 'https://api.civic.com/sip/';
@@ -641,6 +643,8 @@ async function startEmulator(options = {}) {
 module.exports = {
   startEmulator,
   DEFAULT_USER_DATA,
+  DEFAULT_USER_RECORDS,
+  DEFAULT_SCOPES,
   FAULTS,
   // small helpers other tests may want (independent of civic-sip-api)
   stableStringify,
