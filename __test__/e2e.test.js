@@ -207,6 +207,29 @@ test('tampered response: a clean error page, no session, the forged data nowhere
   assert.ok(!app.output.stderr.includes(emu.app.appSecret) && !app.output.stderr.includes(emu.app.prvKey), 'a secret in the log');
 });
 
+test('the app refuses a code posted from another site, and a post with no code', OPTS, async () => {
+  const code = await (await fetch(`${emu.url}consent/allow`, {
+    method: 'POST', body: JSON.stringify({ appId: emu.app.appId, scope: 'BASIC_SIGNUP' }),
+  })).json();
+  const post = (headers, body) => fetch(`${app.url}auth/civic`, {
+    method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers }, body,
+  });
+  const before = exchanges(emu);
+  const foreign = await post({ Origin: 'http://evil.example' }, new URLSearchParams({ authCode: code.authCode }));
+  assert.equal(foreign.status, 403);
+  assert.match(await foreign.text(), /<h1>Sign-in refused<\/h1><p class="error">The request came from another site\.<\/p>/);
+  assert.equal(foreign.headers.get('set-cookie'), null);
+  const empty = await post({ Origin: app.url.slice(0, -1) }, '');
+  assert.equal(empty.status, 400);
+  assert.match(await empty.text(), /No auth code was sent\./);
+  assert.equal(exchanges(emu), before);
+  // The same code from our own origin signs in: the refusals above were about the request.
+  const own = await post({ Origin: app.url.slice(0, -1) }, new URLSearchParams({ authCode: code.authCode }));
+  assert.equal(own.status, 303);
+  assert.equal(own.headers.get('location'), '/me');
+  assert.match(own.headers.get('set-cookie'), /^sid=[^;]+; Path=\/; HttpOnly; SameSite=Lax$/);
+});
+
 test('the example by default: its own emulator, the default user', OPTS, async (t) => {
   const own = await startApp(appDir, { EMULATOR_PORT: '0' });
   t.after(() => own.stop());

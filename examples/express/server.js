@@ -96,6 +96,12 @@ function createApp({ client: clientConfig, browser, sessionSecret }) {
   });
 
   app.post('/auth/civic', async (req, res) => {
+    // Only our own page may post a code: another site could otherwise sign a visitor in as the
+    // other site's Civic user (login CSRF). Browsers send Origin with every POST form.
+    const origin = req.get('origin');
+    if (origin !== undefined && origin !== `${req.protocol}://${req.get('host')}`) {
+      return res.status(403).send(page('Sign-in refused', '<h1>Sign-in refused</h1><p class="error">The request came from another site.</p>'));
+    }
     const authCode = req.body && req.body.authCode;
     if (typeof authCode !== 'string' || authCode === '') {
       return res.status(400).send(page('Sign-in failed', '<h1>Sign-in failed</h1><p class="error">No auth code was sent.</p><p><a href="/">Back</a></p>'));
