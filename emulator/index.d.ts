@@ -14,6 +14,21 @@ export interface EmulatorApp {
   prvKey: string;
   /** Uncompressed SEC1 point, '04' + X + Y (130 hex chars). */
   appPublicKey: string;
+  /** The app's name on the consent screen (default 'Demo app'). */
+  name: string;
+}
+
+/** A value for a label of the emulated user, with Civic's flags (both default to true). */
+export type UserRecordValue = string | { value: string; isValid?: boolean; isOwner?: boolean };
+
+/** The emulated user of the browser flow (the shape of the CLI's --user JSON file). */
+export interface EmulatedUser {
+  /** Values per label, over DEFAULT_USER_RECORDS. */
+  records?: Record<string, UserRecordValue>;
+  /** The labels each scope request shares, over DEFAULT_SCOPES; new names add scope requests. */
+  scopes?: Record<string, string[]>;
+  /** The userId the exchange reports for this user (default: derived from the appId and the records). */
+  userId?: string;
 }
 
 export interface EmulatorOptions {
@@ -22,11 +37,18 @@ export interface EmulatorOptions {
   /** Default '127.0.0.1'. */
   host?: string;
   /** Default: a freshly generated app. Give prvKey, or (verification only) appPublicKey. */
-  app?: { appId?: string; appSecret?: string; prvKey?: string; appPublicKey?: string };
+  app?: { appId?: string; appSecret?: string; prvKey?: string; appPublicKey?: string; name?: string };
   /** Civic's signing key, 64 hex chars. Default: a fresh P-256 key. */
   civicPrivateKey?: string;
   /** Default user data for mintAuthCode(). */
   userData?: unknown;
+  /** The emulated user whose consent screen civic.sip.js shows, and what each scope shares. */
+  user?: EmulatedUser;
+  /**
+   * Page origins allowed to open the consent screen (Civic's domain whitelist), e.g.
+   * ['http://localhost:3000']. Default: any. Others get a civic-sip-error of type 'config'.
+   */
+  origins?: string[];
   /** Keep every request in `requests` (default true; turn off for long runs). */
   recordRequests?: boolean;
   /** Milliseconds an idle keep-alive connection is kept (Node's default: 5000). */
@@ -83,10 +105,16 @@ export interface Emulator {
   /** Uncompressed SEC1 hex of Civic's signing key. */
   readonly civicPublicKey: string;
   readonly app: Readonly<EmulatorApp>;
+  /** `<url>js/civic.sip.js`: the browser script, for the partner page's <script src>. */
+  readonly scriptUrl: string;
+  /** `<url>css/civic-modal.css`: the modal's stylesheet. */
+  readonly stylesheetUrl: string;
   /** Every request received, in order. */
   readonly requests: RecordedRequest[];
   readonly faults: readonly FaultName[];
   clientConfig<T extends object = {}>(overrides?: T): ClientConfig & T;
+  /** The records the emulated user shares for a scope request; null for an unknown scope. */
+  userDataFor(scope: string): UserDataRecord[] | null;
   /** An auth code as Civic's browser flow hands it over; reusable until it expires. */
   mintAuthCode(userData?: unknown, options?: { userId?: string; expiresIn?: number }): string;
   fault(name: FaultName | null, options?: FaultOptions): Emulator;
@@ -95,6 +123,10 @@ export interface Emulator {
 
 export function startEmulator(options?: EmulatorOptions): Promise<Emulator>;
 export const DEFAULT_USER_DATA: readonly UserDataRecord[];
+/** The emulated user's value per label. */
+export const DEFAULT_USER_RECORDS: Readonly<Record<string, string>>;
+/** The labels each scope request shares: BASIC_SIGNUP, ANONYMOUS_LOGIN, PROOF_OF_EMAIL, PROOF_OF_IDENTITY, PROOF_OF_RESIDENCE, PROOF_OF_AGE. */
+export const DEFAULT_SCOPES: Readonly<Record<string, readonly string[]>>;
 export const FAULTS: readonly FaultName[];
 /** JSON.stringify with object keys sorted at every level (json-stable-stringify semantics). */
 export function stableStringify(value: unknown): string | undefined;

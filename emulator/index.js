@@ -12,6 +12,9 @@
 
 const http = require('node:http');
 const crypto = require('node:crypto');
+const {
+  buildProfile, browserRoutes, DEFAULT_USER_RECORDS, DEFAULT_SCOPES,
+} = require('./browser');
 
 const CIVIC_ISS = 'civic-sip-hosted-service';
 const CIVIC_AUD = 'https://api.civic.com/sip/';
@@ -266,7 +269,13 @@ async function startEmulator(options = {}) {
     appSecret,
     prvKey: appIn.prvKey ?? appKey.privateHex,
     appPublicKey: appKey.publicHex,
+    name: appIn.name ?? 'Demo app',
   });
+  // The emulated user of the browser flow, and the pages allowed to open it (Civic's whitelist).
+  const profile = buildProfile(options.user);
+  if (options.origins !== undefined && !(Array.isArray(options.origins) && options.origins.every((o) => typeof o === 'string'))) {
+    throw new TypeError('origins must be a list of origins such as http://localhost:3000');
+  }
 
   // ---- "Civic's" signing key
   const civicKey = keyPair(options.civicPrivateKey);
@@ -326,6 +335,15 @@ async function startEmulator(options = {}) {
   function userIdFor(userData) {
     return crypto.createHash('sha256').update(`${appId}\n${stableStringify(userData)}`).digest('hex');
   }
+
+  // One userId per app for the emulated user, whatever the scope, as Civic keeps it.
+  const handleBrowser = browserRoutes({
+    app,
+    profile,
+    origins: options.origins ?? null,
+    userId: profile.userId ?? userIdFor([...profile.records.values()]),
+    mint: (records, mintOptions) => emu.mintAuthCode(records, mintOptions),
+  });
 
   // ---- verification of the Authorization header (steps 1-3). Returns true if it passes.
   function authorized(req, bodyText, parsedBody, bodyParsed) {
@@ -511,6 +529,7 @@ async function startEmulator(options = {}) {
           return;
         }
       }
+      if (handleBrowser(req, res, pathname, body)) return;
       const payloadMatch = /^\/payloads\/([^/]+)$/.exec(pathname);
       if (payloadMatch) {
         handlePayload(req, res, payloadMatch[1]);
@@ -545,6 +564,8 @@ async function startEmulator(options = {}) {
     host,
     civicPublicKey: civicKey.publicHex,
     app,
+    scriptUrl: `${url}js/civic.sip.js`,
+    stylesheetUrl: `${url}css/civic-modal.css`,
     requests,
     faults: FAULTS,
 
@@ -557,6 +578,11 @@ async function startEmulator(options = {}) {
         civicPublicKey: civicKey.publicHex,
         ...overrides,
       };
+    },
+
+    /** The records the emulated user shares for a scope request (null for an unknown scope). */
+    userDataFor(scope) {
+      return profile.dataFor(scope);
     },
 
     /**
@@ -617,6 +643,8 @@ async function startEmulator(options = {}) {
 module.exports = {
   startEmulator,
   DEFAULT_USER_DATA,
+  DEFAULT_USER_RECORDS,
+  DEFAULT_SCOPES,
   FAULTS,
   // small helpers other tests may want (independent of civic-sip-api)
   stableStringify,

@@ -1,0 +1,191 @@
+'use strict';
+
+// "Sign in with Civic" in an Express app, as a user of civic-sip-native writes it.
+//
+//   npm start                        against a local Civic emulator started here (port 8080)
+//   CIVIC_APP_ID=... npm start       against Civic (or any emulator): see settings() below
+//
+// The browser gets an auth code from Civic's civic.sip.js and posts it to /auth/civic; the server
+// exchanges it for the user's verified data, keeps it in the session and greets the user.
+
+const crypto = require('node:crypto');
+const path = require('node:path');
+const express = require('express');
+const session = require('express-session');
+const civicSip = require('civic-sip-native');
+
+const CIVIC_SCRIPT = 'https://hosted-sip.civic.com/js/civic.sip.js';
+const CIVIC_STYLESHEET = 'https://hosted-sip.civic.com/css/civic-modal.css';
+const EMAIL = 'contact.personal.email';
+
+/** Civic's settings from the environment, or a local emulator's when CIVIC_APP_ID is not set. */
+async function settings(env) {
+  const scope = env.CIVIC_SCOPE ?? 'BASIC_SIGNUP';
+  if (env.CIVIC_APP_ID) {
+    const client = {
+      appId: env.CIVIC_APP_ID,
+      appSecret: env.CIVIC_APP_SECRET,
+      prvKey: env.CIVIC_PRV_KEY,
+    };
+    // Unset: civic-sip-native's defaults, which are Civic's production service and key.
+    if (env.CIVIC_API) client.api = env.CIVIC_API;
+    if (env.CIVIC_PUBLIC_KEY) client.civicPublicKey = env.CIVIC_PUBLIC_KEY;
+    return {
+      client,
+      browser: { appId: client.appId, scope, script: env.CIVIC_SIP_JS ?? CIVIC_SCRIPT, stylesheet: env.CIVIC_SIP_CSS ?? CIVIC_STYLESHEET },
+      emulator: null,
+    };
+  }
+  const { startEmulator } = require('civic-sip-native/emulator');
+  const emulator = await startEmulator({
+    port: Number(env.EMULATOR_PORT ?? 8080),
+    app: { name: 'Express example' },
+    recordRequests: false,
+  });
+  return {
+    client: emulator.clientConfig(),
+    browser: { appId: emulator.app.appId, scope, script: emulator.scriptUrl, stylesheet: emulator.stylesheetUrl },
+    emulator,
+  };
+}
+
+const escapeHtml = (value) => String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(title, body, head = '') {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<link rel="stylesheet" href="/style.css">
+${head}
+</head>
+<body>
+${body}
+</body>
+</html>
+`;
+}
+
+function createApp({ client: clientConfig, browser, sessionSecret }) {
+  const civic = civicSip.newClient(clientConfig);
+  const app = express();
+
+  app.use(express.static(path.join(__dirname, 'public')));
+  app.use(express.urlencoded({ extended: false, limit: '16kb' }));
+  app.use(session({
+    name: 'sid',
+    secret: sessionSecret,
+    resave: false,
+    saveUninitialized: false, // no cookie until someone has signed in
+    cookie: { httpOnly: true, sameSite: 'lax', secure: process.env.NODE_ENV === 'production' },
+  }));
+
+  app.get('/', (req, res) => {
+    if (req.session.user) return res.redirect(303, '/me');
+    return res.send(page('Sign in', `
+<h1>Example app</h1>
+<p>Sign in with your verified Civic identity: no password.</p>
+<button type="button" id="sign-in" class="civic-button">Sign in with Civic</button>
+<p id="status" role="status"></p>
+<form id="auth-form" method="post" action="/auth/civic" hidden><input type="hidden" name="authCode"></form>
+<div id="civic-settings" data-app-id="${escapeHtml(browser.appId)}" data-scope="${escapeHtml(browser.scope)}" hidden></div>
+<script src="${escapeHtml(browser.script)}"></script>
+<script src="/app.js"></script>`, `<link rel="stylesheet" href="${escapeHtml(browser.stylesheet)}">`));
+  });
+
+  app.post('/auth/civic', async (req, res) => {
+    // Only our own page may post a code: another site could otherwise sign a visitor in as the
+    // other site's Civic user (login CSRF). Browsers send Origin with every POST form.
+    const origin = req.get('origin');
+    if (origin !== undefined && origin !== `${req.protocol}://${req.get('host')}`) {
+      return res.status(403).send(page('Sign-in refused', '<h1>Sign-in refused</h1><p class="error">The request came from another site.</p>'));
+    }
+    const authCode = req.body && req.body.authCode;
+    if (typeof authCode !== 'string' || authCode === '') {
+      return res.status(400).send(page('Sign-in failed', '<h1>Sign-in failed</h1><p class="error">No auth code was sent.</p><p><a href="/">Back</a></p>'));
+    }
+    let userData;
+    try {
+      userData = await civic.exchangeCode(authCode);
+    } catch (error) {
+      // error.code says what went wrong; the message never contains the app's secrets.
+      console.error(`sign-in failed: ${error.code}: ${error.message}`);
+      const status = error.code === civicSip.codes.VERIFICATION || error.code === civicSip.codes.DECRYPTION ? 401 : 502;
+      return res.status(status).send(page('Sign-in failed', `
+<h1>Sign-in failed</h1>
+<p class="error" id="error-message">Civic's answer could not be accepted, so you are not signed in.</p>
+<p>Error code: <code id="error-code">${escapeHtml(error.code)}</code></p>
+<p class="muted">${escapeHtml(error.message)}</p>
+<p><a href="/">Try again</a></p>`));
+    }
+    const { data, userId } = userData;
+    const email = data.find((record) => record.label === EMAIL && record.isValid);
+    // A new session id at sign-in, so an id planted before it is worth nothing after.
+    return req.session.regenerate((sessionError) => {
+      if (sessionError) return res.status(500).send(page('Error', '<h1>Session error</h1>'));
+      req.session.user = { userId, email: email ? email.value : null, records: data };
+      return res.redirect(303, '/me');
+    });
+  });
+
+  app.get('/me', (req, res) => {
+    const { user } = req.session;
+    if (!user) return res.redirect(303, '/');
+    const rows = user.records.map((r) => `<tr><td>${escapeHtml(r.label)}</td><td>${escapeHtml(r.value)}</td><td>${r.isValid ? 'yes' : 'no'}</td><td>${r.isOwner ? 'yes' : 'no'}</td></tr>`).join('\n');
+    return res.send(page('Welcome', `
+<h1 id="greeting">Welcome, ${escapeHtml(user.email ?? 'Civic user')}</h1>
+<p>Civic verified these records for you:</p>
+<table id="records">
+<thead><tr><th>label</th><th>value</th><th>valid</th><th>owner</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>
+<p class="muted">Your user ID for this app: <code id="user-id">${escapeHtml(user.userId)}</code></p>
+<form method="post" action="/logout"><button type="submit" id="sign-out">Sign out</button></form>`));
+  });
+
+  app.post('/logout', (req, res) => {
+    req.session.destroy(() => {
+      res.clearCookie('sid');
+      res.redirect(303, '/');
+    });
+  });
+
+  return app;
+}
+
+async function main() {
+  const civic = await settings(process.env);
+  // Sessions last as long as the process unless SESSION_SECRET is set.
+  const sessionSecret = process.env.SESSION_SECRET ?? crypto.randomBytes(32).toString('hex');
+  const app = createApp({ ...civic, sessionSecret });
+  const host = process.env.HOST ?? '127.0.0.1';
+  const server = app.listen(Number(process.env.PORT ?? 3000), host, () => {
+    if (civic.emulator) console.log(`Civic emulator (app ${civic.emulator.app.appId}) at ${civic.emulator.url}`);
+    else console.log(`Civic API: ${civic.client.api ?? 'Civic production'}`);
+    console.log(`Listening on http://${host}:${server.address().port}/`);
+  });
+  server.on('error', (error) => {
+    console.error(`cannot listen: ${error.message}`);
+    process.exit(1);
+  });
+  const stop = () => {
+    server.close();
+    server.closeAllConnections();
+    if (civic.emulator) civic.emulator.close();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error.message);
+    process.exit(1);
+  });
+}
+
+module.exports = { createApp, settings };
