@@ -9,11 +9,17 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** What index.js ties an `AbortSignal` to: `abort()` stops the exchanges it was given to. */
+export declare class NativeAbort {
+  constructor()
+  abort(): void
+}
+
 /** Holds the configuration and the connection pool; secrets never leave Rust. */
 export declare class NativeClient {
   constructor(options: NativeOptions)
   /** Resolves with `{ data, userId }`; rejects with an Error carrying `code`. */
-  exchangeCode(authCode: unknown): Promise<{ data: unknown; userId: unknown }>
+  exchangeCode(authCode: unknown, abort?: NativeAbort | undefined | null): Promise<{ data: unknown; userId: unknown }>
   /**
    * civic-sip-api's `processPayload`: the user data, or a Promise of it for a processed reply;
    * throws as civic-sip-api did. `unexpected_status` is `String(statusCode)` when the status
@@ -33,6 +39,10 @@ export interface NativeOptions {
   proxy?: NativeProxy
   civicPublicKey?: string
   timeout?: number
+  maxResponseBytes?: number
+  /** PEM texts; index.js turns a string, a Buffer or an array of them into this. */
+  ca?: Array<string>
+  retries?: number
 }
 
 export interface NativeProxy {

@@ -29,8 +29,30 @@ export interface ClientConfig {
    * uncompressed). Default: Civic's production key. Set it for a staging server or the emulator.
    */
   civicPublicKey?: string
-  /** Milliseconds for the whole exchange, the payload fetch included. Default `30000`. */
+  /** Milliseconds for the whole exchange, the payload fetch included (retries too). Default `30000`. */
   timeout?: number
+  /**
+   * Largest response body read, in bytes, for the exchange reply and the processed payload alike;
+   * a longer one is refused while it streams in (`ERR_CIVIC_RESPONSE_TOO_LARGE`). Default 16 MiB.
+   */
+  maxResponseBytes?: number
+  /**
+   * Certificates (PEM) to trust instead of the system's roots, as Node's `tls` takes them: for a
+   * server with a private CA. `NODE_EXTRA_CA_CERTS` is honoured too, in addition to the roots.
+   */
+  ca?: string | Buffer | Array<string | Buffer>
+  /**
+   * Further attempts after a 429, 503 or 504 reply or a connection that could not be made, with
+   * exponential backoff and jitter (or the server's `Retry-After`), within `timeout`. 0 to 10;
+   * default `0` (one attempt, as civic-sip-api).
+   */
+  retries?: number
+}
+
+/** Options of one exchange. */
+export interface ExchangeOptions {
+  /** Aborts the exchange: it rejects with an `AbortError` (`code` `'ABORT_ERR'`, `cause` the signal's reason). */
+  signal?: AbortSignal
 }
 
 /** One verified item of user data. */
@@ -73,6 +95,10 @@ export type ErrorCode =
   | 'ERR_INVALID_ARG_TYPE'
   /** A bug in this package; please report it. */
   | 'ERR_CIVIC_INTERNAL'
+  /** The reply or the processed payload is longer than `maxResponseBytes`. */
+  | 'ERR_CIVIC_RESPONSE_TOO_LARGE'
+  /** The exchange was aborted by its `signal` (the error's `name` is `'AbortError'`). */
+  | 'ABORT_ERR'
 
 /** The errors this package throws and rejects with: civic-sip-api's messages, plus a `code`. */
 export interface CivicSipError extends Error {
@@ -94,6 +120,8 @@ export declare const codes: {
   readonly DECRYPTION: 'ERR_CIVIC_DECRYPTION'
   readonly INVALID_ARGUMENT: 'ERR_INVALID_ARG_TYPE'
   readonly INTERNAL: 'ERR_CIVIC_INTERNAL'
+  readonly RESPONSE_TOO_LARGE: 'ERR_CIVIC_RESPONSE_TOO_LARGE'
+  readonly ABORTED: 'ABORT_ERR'
 }
 
 /** A response as civic-sip-api's `processPayload` took it. */
@@ -115,9 +143,10 @@ export declare class sip {
    * Exchanges the auth code (the JWT `civic.sip.js` handed the browser) for the user's verified data.
    * Rejects with a {@link CivicSipError} whose message starts `Error exchanging code for data: `.
    */
-  exchangeCode(authCode: string): Promise<UserData>
+  exchangeCode(authCode: string, options?: ExchangeOptions): Promise<UserData>
   /** Node-style callback form, as in Civic's docs. */
   exchangeCode(authCode: string, callback: (error: CivicSipError | null, userData?: UserData) => void): void
+  exchangeCode(authCode: string, options: ExchangeOptions, callback: (error: CivicSipError | null, userData?: UserData) => void): void
   /**
    * civic-sip-api's `processPayload`: reads a reply of Civic's exchange endpoint. Returns the
    * user data, or a Promise of it when the reply points at a processed payload URL.

@@ -4,7 +4,7 @@
 // Only what JS semantics demand lives here (truthiness of options, the callback overload,
 // bound methods); the exchange, its messages and its errors are all in Rust.
 
-const { NativeClient } = require('./binding.js');
+const { NativeClient, NativeAbort } = require('./binding.js');
 
 /** Stable `error.code` values, one per kind of failure. */
 const codes = Object.freeze({
@@ -17,10 +17,32 @@ const codes = Object.freeze({
   DECRYPTION: 'ERR_CIVIC_DECRYPTION',
   INVALID_ARGUMENT: 'ERR_INVALID_ARG_TYPE',
   INTERNAL: 'ERR_CIVIC_INTERNAL',
+  RESPONSE_TOO_LARGE: 'ERR_CIVIC_RESPONSE_TOO_LARGE',
+  ABORTED: 'ABORT_ERR',
 });
+
+const PREFIX = 'Error exchanging code for data: ';
 
 // civic-sip-api tested its options for truthiness and used them as strings.
 const text = (value) => (value ? String(value) : undefined);
+const number = (value) => (value == null ? undefined : Number(value));
+
+// Node's `ca`: a PEM string or Buffer, or an array of them.
+function pems(ca) {
+  if (ca == null) return undefined;
+  return (Array.isArray(ca) ? ca : [ca]).map((pem) => (Buffer.isBuffer(pem) ? pem.toString('latin1') : String(pem)));
+}
+
+function isAbortSignal(signal) {
+  return signal !== null && typeof signal === 'object' && typeof signal.aborted === 'boolean'
+    && typeof signal.addEventListener === 'function';
+}
+
+function invalidArgument(message) {
+  const error = new TypeError(`${PREFIX}${message}`);
+  error.code = codes.INVALID_ARGUMENT;
+  return error;
+}
 
 function nativeOptions(config) {
   const c = config == null ? {} : config;
@@ -37,7 +59,10 @@ function nativeOptions(config) {
       rejectUnauthorized: 'rejectUnauthorized' in proxy ? Boolean(proxy.rejectUnauthorized) : undefined,
     },
     civicPublicKey: text(c.civicPublicKey),
-    timeout: c.timeout == null ? undefined : Number(c.timeout),
+    timeout: number(c.timeout),
+    maxResponseBytes: number(c.maxResponseBytes),
+    ca: pems(c.ca),
+    retries: number(c.retries),
   };
 }
 
@@ -52,8 +77,9 @@ class sip {
     this.processPayload = this.processPayload.bind(this);
   }
 
-  exchangeCode(authCode, callback) {
-    const result = this.#client.exchangeCode(authCode);
+  exchangeCode(authCode, options, callback) {
+    if (typeof options === 'function') [options, callback] = [undefined, options];
+    const result = this.#exchange(authCode, options);
     if (typeof callback !== 'function') return result;
     // On the next tick, so an exception thrown by the callback is not swallowed by the promise.
     result.then(
@@ -61,6 +87,30 @@ class sip {
       (error) => process.nextTick(callback, error),
     );
     return undefined;
+  }
+
+  #exchange(authCode, options) {
+    const signal = options == null ? undefined : options.signal;
+    if (signal === undefined) return this.#client.exchangeCode(authCode);
+    if (!isAbortSignal(signal)) {
+      return Promise.reject(invalidArgument('the signal option must be an AbortSignal'));
+    }
+    const abort = new NativeAbort();
+    if (signal.aborted) abort.abort();
+    const onAbort = () => abort.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    return this.#client.exchangeCode(authCode, abort).then(
+      (userData) => {
+        signal.removeEventListener('abort', onAbort);
+        return userData;
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        // As Node's own AbortErrors do: the reason the signal was aborted with.
+        if (error.code === codes.ABORTED) error.cause = signal.reason;
+        throw error;
+      },
+    );
   }
 
   processPayload(response) {

@@ -92,6 +92,8 @@ describe('success', () => {
       DECRYPTION: 'ERR_CIVIC_DECRYPTION',
       INVALID_ARGUMENT: 'ERR_INVALID_ARG_TYPE',
       INTERNAL: 'ERR_CIVIC_INTERNAL',
+      RESPONSE_TOO_LARGE: 'ERR_CIVIC_RESPONSE_TOO_LARGE',
+      ABORTED: 'ABORT_ERR',
     });
     assert.ok(Object.isFrozen(civicSip.codes));
   });
@@ -249,7 +251,7 @@ describe('success', () => {
     });
   });
 
-  test('megabyte-sized user data, direct and processed; over 16 MiB is refused', OPTS, async (t) => {
+  test('megabyte-sized user data, direct and processed; over 16 MiB (the default maxResponseBytes) is refused', OPTS, async (t) => {
     const fake = await fakeCivic(t);
     const client = civicSip.newClient(fake.clientConfig());
     const data = [{ label: 'big', value: `é${'x'.repeat(1_500_000)}😀`, isValid: true, isOwner: true }];
@@ -260,7 +262,7 @@ describe('success', () => {
     const huge = 'a'.repeat(16 * 1024 * 1024 + 1);
     fake.onExchange = (req, res) => fake.send(res, 200, huge);
     await rejectsWith(client.exchangeCode('code'), {
-      message: `${PREFIX}Error: response body larger than 16777216 bytes`, code: codes.NETWORK,
+      message: `${PREFIX}Error: response body larger than 16777216 bytes (maxResponseBytes)`, code: codes.RESPONSE_TOO_LARGE,
     });
   });
 

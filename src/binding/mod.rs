@@ -6,6 +6,7 @@ use napi::bindgen_prelude::*;
 use napi::{Env, JsValue, JSON};
 use napi_derive::napi;
 
+use crate::core::client::Abort;
 use crate::core::client::Reply;
 use crate::core::error::{json_string, Error as CoreError, ErrorKind};
 use crate::core::{Client, Options, ProxyOptions, UserData};
@@ -23,6 +24,10 @@ pub struct NativeOptions {
     pub proxy: Option<NativeProxy>,
     pub civic_public_key: Option<String>,
     pub timeout: Option<f64>,
+    pub max_response_bytes: Option<f64>,
+    /// PEM texts; index.js turns a string, a Buffer or an array of them into this.
+    pub ca: Option<Vec<String>>,
+    pub retries: Option<f64>,
 }
 
 #[napi(object)]
@@ -46,7 +51,30 @@ impl From<NativeOptions> for Options {
             }),
             civic_public_key: o.civic_public_key,
             timeout_ms: o.timeout,
+            max_response_bytes: o.max_response_bytes,
+            ca: o.ca,
+            retries: o.retries,
         }
+    }
+}
+
+/// What index.js ties an `AbortSignal` to: `abort()` stops the exchanges it was given to.
+#[napi]
+#[derive(Default)]
+pub struct NativeAbort {
+    inner: Abort,
+}
+
+#[napi]
+impl NativeAbort {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        NativeAbort::default()
+    }
+
+    #[napi]
+    pub fn abort(&self) {
+        self.inner.abort();
     }
 }
 
@@ -73,8 +101,10 @@ impl NativeClient {
         &self,
         env: &'env Env,
         auth_code: Unknown<'env>,
+        abort: Option<&NativeAbort>,
     ) -> Result<PromiseRaw<'env, Object<'env>>> {
         let client = Arc::clone(&self.inner);
+        let abort = abort.map(|a| a.inner.clone()).unwrap_or_default();
         // A wrong type is a rejection like every other failure of the call, not a throw.
         let auth_code = match auth_code.get_type()? {
             ValueType::String => Ok(unsafe { auth_code.cast::<String>() }?),
@@ -84,7 +114,9 @@ impl NativeClient {
             )))
             .in_exchange()),
         };
-        settle(env, async move { client.exchange_code(&auth_code?).await })
+        settle(env, async move {
+            client.exchange_code_until(&auth_code?, &abort).await
+        })
     }
 
     /// civic-sip-api's `processPayload`: the user data, or a Promise of it for a processed reply;
@@ -187,6 +219,10 @@ fn build_js_error<'env>(env: &'env Env, e: &CoreError) -> Result<Object<'env>> {
     let message = e.message_with(&|body| render_json_v8(env, body));
     let mut error = env.create_error(Error::new(Status::GenericFailure, message))?;
     error.set_named_property("code", e.code())?;
+    if matches!(e.kind(), ErrorKind::Aborted) {
+        // What `fetch` and Node's own APIs reject with, so `error.name === 'AbortError'` works.
+        error.set_named_property("name", "AbortError")?;
+    }
     if let Some(status) = e.status_code() {
         error.set_named_property("statusCode", u32::from(status))?;
     }

@@ -1,17 +1,26 @@
 //! One exchange, end to end: sign, POST, read the reply, fetch the processed payload, verify,
 //! decrypt.
 
-use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::civic_ext::{authorization_header, civic_extension, request_body};
 use super::config::{Config, Options};
 use super::error::{Error, ErrorKind};
+use super::json::{self, UniqueKeys};
 use super::{http, jwt};
+
+/// First retry delay; each further one doubles, up to `MAX_BACKOFF`.
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Deepest nesting of arrays and objects accepted in the user data (serde_json's own limit).
+const MAX_USER_DATA_DEPTH: usize = 128;
 
 /// The user data of a successful exchange, as JSON texts so the caller parses them once, in its
 /// own representation.
@@ -37,6 +46,36 @@ pub struct PendingPayload {
     url: Option<String>,
     encrypted: bool,
     user_id: Option<String>,
+}
+
+/// The caller's way to stop an exchange (a JS `AbortSignal`): once `abort` is called, the
+/// exchange rejects with `ErrorKind::Aborted` and its connections are dropped.
+#[derive(Debug, Clone)]
+pub struct Abort(Arc<watch::Sender<bool>>);
+
+impl Default for Abort {
+    fn default() -> Self {
+        Abort(Arc::new(watch::channel(false).0))
+    }
+}
+
+impl Abort {
+    pub fn abort(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Completes once `abort` has been called.
+    pub async fn aborted(&self) {
+        let mut receiver = self.0.subscribe();
+        // The sender lives in `self`, so the wait can only end by an abort.
+        if receiver.wait_for(|aborted| *aborted).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// A Civic SIP client. Cheap to share behind an `Arc`; every exchange reuses its connections.
@@ -77,71 +116,135 @@ impl Client {
 
     /// Exchanges an auth code for the user data, within the configured timeout.
     pub async fn exchange_code(&self, auth_code: &str) -> Result<UserData, Error> {
-        self.within_timeout(self.exchange(auth_code))
-            .await
-            .map_err(Error::in_exchange)
+        self.exchange_code_until(auth_code, &Abort::default()).await
+    }
+
+    /// Exchanges an auth code for the user data, within the configured timeout, unless `abort`
+    /// fires first.
+    pub async fn exchange_code_until(
+        &self,
+        auth_code: &str,
+        abort: &Abort,
+    ) -> Result<UserData, Error> {
+        let outcome = if abort.is_aborted() {
+            Err(Error::new(ErrorKind::Aborted))
+        } else {
+            tokio::select! {
+                biased;
+                () = abort.aborted() => Err(Error::new(ErrorKind::Aborted)),
+                outcome = self.within_timeout(|deadline| self.exchange(auth_code, deadline)) => outcome,
+            }
+        };
+        outcome.map_err(Error::in_exchange)
     }
 
     /// Fetches, verifies and decrypts a processed payload, within the configured timeout.
     pub async fn fetch_payload(&self, pending: PendingPayload) -> Result<UserData, Error> {
-        self.within_timeout(self.fetch(pending)).await
+        self.within_timeout(|deadline| self.fetch(pending, deadline))
+            .await
     }
 
-    async fn within_timeout(
+    async fn within_timeout<F: Future<Output = Result<UserData, Error>>>(
         &self,
-        work: impl std::future::Future<Output = Result<UserData, Error>>,
+        work: impl FnOnce(Instant) -> F,
     ) -> Result<UserData, Error> {
-        tokio::time::timeout(self.config.timeout, work)
+        let deadline = Instant::now() + self.config.timeout;
+        tokio::time::timeout_at(deadline, work(deadline))
             .await
             .unwrap_or_else(|_| Err(Error::new(ErrorKind::Timeout(self.config.timeout))))
     }
 
-    async fn exchange(&self, auth_code: &str) -> Result<UserData, Error> {
+    /// Makes a request by `attempt`, again after a transient failure (429, 503, 504, a
+    /// connection that could not be made) while retries remain, backing off exponentially with
+    /// jitter or as long as the server's `Retry-After` asks. Gives up at once when the wait would
+    /// pass the deadline. A status outside 2xx becomes an error here.
+    async fn with_retries<F: Future<Output = Result<http::Reply, Error>>>(
+        &self,
+        deadline: Instant,
+        mut attempt: impl FnMut() -> F,
+    ) -> Result<http::Reply, Error> {
+        let mut retried = 0;
+        loop {
+            let (error, retry_after) = match attempt().await {
+                Ok(reply) if (200..300).contains(&reply.status) => return Ok(reply),
+                Ok(reply) => (
+                    Error::new(ErrorKind::HttpStatus {
+                        status: reply.status,
+                        body: reply.body,
+                    }),
+                    reply.retry_after,
+                ),
+                Err(error) => (error, None),
+            };
+            if retried >= self.config.retries || !error.is_transient() {
+                return Err(error);
+            }
+            let wait = retry_after.unwrap_or_else(|| backoff(retried));
+            if Instant::now() + wait >= deadline {
+                return Err(error);
+            }
+            tokio::time::sleep(wait).await;
+            retried += 1;
+        }
+    }
+
+    async fn exchange(&self, auth_code: &str, deadline: Instant) -> Result<UserData, Error> {
         let config = &self.config;
         let signing_key = config.signing_key.as_ref().map_err(Clone::clone)?;
         // Checked before the call so a bad secret or key fails fast, not after Civic answered.
         config.aes_key.as_ref().map_err(Clone::clone)?;
         config.civic_key.as_ref().map_err(Clone::clone)?;
         let http = self.http()?;
-
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let mut jti = [0u8; 16];
-        getrandom::fill(&mut jti).map_err(|_| {
-            Error::new(ErrorKind::Network("the system random source failed".into()))
-        })?;
-        let request_token =
-            jwt::sign_request_token(signing_key, &config.app_id, &config.audience, now_ms, &jti);
         let body = request_body(auth_code);
-        let authorization =
-            authorization_header(&request_token, &civic_extension(&body, &config.app_secret));
+        let extension = civic_extension(&body, &config.app_secret);
 
-        let reply = http
-            .post_auth_code(&config.exchange_url, authorization, body)
+        // Each attempt gets a request token of its own (a fresh `jti` and `iat`).
+        let reply = self
+            .with_retries(deadline, || {
+                let request_token = random_jti().map(|jti| {
+                    let now_ms = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64);
+                    jwt::sign_request_token(
+                        signing_key,
+                        &config.app_id,
+                        &config.audience,
+                        now_ms,
+                        &jti,
+                    )
+                });
+                let body = body.clone();
+                let extension = &extension;
+                async move {
+                    let authorization = authorization_header(&request_token?, extension);
+                    http.post_auth_code(
+                        &config.exchange_url,
+                        authorization,
+                        body,
+                        config.max_response_bytes,
+                    )
+                    .await
+                }
+            })
             .await?;
-        if !(200..300).contains(&reply.status) {
-            return Err(Error::new(ErrorKind::HttpStatus {
-                status: reply.status,
-                body: reply.body,
-            }));
-        }
         match self.process_payload(reply.status, Some(&reply.body))? {
             Reply::Ready(user_data) => Ok(user_data),
-            Reply::Processed(pending) => self.fetch(pending).await,
+            Reply::Processed(pending) => self.fetch(pending, deadline).await,
         }
     }
 
-    /// Clients without a `proxy` option share one HTTP client: setting one up (TLS roots) costs
-    /// milliseconds, and apps that create a Civic client per sign-in should not pay it each time.
+    /// Clients without a `proxy` or `ca` option share one HTTP client: setting one up (TLS
+    /// roots) costs milliseconds, and apps that create a Civic client per sign-in should not pay
+    /// it each time.
     fn http(&self) -> Result<&http::Http, Error> {
         static SHARED: OnceLock<Result<Arc<http::Http>, Error>> = OnceLock::new();
+        let config = &self.config;
         self.http
-            .get_or_init(|| match &self.config.proxy {
-                None => SHARED
-                    .get_or_init(|| http::Http::new(None).map(Arc::new))
+            .get_or_init(|| match (&config.proxy, &config.ca) {
+                (None, None) => SHARED
+                    .get_or_init(|| http::Http::new(None, None).map(Arc::new))
                     .clone(),
-                Some(proxy) => http::Http::new(Some(proxy)).map(Arc::new),
+                (proxy, ca) => http::Http::new(proxy.as_ref(), ca.as_deref()).map(Arc::new),
             })
             .as_deref()
             .map_err(Clone::clone)
@@ -168,8 +271,8 @@ impl Client {
         };
         // Field values stay raw until needed: V8's JSON.parse, which civic-sip-api used, accepts
         // numbers beyond f64 (as Infinity) and lone surrogates that serde_json's values refuse.
-        let reply = match body.map(serde_json::from_str::<HashMap<String, Box<RawValue>>>) {
-            Some(Ok(map)) => map,
+        let reply = match body.map(serde_json::from_str::<UniqueKeys<Box<RawValue>>>) {
+            Some(Ok(members)) => members.0,
             _ => return Err(invalid()),
         };
         let field = |name: &str| {
@@ -192,7 +295,7 @@ impl Client {
         self.open(token, encrypted, user_id).map(Reply::Ready)
     }
 
-    async fn fetch(&self, pending: PendingPayload) -> Result<UserData, Error> {
+    async fn fetch(&self, pending: PendingPayload, deadline: Instant) -> Result<UserData, Error> {
         let in_payload = Error::in_payload;
         let http = self.http()?;
         let url = pending
@@ -205,13 +308,11 @@ impl Client {
                     "Invalid URI \"{shown}\""
                 ))))
             })?;
-        let reply = http.get_payload(url).await.map_err(in_payload)?;
-        if !(200..300).contains(&reply.status) {
-            return Err(in_payload(Error::new(ErrorKind::HttpStatus {
-                status: reply.status,
-                body: reply.body,
-            })));
-        }
+        let max_bytes = self.config.max_response_bytes;
+        let reply = self
+            .with_retries(deadline, || http.get_payload(url, max_bytes))
+            .await
+            .map_err(in_payload)?;
         self.open(&reply.body, pending.encrypted, pending.user_id)
             .map_err(in_payload)
     }
@@ -229,6 +330,30 @@ impl Client {
         let data = user_data_text(&claims, encrypted, &self.config)?;
         Ok(UserData { data, user_id })
     }
+}
+
+/// The request token's `jti`: 16 random bytes.
+fn random_jti() -> Result<[u8; 16], Error> {
+    let mut jti = [0u8; 16];
+    getrandom::fill(&mut jti)
+        .map_err(|_| Error::new(ErrorKind::Network("the system random source failed".into())))?;
+    Ok(jti)
+}
+
+/// The wait before retry number `retried + 1`: 200 ms doubling per retry up to 10 s, of which a
+/// random half is taken off ("equal jitter") so clients that failed together do not return
+/// together.
+fn backoff(retried: u32) -> Duration {
+    let full = FIRST_BACKOFF
+        .saturating_mul(1 << retried.min(16))
+        .min(MAX_BACKOFF);
+    let mut random = [0u8; 4];
+    // Without randomness the wait is simply the longest: still correct, only less spread.
+    let fraction = match getrandom::fill(&mut random) {
+        Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
+        Err(_) => 1.0,
+    };
+    full / 2 + (full / 2).mul_f64(fraction)
 }
 
 fn user_data_text(
@@ -252,6 +377,10 @@ fn user_data_text(
         data.to_owned()
     };
     // civic-sip-api resolved with `data: undefined` here; a clear error is more useful.
+    // Records are two levels deep; hostile nesting would only overflow the app's stack later.
+    if json::nests_deeper_than(&clear, MAX_USER_DATA_DEPTH) {
+        return Err(fail("the clear text is nested too deeply"));
+    }
     serde_json::from_str::<serde::de::IgnoredAny>(&clear)
         .map_err(|_| fail("the clear text is not JSON"))?;
     Ok(clear)

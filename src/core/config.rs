@@ -17,6 +17,11 @@ pub const DEFAULT_API: &str = "https://api.civic.com/sip/";
 pub const CIVIC_PUBLIC_KEY: &str = "049a45998638cfb3c4b211d72030d9ae8329a242db63bfb0076a54e7647370a8ac5708b57af6065805d5a6be72332620932dbb35e8d318fce18e7c980a0eb26aa1";
 pub const DEFAULT_ENV: &str = "prod";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest response body read, the exchange reply and the payload URL's alike. Civic parks large
+/// replies (KYC document images) on S3, so the payload can run to megabytes.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// Most retries a caller may ask for: more would only hammer a struggling server.
+pub const MAX_RETRIES: u32 = 10;
 /// The path the exchange is POSTed to, and the `data.path` claim of the request token.
 pub const AUTH_CODE_PATH: &str = "scopeRequest/authCode";
 
@@ -36,6 +41,10 @@ pub struct Options {
     pub proxy: Option<ProxyOptions>,
     pub civic_public_key: Option<String>,
     pub timeout_ms: Option<f64>,
+    pub max_response_bytes: Option<f64>,
+    /// PEM certificates to trust instead of the system's roots (Node's `ca`).
+    pub ca: Option<Vec<String>>,
+    pub retries: Option<f64>,
 }
 
 impl fmt::Debug for Options {
@@ -50,6 +59,9 @@ impl fmt::Debug for Options {
             .field("proxy", &self.proxy)
             .field("civic_public_key", &self.civic_public_key)
             .field("timeout_ms", &self.timeout_ms)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("ca", &self.ca.as_ref().map(Vec::len))
+            .field("retries", &self.retries)
             .finish()
     }
 }
@@ -85,6 +97,11 @@ pub struct Config {
     pub exchange_url: String,
     pub proxy: Option<ProxyOptions>,
     pub timeout: Duration,
+    pub max_response_bytes: usize,
+    /// PEM texts of the certificates that replace the system's roots, if any.
+    pub ca: Option<Vec<String>>,
+    /// Further attempts after a transient failure (0: civic-sip-api's single attempt).
+    pub retries: u32,
 }
 
 impl fmt::Debug for Config {
@@ -99,6 +116,9 @@ impl fmt::Debug for Config {
             .field("exchange_url", &self.exchange_url)
             .field("proxy", &self.proxy)
             .field("timeout", &self.timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("ca", &self.ca.as_ref().map(Vec::len))
+            .field("retries", &self.retries)
             .finish()
     }
 }
@@ -120,6 +140,21 @@ impl Config {
                 .ok()
                 .filter(|d| !d.is_zero())
                 .ok_or_else(|| invalid("timeout must be a positive number of milliseconds"))?,
+        };
+
+        let max_response_bytes = match options.max_response_bytes {
+            None => DEFAULT_MAX_RESPONSE_BYTES,
+            Some(n) if n.fract() == 0.0 && n >= 1.0 && n <= usize::MAX as f64 => n as usize,
+            Some(_) => return Err(invalid("maxResponseBytes must be a positive integer")),
+        };
+        let retries = match options.retries {
+            None => 0,
+            Some(n) if n.fract() == 0.0 && (0.0..=f64::from(MAX_RETRIES)).contains(&n) => n as u32,
+            Some(_) => {
+                return Err(invalid(&format!(
+                    "retries must be an integer from 0 to {MAX_RETRIES}"
+                )))
+            }
         };
 
         let mut audience = present(options.api).unwrap_or_else(|| DEFAULT_API.to_owned());
@@ -147,6 +182,9 @@ impl Config {
             exchange_url,
             proxy: options.proxy,
             timeout,
+            max_response_bytes,
+            ca: options.ca,
+            retries,
         })
     }
 }

@@ -22,6 +22,9 @@ pub mod code {
     pub const DECRYPTION: &str = "ERR_CIVIC_DECRYPTION";
     pub const INVALID_ARGUMENT: &str = "ERR_INVALID_ARG_TYPE";
     pub const INTERNAL: &str = "ERR_CIVIC_INTERNAL";
+    pub const TOO_LARGE: &str = "ERR_CIVIC_RESPONSE_TOO_LARGE";
+    /// Node's own code for an aborted operation (`AbortError`).
+    pub const ABORTED: &str = "ABORT_ERR";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +53,10 @@ pub enum ErrorKind {
     Decryption(&'static str),
     /// A bug in this package (a panic), turned into a rejection instead of a crash or a hang.
     Internal,
+    /// A response body (the exchange reply or the payload) longer than the configured limit.
+    TooLarge(usize),
+    /// The caller's `AbortSignal` fired before the exchange settled.
+    Aborted,
 }
 
 /// An error of the exchange. `kind()` tells what went wrong; `Display` is the message a JS
@@ -61,6 +68,8 @@ pub struct Error {
     in_payload: bool,
     /// Reached the caller through `exchangeCode`, which prefixes every message.
     in_exchange: bool,
+    /// The connection could not be made: nothing was sent, so the request may be retried.
+    before_sending: bool,
 }
 
 impl Error {
@@ -69,7 +78,27 @@ impl Error {
             kind: Box::new(kind),
             in_payload: false,
             in_exchange: false,
+            before_sending: false,
         }
+    }
+
+    /// A connection failure: the server cannot have seen the request.
+    pub(crate) fn before_sending(mut self) -> Self {
+        self.before_sending = true;
+        self
+    }
+
+    /// Worth another attempt when retries are on: a connection that could not be made, or the
+    /// statuses that mean "not now" (429 Too Many Requests, 503 Unavailable, 504 Gateway Timeout).
+    pub fn is_transient(&self) -> bool {
+        self.before_sending
+            || matches!(
+                *self.kind,
+                ErrorKind::HttpStatus {
+                    status: 429 | 503 | 504,
+                    ..
+                }
+            )
     }
 
     pub fn kind(&self) -> &ErrorKind {
@@ -87,6 +116,8 @@ impl Error {
             ErrorKind::Verification => code::VERIFICATION,
             ErrorKind::Decryption(_) => code::DECRYPTION,
             ErrorKind::Internal => code::INTERNAL,
+            ErrorKind::TooLarge(_) => code::TOO_LARGE,
+            ErrorKind::Aborted => code::ABORTED,
         }
     }
 
@@ -114,8 +145,9 @@ impl Error {
     }
 
     pub(crate) fn in_payload(mut self) -> Self {
-        // A timeout covers the whole exchange, so it is reported as such, not as a payload failure.
-        if !matches!(*self.kind, ErrorKind::Timeout(_)) {
+        // A timeout or an abort covers the whole exchange, so it is reported as such, not as a
+        // payload failure.
+        if !matches!(*self.kind, ErrorKind::Timeout(_) | ErrorKind::Aborted) {
             self.in_payload = true;
         }
         self
@@ -189,6 +221,15 @@ impl Error {
             ErrorKind::Internal => {
                 out.push_str("internal error in civic-sip-native (please report it)")
             }
+            ErrorKind::TooLarge(limit) => {
+                if payload {
+                    out.push_str("RequestError: ");
+                }
+                out.push_str(&format!(
+                    "Error: response body larger than {limit} bytes (maxResponseBytes)"
+                ));
+            }
+            ErrorKind::Aborted => out.push_str("AbortError: The operation was aborted"),
         }
         out
     }

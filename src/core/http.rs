@@ -2,16 +2,15 @@
 
 use std::error::Error as StdError;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use reqwest::{redirect, Proxy, Url};
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{redirect, Certificate, Proxy, Url};
 
 use super::config::{ProxyOptions, AUTH_CODE_PATH};
 use super::error::{Error, ErrorKind};
 use super::proxy::EnvProxies;
 
-/// Largest response body read, for the exchange reply and for the payload URL alike.
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// How many redirects a payload fetch follows, as `request` did.
 const MAX_REDIRECTS: usize = 10;
 
@@ -21,6 +20,8 @@ const MAX_REDIRECTS: usize = 10;
 pub struct Reply {
     pub status: u16,
     pub body: String,
+    /// How long the server asked to be left alone (`Retry-After`), for a retry.
+    pub retry_after: Option<Duration>,
 }
 
 /// The HTTP client of one Civic client, and where its connections go.
@@ -51,8 +52,10 @@ impl Route {
 }
 
 impl Http {
-    /// Builds the client: the configured proxy, or else the proxy environment variables.
-    pub fn new(proxy: Option<&ProxyOptions>) -> Result<Http, Error> {
+    /// Builds the client: the configured proxy, or else the proxy environment variables; the
+    /// given CA certificates (PEM) instead of the system's roots, or else the system's roots plus
+    /// `NODE_EXTRA_CA_CERTS`, as Node treats its own `ca` option and that variable.
+    pub fn new(proxy: Option<&ProxyOptions>, ca: Option<&[String]>) -> Result<Http, Error> {
         let mut builder = reqwest::Client::builder()
             .no_proxy()
             .redirect(redirect::Policy::custom(|attempt| {
@@ -69,6 +72,10 @@ impl Http {
                     attempt.follow()
                 }
             }));
+        builder = match ca {
+            Some(pems) => builder.tls_certs_only(parse_ca(pems)?),
+            None => builder.tls_certs_merge(node_extra_ca_certs()),
+        };
         let route = match proxy {
             // civic-sip-api passed `proxy.url` to `request` as is: given, it is the proxy for
             // every call; absent, there is none (not even the environment's).
@@ -106,12 +113,13 @@ impl Http {
         Ok(Http { client, route })
     }
 
-    /// POSTs the exchange body with Civic's headers.
+    /// POSTs the exchange body with Civic's headers; reads at most `max_bytes` of the reply.
     pub async fn post_auth_code(
         &self,
         url: &str,
         authorization: String,
         body: String,
+        max_bytes: usize,
     ) -> Result<Reply, Error> {
         let request = self
             .client
@@ -120,28 +128,34 @@ impl Http {
             .header(ACCEPT, "*/*")
             .header(AUTHORIZATION, authorization)
             .body(body);
-        self.read(request).await
+        self.read(request, max_bytes).await
     }
 
-    /// GETs the processed payload URL.
-    pub async fn get_payload(&self, url: &str) -> Result<Reply, Error> {
-        self.read(self.client.get(url)).await
+    /// GETs the processed payload URL; reads at most `max_bytes` of it.
+    pub async fn get_payload(&self, url: &str, max_bytes: usize) -> Result<Reply, Error> {
+        self.read(self.client.get(url), max_bytes).await
     }
 
-    async fn read(&self, request: reqwest::RequestBuilder) -> Result<Reply, Error> {
+    /// Sends the request and reads the body as it streams in, refusing it as soon as it is known
+    /// to exceed `max_bytes`, so a hostile server cannot make us buffer more than that.
+    async fn read(
+        &self,
+        request: reqwest::RequestBuilder,
+        max_bytes: usize,
+    ) -> Result<Reply, Error> {
         let network = |e| network(e, &self.route);
+        let too_large = || Error::new(ErrorKind::TooLarge(max_bytes));
         let mut response = request.send().await.map_err(network)?;
         let status = response.status().as_u16();
-        let mut bytes = Vec::with_capacity(
-            response
-                .content_length()
-                .map_or(4096, |n| n.min(1 << 20) as usize),
-        );
+        let retry_after = retry_after(response.headers());
+        let announced = response.content_length().unwrap_or(0);
+        if announced > max_bytes as u64 {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::with_capacity(announced.min(1 << 20) as usize);
         while let Some(chunk) = response.chunk().await.map_err(network)? {
-            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(Error::new(ErrorKind::Network(format!(
-                    "response body larger than {MAX_BODY_BYTES} bytes"
-                ))));
+            if bytes.len() + chunk.len() > max_bytes {
+                return Err(too_large());
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -149,8 +163,52 @@ impl Http {
             Ok(text) => text,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            body,
+            retry_after,
+        })
     }
+}
+
+/// `Retry-After` as a number of seconds or an HTTP date; a date in the past means now.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// The `ca` option's certificates; an entry with none, or one that does not parse, is refused
+/// (never echoed: it is the caller's configuration, not a secret, but can be long).
+fn parse_ca(pems: &[String]) -> Result<Vec<Certificate>, Error> {
+    let mut certs = Vec::new();
+    for pem in pems {
+        match Certificate::from_pem_bundle(pem.as_bytes()) {
+            Ok(found) if !found.is_empty() => certs.extend(found),
+            _ => {
+                return Err(invalid(
+                    "ca must be PEM certificates (-----BEGIN CERTIFICATE-----)",
+                ))
+            }
+        }
+    }
+    Ok(certs)
+}
+
+/// The certificates of the file `NODE_EXTRA_CA_CERTS` names, which Node adds to its roots. Node
+/// already warned at startup if the file cannot be read, so a bad file is ignored here.
+fn node_extra_ca_certs() -> Vec<Certificate> {
+    std::env::var_os("NODE_EXTRA_CA_CERTS")
+        .filter(|path| !path.is_empty())
+        .and_then(|path| std::fs::read(path).ok())
+        .and_then(|pem| Certificate::from_pem_bundle(&pem).ok())
+        .unwrap_or_default()
 }
 
 /// A proxy URL; `host:port` without a scheme means plain HTTP.
@@ -181,16 +239,27 @@ fn network(e: reqwest::Error, route: &Route) -> Error {
     });
     let port = reached.as_ref().and_then(Url::port_or_known_default);
     let chain = cause_chain(&e);
-    let cause = match (find_io_error(&e).map(std::io::Error::kind), host, port) {
+    let io_kind = find_io_error(&e).map(std::io::Error::kind);
+    let dns = chain.contains("dns error") || chain.contains("failed to lookup address");
+    // Not reaching the server at all, as opposed to a TLS or protocol failure once connected.
+    let unreached = e.is_connect()
+        && (dns
+            || matches!(
+                io_kind,
+                Some(
+                    std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::AddrNotAvailable
+                )
+            ));
+    let cause = match (io_kind, host, port) {
         (Some(std::io::ErrorKind::ConnectionRefused), Some(host), Some(port)) => {
             format!("connect ECONNREFUSED {host}:{port}")
         }
         (Some(std::io::ErrorKind::ConnectionReset), _, _) => "read ECONNRESET".to_owned(),
-        (_, Some(host), _)
-            if chain.contains("dns error") || chain.contains("failed to lookup address") =>
-        {
-            format!("getaddrinfo ENOTFOUND {host}")
-        }
+        (_, Some(host), _) if dns => format!("getaddrinfo ENOTFOUND {host}"),
         _ if chain.contains("connection closed before message completed")
             || chain.contains("IncompleteMessage") =>
         {
@@ -198,7 +267,12 @@ fn network(e: reqwest::Error, route: &Route) -> Error {
         }
         _ => chain,
     };
-    Error::new(ErrorKind::Network(cause))
+    let error = Error::new(ErrorKind::Network(cause));
+    if unreached {
+        error.before_sending()
+    } else {
+        error
+    }
 }
 
 fn find_io_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a std::io::Error> {

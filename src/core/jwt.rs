@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::config::AUTH_CODE_PATH;
 use super::error::json_string;
+use super::json::UniqueKeys;
 
 /// base64url of `{"alg":"ES256","typ":"JWT"}`, the header civic-sip-api sends.
 const ES256_HEADER: &str = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9";
@@ -131,12 +132,12 @@ pub fn verify_response_token(
     Ok(claims)
 }
 
+/// A header or claims segment: base64url of a JSON object that names each member once.
 fn decode_object(segment: &str) -> Result<Map<String, Value>, Rejected> {
     let bytes = B64URL.decode(segment).map_err(|_| Rejected::Malformed)?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(Rejected::Malformed),
-    }
+    serde_json::from_slice::<UniqueKeys<Value>>(&bytes)
+        .map(|members| members.0.into_iter().collect())
+        .map_err(|_| Rejected::Malformed)
 }
 
 #[cfg(test)]
@@ -290,6 +291,16 @@ pub(crate) mod tests {
             &format!("{head}.{}", &sig[..40]),
             &format!("{head}.{}*", &sig[..85]),
             &good.replacen('.', ".!", 1),
+            &sign(
+                &k,
+                r#"{"alg":"ES256","alg":"none"}"#,
+                &claims(NOW as f64 + 100.0),
+            ),
+            &sign(
+                &k,
+                r#"{"alg":"ES256"}"#,
+                &format!(r#"{{"exp":{},"exp":1}}"#, NOW + 100),
+            ),
         ] {
             assert!(
                 verify_response_token(bad, k.verifying_key(), NOW).is_err(),

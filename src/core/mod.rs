@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod hex;
 pub mod http;
+pub mod json;
 pub mod jwt;
 pub mod proxy;
 

@@ -1,0 +1,784 @@
+'use strict';
+
+// A login path is a security boundary: whatever a broken, hostile or compromised upstream sends,
+// the exchange settles quickly with a clear rejection (the civic-sip-api prefix and a distinct
+// `code`), lets no forged data in, keeps its memory bounded and its secrets hidden. Every case
+// talks to a real misbehaving server on 127.0.0.1.
+//
+// Run: node --test __test__/hardening.test.js
+
+for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy', 'NODE_EXTRA_CA_CERTS']) {
+  delete process.env[name];
+}
+
+const { describe, test } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const https = require('node:https');
+const net = require('node:net');
+const path = require('node:path');
+const util = require('node:util');
+const { execFile } = require('node:child_process');
+const { getEventListeners } = require('node:events');
+
+const civicSip = require('..');
+const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
+const { closedPort, startServer } = require('./helpers/servers');
+const civic = require('./helpers/civic');
+const {
+  PREFIX, NOT_VERIFIED, assertCivicError, rejectsWith, settle,
+} = require('./helpers/assertions');
+
+const OPTS = { timeout: 30000 };
+const { codes } = civicSip;
+const TLS_DIR = path.join(__dirname, 'fixtures', 'tls');
+// A private CA and a server certificate it issued for 127.0.0.1 (valid until 2126).
+const CA_PEM = fs.readFileSync(path.join(TLS_DIR, 'ca.pem'), 'utf8');
+const SERVER_TLS = {
+  key: fs.readFileSync(path.join(TLS_DIR, 'server-key.pem')),
+  cert: fs.readFileSync(path.join(TLS_DIR, 'server.pem')),
+};
+const records = (data) => data.map((r) => ({ ...r }));
+const b64uJson = (o) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+async function fakeCivic(t, options) {
+  const fake = await civic.startFakeCivic(options);
+  t.after(() => fake.close());
+  return fake;
+}
+
+async function emulator(t, options) {
+  const emu = await startEmulator(options);
+  t.after(() => emu.close());
+  return emu;
+}
+
+/** A server whose every request is handled by `handler(req, res)` as soon as its headers are in. */
+async function rawServer(t, handler, { tls } = {}) {
+  const { createServer } = tls ? https : require('node:http');
+  const server = tls ? createServer(tls) : createServer();
+  const sockets = new Set();
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.on('tlsClientError', () => {});
+  server.on('request', handler);
+  await new Promise((resolve) => { server.listen(0, '127.0.0.1', resolve); });
+  const close = () => new Promise((resolve) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => resolve());
+  });
+  t.after(close);
+  const { port } = server.address();
+  return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/`, port, sockets, close };
+}
+
+/** Runs `node -e script` with `env` (no proxy variables); resolves with { code, stdout, stderr }. */
+function runNode(script, { env = {}, args = [], timeout = 60000 } = {}) {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [...args, '-e', script], {
+      cwd: path.join(__dirname, '..'), env: { PATH: process.env.PATH, ...env }, timeout, maxBuffer: 1 << 24,
+    }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('forged and malformed response tokens are verification failures', () => {
+  test('alg none, HS256 keyed with the public key, other algorithms, another key, bad shapes, no exp, expired, repeated claims', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const client = civicSip.newClient(fake.clientConfig());
+    const good = fake.token();
+    const { claims } = civic.decodeJwt(good);
+    const [h, p, s] = good.split('.');
+    const hs256Header = b64uJson({ alg: 'HS256', typ: 'JWT' });
+    const now = Date.now() / 1000;
+    const attacker = civic.newKeyPair();
+    const sign = (c, header) => civic.signJwt(c, fake.civicKey.privateKey, header);
+    const cases = {
+      'alg none, no signature': `${b64uJson({ alg: 'none', typ: 'JWT' })}.${p}.`,
+      'alg none, the original signature': `${b64uJson({ alg: 'none', typ: 'JWT' })}.${p}.${s}`,
+      'HS256 keyed with Civic\'s public key (hex)': `${hs256Header}.${p}.${crypto.createHmac('sha256', fake.civicKey.publicHex).update(`${hs256Header}.${p}`).digest('base64url')}`,
+      'HS256 keyed with Civic\'s public key (bytes)': `${hs256Header}.${p}.${crypto.createHmac('sha256', Buffer.from(fake.civicKey.publicHex, 'hex')).update(`${hs256Header}.${p}`).digest('base64url')}`,
+      'ES384 header': sign(claims, { alg: 'ES384', typ: 'JWT' }),
+      'RS256 header': sign(claims, { alg: 'RS256', typ: 'JWT' }),
+      'es256 in lower case': sign(claims, { alg: 'es256', typ: 'JWT' }),
+      'no alg': sign(claims, { typ: 'JWT' }),
+      'alg twice, ES256 then none': `${b64uJson('{"alg":"ES256","alg":"none"}')}.${p}.${s}`,
+      'a valid signature by another key': civic.signJwt(claims, attacker.privateKey),
+      'the payload swapped under a valid signature': `${h}.${b64uJson({ ...claims, sub: 'someone-else' })}.${s}`,
+      'truncated signature': `${h}.${p}.${s.slice(0, 60)}`,
+      'signature one byte short': `${h}.${p}.${Buffer.from(s, 'base64url').subarray(0, 63).toString('base64url')}`,
+      'signature in DER instead of r||s': `${h}.${p}.${crypto.sign('sha256', Buffer.from(`${h}.${p}`), fake.civicKey.privateKey).toString('base64url')}`,
+      'two segments': `${h}.${p}`,
+      'four segments': `${good}.${s}`,
+      'one segment': h,
+      'non-base64url characters in the header': `${h}*.${p}.${s}`,
+      'non-base64url characters in the payload': `${h}.${p.slice(0, 10)}+/${p.slice(12)}.${s}`,
+      'non-base64url characters in the signature': `${h}.${p}.${s.slice(0, 40)}%${s.slice(41)}`,
+      'whitespace inside': `${h}. ${p}.${s}`,
+      'no exp (civic-sip-api accepted it: stricter on purpose)': sign({ ...claims, exp: undefined }),
+      'exp as a string': sign({ ...claims, exp: String(claims.exp) }),
+      'exp null': sign({ ...claims, exp: null }),
+      'exp 1e400 (beyond a double)': `${h}.${b64uJson(JSON.stringify({ ...claims, exp: 0 }).replace('"exp":0', '"exp":1e400'))}`,
+      'expired 61 s ago, beyond the 60 s grace period': sign({ ...claims, exp: now - 61 }),
+      'expired a day ago': sign({ ...claims, iat: now - 86400 - 1800, exp: now - 86400 }),
+      'nbf an hour ahead': sign({ ...claims, nbf: now + 3600 }),
+      'exp twice, the first one expired': `${h}.${b64uJson(JSON.stringify(claims).replace('"exp":', `"exp":${now - 3600},"exp":`))}`,
+      'claims that are not an object': sign([claims]),
+      'a header that is not JSON': `${b64uJson('{alg:ES256}')}.${p}.${s}`,
+      'a payload that is not UTF-8': `${h}.${Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('base64url')}.${s}`,
+    };
+    // The repeated-claim and 1e400 cases must carry a valid signature to prove anything.
+    for (const name of ['exp twice, the first one expired', 'exp 1e400 (beyond a double)']) {
+      const [hh, pp] = cases[name].split('.');
+      cases[name] = `${hh}.${pp}.${crypto.sign('sha256', Buffer.from(`${hh}.${pp}`), { key: fake.civicKey.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+      assert.ok(civic.verifyJwt(cases[name], fake.civicKey.publicHex), name);
+    }
+    for (const [name, token] of Object.entries(cases)) {
+      fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: token }));
+      const outcome = await settle(client.exchangeCode('code'));
+      assert.equal(outcome.ok, false, `${name}: resolved with ${JSON.stringify(outcome.value)}`);
+      assertCivicError(outcome.error, { message: `${PREFIX}${NOT_VERIFIED}`, code: codes.VERIFICATION });
+    }
+    // The same server and client with the honest token succeed: the forgeries are what failed.
+    fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: good, userId: 'honest' }));
+    assert.deepEqual(await client.exchangeCode('code'), { data: records(DEFAULT_USER_DATA), userId: 'honest' });
+  });
+});
+
+describe('decryption failures reject, never resolve with partial data', () => {
+  test('bad padding, bad IV, wrong key, non-hex IV, invalid base64, truncated ciphertext', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const client = civicSip.newClient(fake.clientConfig());
+    const clear = JSON.stringify(DEFAULT_USER_DATA);
+    const data = civic.encryptData(clear, fake.app.appSecret);
+    const iv = data.slice(0, 32);
+    const ct = Buffer.from(data.slice(32), 'base64');
+    const flipLast = Buffer.from(ct);
+    flipLast[flipLast.length - 1] ^= 0x5a;
+    const padding = 'bad padding (is the appSecret the one of this app?)';
+    const wrongKeyReasons = new RegExp(`^${PREFIX}Could not decrypt user data: (bad padding \\(is the appSecret the one of this app\\?\\)|the clear text is not (UTF-8 \\(is the appSecret the one of this app\\?\\)|JSON))$`);
+    const cases = [
+      ['the last block altered (bad padding)', `${iv}${flipLast.toString('base64')}`, padding],
+      ['a ciphertext that is not a whole number of blocks', `${iv}${ct.subarray(0, ct.length - 3).toString('base64')}`, padding],
+      ['no ciphertext at all', iv, padding],
+      ['a non-hex IV', `${'zz'.repeat(16)}${data.slice(32)}`, 'the IV is not 32 hex characters'],
+      ['an IV with a multi-byte character', `é${iv.slice(2)}${data.slice(32)}`, 'the IV is not 32 hex characters'],
+      ['an IV shorter than 32 hex characters', iv.slice(0, 20), 'the data claim is shorter than its 32 hex character IV'],
+      ['invalid base64', `${iv}${data.slice(32, 40)}$$$$`, 'the ciphertext is not valid base64'],
+      ['base64url instead of base64', `${iv}${ct.toString('base64url')}-_`, 'the ciphertext is not valid base64'],
+    ];
+    for (const [name, encrypted, why] of cases) {
+      fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: fake.token({ clearText: encrypted, encrypted: false }) }));
+      const outcome = await settle(client.exchangeCode('code'));
+      assert.equal(outcome.ok, false, `${name}: resolved with ${JSON.stringify(outcome.value)}`);
+      assertCivicError(outcome.error, { message: `${PREFIX}Could not decrypt user data: ${why}`, code: codes.DECRYPTION });
+    }
+    // A wrong IV turns the first block to junk (the padding, in the last block, still checks out):
+    // refused, not the records that survived.
+    for (let i = 0; i < 10; i += 1) {
+      const wrongIv = `${crypto.randomBytes(16).toString('hex')}${data.slice(32)}`;
+      fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: fake.token({ clearText: wrongIv, encrypted: false }) }));
+      await rejectsWith(client.exchangeCode('code'), {
+        message: new RegExp(`^${PREFIX}Could not decrypt user data: the clear text is not (UTF-8 \\(is the appSecret the one of this app\\?\\)|JSON)$`),
+        code: codes.DECRYPTION,
+      });
+    }
+    // Another app's secret: every attempt fails one way or another, none resolves.
+    for (let i = 0; i < 20; i += 1) {
+      fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: fake.token({ appSecret: crypto.randomBytes(16).toString('hex') }) }));
+      await rejectsWith(client.exchangeCode('code'), { message: wrongKeyReasons, code: codes.DECRYPTION });
+    }
+  });
+});
+
+describe('stalls settle within the timeout', () => {
+  const TIMEOUT = 400;
+  const MARGIN = 600;
+  const timedOut = { message: `${PREFIX}Error: ETIMEDOUT: no answer within ${TIMEOUT} ms`, code: codes.TIMEOUT };
+
+  test('a server that accepts the connection and never answers', OPTS, async (t) => {
+    const server = net.createServer(() => {});
+    const sockets = [];
+    server.on('connection', (s) => sockets.push(s));
+    await new Promise((resolve) => { server.listen(0, '127.0.0.1', resolve); });
+    t.after(() => { sockets.forEach((s) => s.destroy()); server.close(); });
+    const client = civicSip.newClient({ ...civic.newApp(), api: `http://127.0.0.1:${server.address().port}/`, timeout: TIMEOUT });
+    const outcome = await settle(client.exchangeCode('code'));
+    assertCivicError(outcome.error, timedOut);
+    assert.ok(outcome.elapsed >= TIMEOUT - 20 && outcome.elapsed < TIMEOUT + MARGIN, `settled after ${outcome.elapsed} ms`);
+  });
+
+  test('a server that sends the headers, then dribbles the body a byte at a time', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const body = civic.replyBody({ data: fake.token() });
+    const timers = new Set();
+    t.after(() => timers.forEach(clearInterval));
+    const dribble = (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      let i = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed || i >= body.length) { clearInterval(timer); return; }
+        res.write(body[i]);
+        i += 1;
+      }, 50);
+      timers.add(timer);
+    };
+    const client = civicSip.newClient(fake.clientConfig({ timeout: TIMEOUT }));
+    fake.onExchange = dribble;
+    let outcome = await settle(client.exchangeCode('code'));
+    assertCivicError(outcome.error, timedOut);
+    assert.ok(outcome.elapsed < TIMEOUT + MARGIN, `settled after ${outcome.elapsed} ms`);
+    // The same on the processed payload URL.
+    fake.processed(dribble);
+    outcome = await settle(client.exchangeCode('code'));
+    assertCivicError(outcome.error, timedOut);
+    assert.ok(outcome.elapsed < TIMEOUT + MARGIN, `settled after ${outcome.elapsed} ms`);
+  });
+
+  test('a server that resets the connection in the middle of the body', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const client = civicSip.newClient(fake.clientConfig({ timeout: TIMEOUT }));
+    const body = civic.replyBody({ data: fake.token() });
+    const resetMidBody = (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.write(body.slice(0, 100), () => setTimeout(() => req.socket.resetAndDestroy(), 20));
+    };
+    fake.onExchange = resetMidBody;
+    let outcome = await settle(client.exchangeCode('code'));
+    assertCivicError(outcome.error, { message: `${PREFIX}Error: read ECONNRESET`, code: codes.NETWORK });
+    assert.ok(outcome.elapsed < TIMEOUT + MARGIN, `settled after ${outcome.elapsed} ms`);
+    fake.processed(resetMidBody);
+    outcome = await settle(client.exchangeCode('code'));
+    assertCivicError(outcome.error, {
+      message: `${PREFIX}Could not return data from processed payload url: RequestError: Error: read ECONNRESET`, code: codes.NETWORK,
+    });
+  });
+
+  test('redirect loops: the exchange POST is not followed, the payload GET stops after 10', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const client = civicSip.newClient(fake.clientConfig({ timeout: TIMEOUT }));
+    fake.onExchange = (req, res) => fake.send(res, 302, '', { Location: req.url });
+    let outcome = await settle(client.exchangeCode('code'));
+    assertCivicError(outcome.error, { message: `${PREFIX}302 - ""`, code: codes.HTTP_STATUS, statusCode: 302, body: '' });
+    fake.processed((req, res) => fake.send(res, 302, '', { Location: req.url }));
+    outcome = await settle(client.exchangeCode('code'));
+    assertCivicError(outcome.error, {
+      message: `${PREFIX}Could not return data from processed payload url: RequestError: Error: error following redirect: Exceeded maxRedirects. Probably stuck in a redirect loop`,
+      code: codes.NETWORK,
+    });
+    assert.ok(outcome.elapsed < TIMEOUT + MARGIN, `settled after ${outcome.elapsed} ms`);
+  });
+});
+
+describe('response size is capped while streaming', () => {
+  test('maxResponseBytes: the limit is exact, for the reply and for the payload URL', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const body = civic.replyBody({ data: fake.token() });
+    const size = Buffer.byteLength(body);
+    fake.onExchange = (req, res) => fake.send(res, 200, body);
+    assert.deepEqual(await civicSip.newClient(fake.clientConfig({ maxResponseBytes: size })).exchangeCode('code'),
+      { data: records(DEFAULT_USER_DATA), userId: 'fake-user-id' });
+    const tight = civicSip.newClient(fake.clientConfig({ maxResponseBytes: size - 1 }));
+    await rejectsWith(tight.exchangeCode('code'), {
+      message: `${PREFIX}Error: response body larger than ${size - 1} bytes (maxResponseBytes)`, code: codes.RESPONSE_TOO_LARGE,
+    });
+    // Without Content-Length (chunked), refused while reading.
+    fake.onExchange = (req, res) => { res.writeHead(200); res.write(body.slice(0, 100)); res.end(body.slice(100)); };
+    await rejectsWith(tight.exchangeCode('code'), {
+      message: `${PREFIX}Error: response body larger than ${size - 1} bytes (maxResponseBytes)`, code: codes.RESPONSE_TOO_LARGE,
+    });
+    const token = fake.token();
+    fake.processed({ body: token });
+    const payloadLimit = Buffer.byteLength(token) - 1;
+    await rejectsWith(civicSip.newClient(fake.clientConfig({ maxResponseBytes: payloadLimit })).exchangeCode('code'), {
+      message: `${PREFIX}Could not return data from processed payload url: RequestError: Error: response body larger than ${payloadLimit} bytes (maxResponseBytes)`,
+      code: codes.RESPONSE_TOO_LARGE,
+    });
+    for (const bad of [0, -1, 1.5, Number.NaN, 'lots']) {
+      assert.throws(() => civicSip.newClient({ ...civic.newApp(), maxResponseBytes: bad }),
+        { message: 'maxResponseBytes must be a positive integer', code: codes.CONFIG });
+    }
+  });
+
+  test('a 200 MB response is refused while streaming, RSS growing by less than 64 MB', { timeout: 120000 }, async (t) => {
+    // 200 MB of JSON-looking bytes, streamed without Content-Length, only as fast as it is read.
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    const total = 200 * 1024 * 1024;
+    const stream = (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      let sent = 0;
+      const pump = () => {
+        while (sent < total && !res.destroyed) {
+          sent += chunk.length;
+          if (!res.write(sent === chunk.length ? Buffer.concat([Buffer.from('{"data":"'), chunk]) : chunk)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end('"}');
+      };
+      pump();
+    };
+    const fake = await fakeCivic(t);
+    fake.onExchange = stream;
+    const announced = await fakeCivic(t);
+    announced.onExchange = (req, res) => { res.writeHead(200, { 'Content-Length': total }); res.write('{"data":"'); };
+    const payload = await fakeCivic(t);
+    payload.processed(stream);
+    // The client runs in a child process so that its RSS is its own, sampled every 5 ms.
+    const script = `
+      const civicSip = require('.');
+      const configs = ${JSON.stringify([fake.clientConfig(), announced.clientConfig(), payload.clientConfig()])};
+      (async () => {
+        const before = process.memoryUsage().rss;
+        let peak = before;
+        const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 5);
+        const outcomes = [];
+        for (const config of configs) {
+          const start = Date.now();
+          try { await civicSip.newClient(config).exchangeCode('code'); outcomes.push({ resolved: true }); }
+          catch (e) { outcomes.push({ message: e.message, code: e.code, ms: Date.now() - start }); }
+        }
+        clearInterval(timer);
+        peak = Math.max(peak, process.memoryUsage().rss);
+        console.log(JSON.stringify({ growthMB: (peak - before) / 1048576, outcomes }));
+      })();`;
+    const { code, stdout, stderr } = await runNode(script);
+    assert.equal(code, 0, stderr);
+    const { growthMB, outcomes } = JSON.parse(stdout);
+    const limit = 'response body larger than 16777216 bytes (maxResponseBytes)';
+    assert.deepEqual(outcomes.map(({ message, code: c }) => ({ message, code: c })), [
+      { message: `${PREFIX}Error: ${limit}`, code: codes.RESPONSE_TOO_LARGE },
+      { message: `${PREFIX}Error: ${limit}`, code: codes.RESPONSE_TOO_LARGE },
+      { message: `${PREFIX}Could not return data from processed payload url: RequestError: Error: ${limit}`, code: codes.RESPONSE_TOO_LARGE },
+    ]);
+    assert.ok(growthMB < 64, `RSS grew by ${growthMB.toFixed(1)} MB`);
+    t.diagnostic(`RSS growth ${growthMB.toFixed(1)} MB; refused after ${outcomes.map((o) => o.ms).join(', ')} ms`);
+  });
+});
+
+describe('hostile JSON gets a clear error', () => {
+  test('100,000-deep nesting in the reply, in the token\'s claims and in the user data', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const client = civicSip.newClient(fake.clientConfig());
+    const deep = `${'['.repeat(100000)}${']'.repeat(100000)}`;
+    const deepObject = `${'{"a":'.repeat(100000)}1${'}'.repeat(100000)}`;
+    // Where the token should be: not a token (civic-sip-api, whose JSON.parse reads deep nesting, says the same).
+    for (const body of [`{"data":${deep}}`, `{"userId":${deepObject},"data":"x"}`]) {
+      fake.onExchange = (req, res) => fake.send(res, 200, body);
+      await rejectsWith(client.exchangeCode('code'), { message: `${PREFIX}${NOT_VERIFIED}`, code: codes.VERIFICATION });
+    }
+    // As the whole reply: not an object, so an invalid response, the body shown as text.
+    fake.onExchange = (req, res) => fake.send(res, 200, deep);
+    await rejectsWith(client.exchangeCode('code'), {
+      message: `${PREFIX}Invalid response body or body data not found: ${JSON.stringify(deep)}`, code: codes.INVALID_RESPONSE,
+    });
+    const { claims } = civic.decodeJwt(fake.token());
+    const token = civic.signJwt({ ...claims, extra: 0 }, fake.civicKey.privateKey);
+    const [h] = token.split('.');
+    const deepClaims = b64uJson(JSON.stringify({ ...claims, extra: 0 }).replace('"extra":0', `"extra":${deep}`));
+    const deepSigned = `${h}.${deepClaims}.${crypto.sign('sha256', Buffer.from(`${h}.${deepClaims}`), { key: fake.civicKey.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+    fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: deepSigned }));
+    await rejectsWith(client.exchangeCode('code'), { message: `${PREFIX}${NOT_VERIFIED}`, code: codes.VERIFICATION });
+    fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: fake.token({ clearText: deep }) }));
+    await rejectsWith(client.exchangeCode('code'), {
+      message: `${PREFIX}Could not decrypt user data: the clear text is nested too deeply`, code: codes.DECRYPTION,
+    });
+  });
+
+  test('invalid UTF-8 in the reply and in the user data', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const client = civicSip.newClient(fake.clientConfig());
+    const token = fake.token();
+    // Invalid bytes inside the token string: decoded as U+FFFD (as request did), so the token no longer verifies.
+    fake.onExchange = (req, res) => {
+      const body = Buffer.from(civic.replyBody({ data: `${token}XX` }));
+      body[body.indexOf('XX')] = 0xff;
+      body[body.indexOf('X')] = 0xfe;
+      res.writeHead(200, { 'Content-Length': body.length });
+      res.end(body);
+    };
+    await rejectsWith(client.exchangeCode('code'), { message: `${PREFIX}${NOT_VERIFIED}`, code: codes.VERIFICATION });
+    // Invalid bytes outside any string: not JSON.
+    fake.onExchange = (req, res) => {
+      const body = Buffer.concat([Buffer.from('{"data":'), Buffer.from([0xc3, 0x28]), Buffer.from('}')]);
+      res.writeHead(200, { 'Content-Length': body.length });
+      res.end(body);
+    };
+    await rejectsWith(client.exchangeCode('code'), {
+      message: `${PREFIX}Invalid response body or body data not found: "{\\"data\\":\ufffd(}"`, code: codes.INVALID_RESPONSE,
+    });
+    // User data that decrypts to bytes that are not UTF-8.
+    const key = Buffer.from(fake.app.appSecret, 'hex');
+    const iv = crypto.randomBytes(16);
+    const cipher = crypto.createCipheriv('aes-128-cbc', key, iv);
+    const encrypted = `${iv.toString('hex')}${Buffer.concat([cipher.update(Buffer.from([0x5b, 0x22, 0xff, 0x22, 0x5d])), cipher.final()]).toString('base64')}`;
+    fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: fake.token({ clearText: encrypted, encrypted: false }) }));
+    await rejectsWith(client.exchangeCode('code'), {
+      message: `${PREFIX}Could not decrypt user data: the clear text is not UTF-8 (is the appSecret the one of this app?)`, code: codes.DECRYPTION,
+    });
+  });
+
+  test('huge numbers: where the token should be, refused; in the user data, read as JSON.parse reads them', OPTS, async (t) => {
+    // (exp beyond a double is in the forged-token cases above.)
+    const fake = await fakeCivic(t);
+    const client = civicSip.newClient(fake.clientConfig());
+    fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: fake.token({ clearText: '[{"label":"n","value":1e400}]' }) }));
+    assert.deepEqual(await client.exchangeCode('code'), { data: [{ label: 'n', value: Infinity }], userId: 'fake-user-id' });
+    fake.onExchange = (req, res) => fake.send(res, 200, `{"data":1e400,"userId":"u"}`);
+    await rejectsWith(client.exchangeCode('code'), { message: `${PREFIX}${NOT_VERIFIED}`, code: codes.VERIFICATION });
+    // A number of a thousand digits where the token should be: not a token.
+    fake.onExchange = (req, res) => fake.send(res, 200, `{"data":${'9'.repeat(1000)},"userId":"u"}`);
+    await rejectsWith(client.exchangeCode('code'), { message: `${PREFIX}${NOT_VERIFIED}`, code: codes.VERIFICATION });
+  });
+
+  test('duplicate keys: a reply or a token that names a member twice is refused', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const client = civicSip.newClient(fake.clientConfig());
+    const token = fake.token();
+    const other = civic.signJwt(civic.decodeJwt(token).claims, civic.newKeyPair().privateKey);
+    for (const body of [
+      `{"data":${JSON.stringify(token)},"data":${JSON.stringify(other)},"userId":"u","encrypted":true}`,
+      `{"data":${JSON.stringify(token)},"userId":"u","encrypted":true,"encrypted":false}`,
+    ]) {
+      fake.onExchange = (req, res) => fake.send(res, 200, body);
+      const err = await rejectsWith(client.exchangeCode('code'), {
+        message: new RegExp(`^${PREFIX}Invalid response body or body data not found: `), code: codes.INVALID_RESPONSE,
+      });
+      assert.ok(err.message.endsWith('}'), err.message);
+    }
+    // Nested duplicates inside the user data are the user data's business: kept as JSON.parse keeps them.
+    fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: fake.token({ clearText: '[{"label":"a","label":"b"}]' }) }));
+    assert.deepEqual(await client.exchangeCode('code'), { data: [{ label: 'b' }], userId: 'fake-user-id' });
+  });
+});
+
+describe('TLS', () => {
+  const civicHandler = (fake) => (req, res) => {
+    req.resume();
+    req.on('end', () => fake.send(res, 200, civic.replyBody({ data: fake.token(), userId: 'over-tls' })));
+  };
+
+  test('a self-signed certificate is refused by default; rejectUnauthorized: false accepts it', OPTS, async (t) => {
+    const fake = await fakeCivic(t, { tls: true });
+    const client = civicSip.newClient(fake.clientConfig());
+    await rejectsWith(client.exchangeCode('code'), {
+      message: `${PREFIX}Error: error sending request: client error (Connect): invalid peer certificate: UnknownIssuer`, code: codes.NETWORK,
+    });
+    assert.equal(fake.requests.length, 0);
+    const lenient = civicSip.newClient(fake.clientConfig({ proxy: { rejectUnauthorized: false } }));
+    assert.deepEqual(await lenient.exchangeCode('code'), { data: records(DEFAULT_USER_DATA), userId: 'fake-user-id' });
+  });
+
+  test('ca: a private CA is trusted when given, as a string, a Buffer or in an array; not otherwise', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const server = await rawServer(t, civicHandler(fake), { tls: SERVER_TLS });
+    const config = fake.clientConfig({ api: server.url });
+    await rejectsWith(civicSip.newClient(config).exchangeCode('code'), {
+      message: `${PREFIX}Error: error sending request: client error (Connect): invalid peer certificate: UnknownIssuer`, code: codes.NETWORK,
+    });
+    for (const ca of [CA_PEM, Buffer.from(CA_PEM), [CA_PEM], [fs.readFileSync(path.join(TLS_DIR, 'server.pem')), Buffer.from(CA_PEM)]]) {
+      assert.deepEqual(await civicSip.newClient({ ...config, ca }).exchangeCode('code'), { data: records(DEFAULT_USER_DATA), userId: 'over-tls' });
+    }
+    // `ca` replaces the roots, as Node's does: another CA alone does not vouch for this server.
+    const selfSigned = require('./helpers/servers').TLS_CERT;
+    await rejectsWith(civicSip.newClient({ ...config, ca: selfSigned }).exchangeCode('code'), {
+      message: /^Error exchanging code for data: Error: error sending request: client error \(Connect\): invalid peer certificate: /, code: codes.NETWORK,
+    });
+    for (const ca of ['not a certificate', '', [CA_PEM, 'junk']]) {
+      await rejectsWith(civicSip.newClient({ ...config, ca }).exchangeCode('code'), {
+        message: `${PREFIX}ca must be PEM certificates (-----BEGIN CERTIFICATE-----)`, code: codes.CONFIG,
+      });
+    }
+  });
+
+  test('NODE_EXTRA_CA_CERTS adds a private CA to the roots (child processes)', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const server = await rawServer(t, civicHandler(fake), { tls: SERVER_TLS });
+    const script = `require('.').newClient(${JSON.stringify(fake.clientConfig({ api: server.url }))}).exchangeCode('code')
+      .then((r) => console.log(JSON.stringify(r)), (e) => console.log(JSON.stringify({ message: e.message, code: e.code })));`;
+    const trusted = await runNode(script, { env: { NODE_EXTRA_CA_CERTS: path.join(TLS_DIR, 'ca.pem') } });
+    assert.deepEqual(JSON.parse(trusted.stdout), { data: records(DEFAULT_USER_DATA), userId: 'over-tls' });
+    const untrusted = await runNode(script);
+    assert.deepEqual(JSON.parse(untrusted.stdout), {
+      message: `${PREFIX}Error: error sending request: client error (Connect): invalid peer certificate: UnknownIssuer`, code: codes.NETWORK,
+    });
+  });
+});
+
+describe('optional resilience: retries (off by default)', () => {
+  test('503, 429 and 504 are retried with a fresh request token; the default makes one attempt', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const answers = [];
+    fake.onExchange = (req, res) => {
+      const status = answers.shift();
+      if (status) fake.send(res, status, `{"message":"status ${status}"}`);
+      else fake.send(res, 200, civic.replyBody({ data: fake.token(), userId: 'after-retries' }));
+    };
+    answers.push(503);
+    await rejectsWith(civicSip.newClient(fake.clientConfig()).exchangeCode('code'), {
+      message: `${PREFIX}503 - "{\\"message\\":\\"status 503\\"}"`, code: codes.HTTP_STATUS, statusCode: 503, body: '{"message":"status 503"}',
+    });
+    assert.equal(fake.requests.length, 1);
+    answers.push(503, 429, 504);
+    const client = civicSip.newClient(fake.clientConfig({ retries: 3 }));
+    assert.deepEqual(await client.exchangeCode('code'), { data: records(DEFAULT_USER_DATA), userId: 'after-retries' });
+    const attempts = fake.requests.slice(1);
+    assert.equal(attempts.length, 4);
+    const jtis = attempts.map((r) => civic.decodeJwt(r.headers.authorization.slice('Civic '.length).split('.').slice(0, 3).join('.')).claims.jti);
+    assert.equal(new Set(jtis).size, 4);
+    assert.ok(attempts.every((r) => r.body === attempts[0].body));
+    // More failures than retries: the last failure is the error.
+    answers.push(503, 503, 504);
+    await rejectsWith(civicSip.newClient(fake.clientConfig({ retries: 2 })).exchangeCode('code'), {
+      message: `${PREFIX}504 - "{\\"message\\":\\"status 504\\"}"`, code: codes.HTTP_STATUS, statusCode: 504, body: '{"message":"status 504"}',
+    });
+    assert.equal(answers.length, 0);
+  });
+
+  test('statuses that are not transient are never retried', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    for (const status of [400, 401, 403, 404, 500, 502]) {
+      const before = fake.requests.length;
+      fake.onExchange = (req, res) => fake.send(res, status, 'no');
+      await rejectsWith(civicSip.newClient(fake.clientConfig({ retries: 5 })).exchangeCode('code'), {
+        message: `${PREFIX}${status} - "no"`, code: codes.HTTP_STATUS, statusCode: status, body: 'no',
+      });
+      assert.equal(fake.requests.length - before, 1, `${status} was retried`);
+    }
+  });
+
+  test('Retry-After is honoured (seconds and HTTP date); a wait beyond the timeout gives up at once', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    let first = true;
+    let retryAfter = '1';
+    fake.onExchange = (req, res) => {
+      if (first) {
+        first = false;
+        fake.send(res, 429, 'slow down', { 'Retry-After': retryAfter });
+      } else fake.send(res, 200, civic.replyBody({ data: fake.token() }));
+    };
+    const client = civicSip.newClient(fake.clientConfig({ retries: 1 }));
+    let outcome = await settle(client.exchangeCode('code'));
+    assert.equal(outcome.ok, true, outcome.error && outcome.error.message);
+    assert.ok(outcome.elapsed >= 950, `retried after ${outcome.elapsed} ms, before Retry-After`);
+    first = true;
+    retryAfter = new Date(Date.now() + 2000).toUTCString();
+    outcome = await settle(client.exchangeCode('code'));
+    assert.equal(outcome.ok, true, outcome.error && outcome.error.message);
+    assert.ok(outcome.elapsed >= 900, `retried after ${outcome.elapsed} ms, before the Retry-After date`);
+    first = true;
+    retryAfter = '3600';
+    outcome = await settle(civicSip.newClient(fake.clientConfig({ retries: 1, timeout: 5000 })).exchangeCode('code'));
+    assertCivicError(outcome.error, { message: `${PREFIX}429 - "slow down"`, code: codes.HTTP_STATUS, statusCode: 429, body: 'slow down' });
+    assert.ok(outcome.elapsed < 1000, `gave up after ${outcome.elapsed} ms`);
+  });
+
+  test('a connection refused is retried until the server is up; with retries off it fails at once', OPTS, async (t) => {
+    const port = await closedPort();
+    const fake = await fakeCivic(t);
+    const config = fake.clientConfig({ api: `http://127.0.0.1:${port}/` });
+    await rejectsWith(civicSip.newClient(config).exchangeCode('code'), {
+      message: `${PREFIX}Error: connect ECONNREFUSED 127.0.0.1:${port}`, code: codes.NETWORK,
+    });
+    // A forwarder comes up on that port 300 ms later; the first attempts were refused.
+    const pending = civicSip.newClient({ ...config, retries: 6 }).exchangeCode('code');
+    await sleep(300);
+    const forwarder = net.createServer((socket) => {
+      const upstream = net.connect(fake.port, '127.0.0.1');
+      socket.pipe(upstream).pipe(socket);
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    await new Promise((resolve) => { forwarder.listen(port, '127.0.0.1', resolve); });
+    t.after(() => forwarder.close());
+    assert.deepEqual(await pending, { data: records(DEFAULT_USER_DATA), userId: 'fake-user-id' });
+    assert.equal(fake.requests.length, 1);
+  });
+
+  test('the payload URL is retried too; retries must be an integer from 0 to 10', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    let failures = 2;
+    fake.processed((req, res) => {
+      if (failures > 0) {
+        failures -= 1;
+        fake.send(res, 503, 'busy', { 'Retry-After': '0' });
+      } else fake.send(res, 200, fake.token());
+    });
+    assert.deepEqual(await civicSip.newClient(fake.clientConfig({ retries: 2 })).exchangeCode('code'),
+      { data: records(DEFAULT_USER_DATA), userId: 'fake-user-id' });
+    assert.deepEqual(fake.requests.map((r) => r.method), ['POST', 'GET', 'GET', 'GET']);
+    for (const bad of [-1, 11, 1.5, Number.NaN, 'twice']) {
+      assert.throws(() => civicSip.newClient({ ...civic.newApp(), retries: bad }),
+        { message: 'retries must be an integer from 0 to 10', code: codes.CONFIG });
+    }
+  });
+});
+
+describe('optional resilience: AbortSignal per call', () => {
+  function assertAborted(err, reason) {
+    assertCivicError(err, { message: `${PREFIX}AbortError: The operation was aborted`, code: codes.ABORTED });
+    assert.equal(err.name, 'AbortError');
+    assert.equal(err.cause, reason);
+  }
+
+  test('aborting a pending exchange rejects at once and closes its connection', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    let closed;
+    const socketClosed = new Promise((resolve) => { closed = resolve; });
+    const server = await rawServer(t, (req) => { req.socket.on('close', closed); });
+    const client = civicSip.newClient(fake.clientConfig({ api: server.url }));
+    const controller = new AbortController();
+    const pending = client.exchangeCode('code', { signal: controller.signal });
+    await sleep(100);
+    const reason = new Error('user went away');
+    controller.abort(reason);
+    const outcome = await settle(pending, 1000);
+    assertAborted(outcome.error, reason);
+    assert.ok(outcome.elapsed < 200, `settled ${outcome.elapsed} ms after the abort`);
+    const closedIn = await settle(socketClosed, 2000);
+    assert.equal(closedIn.ok, true);
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+  });
+
+  test('an already aborted signal rejects without a request; AbortSignal.timeout works', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const client = civicSip.newClient(fake.clientConfig());
+    const reason = new Error('too late');
+    assertAborted(await client.exchangeCode('code', { signal: AbortSignal.abort(reason) }).catch((e) => e), reason);
+    assert.equal(fake.requests.length, 0);
+    fake.onExchange = () => {};
+    const signal = AbortSignal.timeout(150);
+    const outcome = await settle(client.exchangeCode('code', { signal }));
+    assertCivicError(outcome.error, { message: `${PREFIX}AbortError: The operation was aborted`, code: codes.ABORTED });
+    assert.equal(outcome.error.cause.name, 'TimeoutError');
+    assert.ok(outcome.elapsed < 1000, `settled after ${outcome.elapsed} ms`);
+  });
+
+  test('a signal that never fires changes nothing; its listener is removed; callback form with options', OPTS, async (t) => {
+    const emu = await emulator(t);
+    const client = civicSip.newClient(emu.clientConfig());
+    const controller = new AbortController();
+    assert.deepEqual(await client.exchangeCode(emu.mintAuthCode(undefined, { userId: 'kept' }), { signal: controller.signal }),
+      { data: records(DEFAULT_USER_DATA), userId: 'kept' });
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+    controller.abort();
+    const viaCallback = await new Promise((resolve) => {
+      assert.equal(client.exchangeCode(emu.mintAuthCode(), { signal: controller.signal }, (error, data) => resolve({ error, data })), undefined);
+    });
+    assertCivicError(viaCallback.error, { message: `${PREFIX}AbortError: The operation was aborted`, code: codes.ABORTED });
+    assert.equal(viaCallback.data, undefined);
+    // Options without a signal, and a signal that is not one.
+    assert.deepEqual(await client.exchangeCode(emu.mintAuthCode(undefined, { userId: 'plain' }), {}), { data: records(DEFAULT_USER_DATA), userId: 'plain' });
+    for (const signal of [null, 'abort', { aborted: false }]) {
+      const err = await client.exchangeCode('code', { signal }).catch((e) => e);
+      assertCivicError(err, { message: `${PREFIX}the signal option must be an AbortSignal`, code: codes.INVALID_ARGUMENT });
+    }
+  });
+});
+
+describe('secrets never show', () => {
+  test('the new failures (too large, aborted, TLS, retries, ca) hide appSecret and prvKey everywhere', OPTS, async (t) => {
+    const fake = await fakeCivic(t, { tls: true });
+    const { appSecret, prvKey } = fake.app;
+    const secrets = [appSecret, prvKey, appSecret.toUpperCase(), prvKey.toUpperCase(), Buffer.from(prvKey, 'hex').toString('base64')];
+    const hides = (text, what) => secrets.forEach((s) => assert.ok(!String(text).includes(s), `${what} shows a secret: ${text}`));
+    const client = civicSip.newClient(fake.clientConfig({ ca: CA_PEM, retries: 1, maxResponseBytes: 10 }));
+    for (const shown of [util.inspect(client, { showHidden: true, depth: Infinity }), JSON.stringify(client), String(client), Object.keys(client).join()]) {
+      hides(shown, 'client');
+    }
+    const errors = [
+      await client.exchangeCode('code').catch((e) => e),
+      await civicSip.newClient(fake.clientConfig({ proxy: { rejectUnauthorized: false }, maxResponseBytes: 10 })).exchangeCode('code').catch((e) => e),
+      await client.exchangeCode('code', { signal: AbortSignal.abort(new Error(`reason ${'x'.repeat(4)}`)) }).catch((e) => e),
+      await civicSip.newClient(fake.clientConfig({ ca: 'junk' })).exchangeCode('code').catch((e) => e),
+    ];
+    assert.deepEqual(errors.map((e) => e.code), [codes.NETWORK, codes.RESPONSE_TOO_LARGE, codes.ABORTED, codes.CONFIG]);
+    for (const e of errors) {
+      hides(e.message, 'message');
+      hides(e.stack, 'stack');
+      hides(util.inspect(e, { showHidden: true, depth: Infinity }), 'util.inspect(error)');
+      hides(util.inspect(e.cause, { showHidden: true, depth: Infinity }), 'cause');
+      hides(JSON.stringify(Object.getOwnPropertyDescriptors(e)), 'descriptors');
+    }
+  });
+});
+
+describe('load and leaks', () => {
+  test('1,000 exchanges in flight at once all succeed, each with its own data', { timeout: 120000 }, async (t) => {
+    const emu = await emulator(t);
+    const client = civicSip.newClient(emu.clientConfig());
+    const n = 1000;
+    const minted = Array.from({ length: n }, (_, i) => {
+      const data = [{ label: 'contact.personal.email', value: `user${i}@example.com`, isValid: true, isOwner: true }];
+      return { data, code: emu.mintAuthCode(data, { userId: `u${i}` }) };
+    });
+    const results = await Promise.all(minted.map(({ code }) => client.exchangeCode(code)));
+    results.forEach((r, i) => assert.deepEqual(r, { data: minted[i].data, userId: `u${i}` }));
+    assert.equal(emu.requests.length, n);
+  });
+
+  test('exchanges from worker_threads, several at once, and a worker terminated mid-exchange', { timeout: 60000 }, async (t) => {
+    const emu = await emulator(t);
+    const { Worker } = require('node:worker_threads');
+    const source = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const civicSip = require(workerData.root);
+      const client = civicSip.newClient(workerData.config);
+      Promise.all(workerData.codes.map((c) => client.exchangeCode(c)))
+        .then((results) => parentPort.postMessage({ results }), (e) => parentPort.postMessage({ error: e.message, code: e.code }));`;
+    const root = path.join(__dirname, '..');
+    const runWorker = (codesForWorker) => new Promise((resolve, reject) => {
+      const worker = new Worker(source, { eval: true, workerData: { root, config: emu.clientConfig(), codes: codesForWorker } });
+      worker.once('message', (m) => { resolve(m); worker.terminate(); });
+      worker.once('error', reject);
+    });
+    const outcomes = await Promise.all([0, 1, 2, 3].map((w) => runWorker(
+      Array.from({ length: 25 }, (_, i) => emu.mintAuthCode(undefined, { userId: `w${w}-${i}` })),
+    )));
+    outcomes.forEach((o, w) => {
+      assert.equal(o.error, undefined, o.error);
+      assert.deepEqual(o.results.map((r) => r.userId), Array.from({ length: 25 }, (_, i) => `w${w}-${i}`));
+      o.results.forEach((r) => assert.deepEqual(r.data, records(DEFAULT_USER_DATA)));
+    });
+    // Terminated while its exchange is pending on a hanging server: no crash, the main thread carries on.
+    emu.fault('hang');
+    const before = emu.requests.length;
+    const worker = new Worker(source, { eval: true, workerData: { root, config: emu.clientConfig(), codes: [emu.mintAuthCode()] } });
+    while (emu.requests.length === before) await sleep(10);
+    assert.equal(await worker.terminate(), 1);
+    emu.fault(null);
+    const client = civicSip.newClient(emu.clientConfig());
+    assert.deepEqual(await client.exchangeCode(emu.mintAuthCode(undefined, { userId: 'after' })), { data: records(DEFAULT_USER_DATA), userId: 'after' });
+  });
+
+  test('thousands of clients created and dropped: memory comes back (child process with --expose-gc)', { timeout: 120000 }, async (t) => {
+    const emu = await emulator(t);
+    const script = `
+      const civicSip = require('.');
+      const config = ${JSON.stringify(emu.clientConfig())};
+      const codes = ${JSON.stringify(Array.from({ length: 4 }, () => emu.mintAuthCode()))};
+      const round = async (n) => {
+        for (let i = 0; i < n; i += 1) {
+          // Every 10th with a proxy-less ca-less config (shared pool), the rest with their own pool.
+          const own = i % 10 !== 0;
+          const client = civicSip.newClient(own ? { ...config, proxy: { rejectUnauthorized: true } } : config);
+          if (i % 4 === 0) await client.exchangeCode(codes[i % codes.length]);
+        }
+        for (let i = 0; i < 5; i += 1) { global.gc(); await new Promise((r) => setTimeout(r, 20)); }
+        return process.memoryUsage().rss / 1048576;
+      };
+      (async () => {
+        const first = await round(1000);
+        const second = await round(3000);
+        console.log(JSON.stringify({ first, second }));
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const { code, stdout, stderr } = await runNode(script, { args: ['--expose-gc'], timeout: 110000 });
+    assert.equal(code, 0, stderr);
+    const { first, second } = JSON.parse(stdout);
+    t.diagnostic(`RSS after 1,000 clients ${first.toFixed(1)} MB, after 3,000 more ${second.toFixed(1)} MB`);
+    assert.ok(second < first * 1.25, `RSS grew from ${first.toFixed(1)} to ${second.toFixed(1)} MB`);
+  });
+});
