@@ -13,6 +13,7 @@
 use civic_sip_native::core::cipher::AesKey;
 use civic_sip_native::core::client::Reply;
 use civic_sip_native::core::error::code;
+use civic_sip_native::core::json;
 use civic_sip_native_fuzz::{claims, encrypt, sign, ES256_HEADER, SECRETS, SIGNED};
 use libfuzzer_sys::fuzz_target;
 
@@ -41,8 +42,11 @@ fuzz_target!(|input: &[u8]| {
         _ => {
             let token = sign(ES256_HEADER, &claims(&encrypt(secret, iv, rest)));
             let body = format!(r#"{{"data":"{token}","encrypted":true,"userId":"u"}}"#);
-            let is_json = std::str::from_utf8(rest)
-                .is_ok_and(|t| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok());
+            // The client takes JSON nested at most 128 deep (see client.rs).
+            let is_json = std::str::from_utf8(rest).is_ok_and(|t| {
+                serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok()
+                    && !json::nests_deeper_than(t, 128)
+            });
             match SIGNED[which].process_payload(200, Some(&body)) {
                 Ok(Reply::Ready(user)) => {
                     assert!(is_json);
