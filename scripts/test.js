@@ -1,7 +1,7 @@
 'use strict';
 
-// `npm test`: formatting, lints, the Rust core's tests, then the Node suites against real
-// servers on 127.0.0.1. Installs the dev dependencies first on a fresh clone.
+// `npm test`: formatting, lints, the Rust core's tests, a short run of the fuzz targets, then the
+// Node suites against real servers on 127.0.0.1. Installs the dev dependencies first on a fresh clone.
 
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -19,6 +19,7 @@ try {
   run('cargo', ['clippy', '--all-targets', '--', '-D', 'warnings']);
   run('cargo', ['clippy', '--all-targets', '--no-default-features', '--features', 'bench', '--', '-D', 'warnings']);
   run('cargo', ['test']);
+  run(process.execPath, [path.join('scripts', 'fuzz-smoke.js')]);
   require('./build').ensureBuilt();
   const suites = fs.readdirSync(path.join(root, '__test__')).filter((f) => f.endsWith('.test.js') || f.endsWith('.test.mjs'));
   run(process.execPath, ['--test', '--test-concurrency=1', ...suites.map((f) => path.join('__test__', f))]);
