@@ -81,6 +81,15 @@ test('aliased as civic-sip-api: an app written for civic-sip-api runs unchanged'
   assert.deepEqual(packages.sort(), ['civic-sip-api', `civic-sip-native-${platformSuffix()}`]);
   t.diagnostic(`installed: ${packages.length} packages, ${(bytes / 1e6).toFixed(1)} MB`);
   assert.ok(bytes < 20e6, `${bytes} bytes installed`);
+  // The root package holds only what it needs: the loader, the API, the types, the emulator.
+  const files = (d, prefix = '') => fs.readdirSync(d, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? files(path.join(d, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
+  assert.deepEqual(files(path.join(dir, 'node_modules', 'civic-sip-api')).sort(), [
+    'LICENSE', 'README.md', 'binding.d.ts', 'binding.js', 'emulator/index.d.ts', 'emulator/index.js', 'index.d.ts', 'index.js', 'package.json',
+  ]);
+  assert.deepEqual(files(path.join(dir, 'node_modules', `civic-sip-native-${platformSuffix()}`)).sort(), [
+    `civic-sip-native.${platformSuffix()}.node`, 'package.json',
+  ]);
   assert.deepEqual(await run(dir, 'civic-sip-api-app.js'), { data: records, userId: 'packed' });
 });
 
