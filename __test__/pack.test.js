@@ -40,7 +40,7 @@ function install(name, dependencyName) {
 
 // Asynchronous: the emulator answers from this process, so its event loop must stay free.
 async function run(dir, file) {
-  fs.copyFileSync(path.join(apps, file), path.join(dir, file));
+  if (fs.existsSync(path.join(apps, file))) fs.copyFileSync(path.join(apps, file), path.join(dir, file));
   const env = {
     ...process.env,
     APP_ID: emu.app.appId,
@@ -81,10 +81,19 @@ test('aliased as civic-sip-api: an app written for civic-sip-api runs unchanged'
   assert.deepEqual(packages.sort(), ['civic-sip-api', `civic-sip-native-${platformSuffix()}`]);
   t.diagnostic(`installed: ${packages.length} packages, ${(bytes / 1e6).toFixed(1)} MB`);
   assert.ok(bytes < 20e6, `${bytes} bytes installed`);
+  // The root package holds only what it needs: the loader, the API, the types, the emulator.
+  const files = (d, prefix = '') => fs.readdirSync(d, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? files(path.join(d, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
+  assert.deepEqual(files(path.join(dir, 'node_modules', 'civic-sip-api')).sort(), [
+    'LICENSE', 'README.md', 'binding.d.ts', 'binding.js', 'emulator/index.d.ts', 'emulator/index.js', 'index.d.ts', 'index.js', 'package.json',
+  ]);
+  assert.deepEqual(files(path.join(dir, 'node_modules', `civic-sip-native-${platformSuffix()}`)).sort(), [
+    `civic-sip-native.${platformSuffix()}.node`, 'package.json',
+  ]);
   assert.deepEqual(await run(dir, 'civic-sip-api-app.js'), { data: records, userId: 'packed' });
 });
 
-test('as civic-sip-native: an ES module app and tsc --strict over a TypeScript app', { skip }, async () => {
+test('as civic-sip-native: an ES module app, and a TypeScript app checked by tsc --strict, compiled and run', { skip }, async () => {
   const dir = install('esm-app', 'civic-sip-native');
   assert.deepEqual(await run(dir, 'esm-app.mjs'), { viaFactory: { data: records, userId: 'packed' }, same: true, refused: true });
 
@@ -92,6 +101,9 @@ test('as civic-sip-native: an ES module app and tsc --strict over a TypeScript a
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   const out = execFileSync(process.execPath, [tsc, '-p', dir], { cwd: dir }).toString();
   assert.equal(out, '');
+  assert.deepEqual(await run(dir, path.join('out', 'ts-app.js')), {
+    userId: 'packed', email: 'user@example.com', refused: 'ERR_CIVIC_NETWORK', viaCallback: records.length,
+  });
   // The check can fail: a misspelt option in the same app is a compile error.
   fs.writeFileSync(path.join(dir, 'ts-app.ts'), `${fs.readFileSync(path.join(apps, 'ts-app.ts'), 'utf8')}
 newClient({ appId: 'a', appSecret: 'b', prvKey: 'c', includeStageInUrl: false });

