@@ -11,14 +11,11 @@
 use civic_sip_native::core::client::Reply;
 use civic_sip_native::core::error::code;
 use civic_sip_native::core::Client;
-use civic_sip_native_fuzz::{sign, ES256_HEADER, RECORDED, SIGNED};
+use civic_sip_native_fuzz::{mode_and_text, sign, ES256_HEADER, RECORDED, SIGNED};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&mode, rest)) = input.split_first() else {
-        return;
-    };
-    let Ok(text) = std::str::from_utf8(rest) else {
+    let Some((mode, text)) = mode_and_text(input) else {
         return;
     };
     if mode & 1 == 0 {

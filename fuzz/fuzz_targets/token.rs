@@ -8,14 +8,11 @@
 #![no_main]
 
 use civic_sip_native::core::jwt::{verify_response_token, Rejected};
-use civic_sip_native_fuzz::{sign, CIVIC, NOW};
+use civic_sip_native_fuzz::{mode_and_text, sign, CIVIC, NOW};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&mode, rest)) = input.split_first() else {
-        return;
-    };
-    let Ok(text) = std::str::from_utf8(rest) else {
+    let Some((mode, text)) = mode_and_text(input) else {
         return;
     };
     let key = CIVIC.verifying_key();

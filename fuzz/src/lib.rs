@@ -111,3 +111,10 @@ pub fn to_hex(bytes: &[u8]) -> String {
 fn from_hex(s: &str) -> Vec<u8> {
     civic_sip_native::core::hex::decode(s).expect("hex constant")
 }
+
+/// Splits a fuzz input into its mode byte and the rest as UTF-8 text; `None` when there is no
+/// mode byte or the rest is not UTF-8.
+pub fn mode_and_text(input: &[u8]) -> Option<(u8, &str)> {
+    let (&mode, rest) = input.split_first()?;
+    Some((mode, std::str::from_utf8(rest).ok()?))
+}
