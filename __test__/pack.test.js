@@ -6,7 +6,8 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFile, execFileSync } = require('node:child_process');
+const { execFile, execFileSync, spawn } = require('node:child_process');
+const readline = require('node:readline');
 const { promisify } = require('node:util');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -81,11 +82,16 @@ test('aliased as civic-sip-api: an app written for civic-sip-api runs unchanged'
   assert.deepEqual(packages.sort(), ['civic-sip-api', `civic-sip-native-${platformSuffix()}`]);
   t.diagnostic(`installed: ${packages.length} packages, ${(bytes / 1e6).toFixed(1)} MB`);
   assert.ok(bytes < 20e6, `${bytes} bytes installed`);
-  // The root package holds only what it needs: the loader, the API, the types, the emulator.
+  // The root package holds only what it needs: the loader, the API, the types, the emulator with
+  // its CLI and browser half; no sources, tests, fixtures or build output.
   const files = (d, prefix = '') => fs.readdirSync(d, { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? files(path.join(d, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
   assert.deepEqual(files(path.join(dir, 'node_modules', 'civic-sip-api')).sort(), [
-    'LICENSE', 'README.md', 'binding.d.ts', 'binding.js', 'emulator/index.d.ts', 'emulator/index.js', 'index.d.ts', 'index.js', 'package.json',
+    'LICENSE', 'README.md', 'binding.d.ts', 'binding.js',
+    'emulator/browser.js', 'emulator/browser/civic-modal.css', 'emulator/browser/civic.sip.js',
+    'emulator/browser/consent.css', 'emulator/browser/consent.html', 'emulator/browser/consent.js',
+    'emulator/cli.js', 'emulator/index.d.ts', 'emulator/index.js',
+    'index.d.ts', 'index.js', 'package.json',
   ]);
   assert.deepEqual(files(path.join(dir, 'node_modules', `civic-sip-native-${platformSuffix()}`)).sort(), [
     `civic-sip-native.${platformSuffix()}.node`, 'package.json',
@@ -96,6 +102,25 @@ test('aliased as civic-sip-api: an app written for civic-sip-api runs unchanged'
 test('as civic-sip-native: an ES module app, and a TypeScript app checked by tsc --strict, compiled and run', { skip }, async () => {
   const dir = install('esm-app', 'civic-sip-native');
   assert.deepEqual(await run(dir, 'esm-app.mjs'), { viaFactory: { data: records, userId: 'packed' }, same: true, refused: true });
+
+  // The package's bin as `npx` finds it in an installed app: the emulator starts and serves its
+  // browser script at the URL it prints.
+  const cli = spawn('npx', ['--offline', 'civic-sip-emulator', '--port', '0', '--json'], {
+    cwd: dir, stdio: ['ignore', 'pipe', 'inherit'], detached: true,
+  });
+  try {
+    // The first line it prints, or '' if it exits without one (a missing bin fails here, not hangs).
+    const lines = readline.createInterface({ input: cli.stdout });
+    const line = await new Promise((resolve) => { lines.once('line', resolve); lines.once('close', () => resolve('')); });
+    assert.match(line, /^\{"appId":/);
+    const printed = JSON.parse(line);
+    assert.deepEqual(Object.keys(printed).sort(), ['api', 'appId', 'appSecret', 'civicPublicKey', 'prvKey', 'scriptUrl', 'stylesheetUrl']);
+    const script = await fetch(printed.scriptUrl);
+    assert.equal(script.status, 200);
+    assert.match(await script.text(), /auth-code-received/);
+  } finally {
+    process.kill(-cli.pid); // npx and the emulator it started: one process group
+  }
 
   for (const file of ['ts-app.ts', 'tsconfig.json']) fs.copyFileSync(path.join(apps, file), path.join(dir, file));
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');

@@ -100,7 +100,9 @@ test('arm64 Node under qemu loads the arm64 addon through the package loader', {
   t.diagnostic(`Node ${out.node} (Node-API ${out.napi}) on ${out.arch}, glibc ${out.glibc}`);
   assert.equal(out.arch, 'arm64');
   assert.match(out.node, /^v18\./);
-  assert.deepEqual(out.exports, ['NativeClient', '__napiBindingTarget']);
+  // The same classes as the host's own build: the arm64 binary is this source, not a stale one.
+  assert.deepEqual(out.exports, Object.keys(require('../binding')).sort());
+  assert.ok(out.exports.includes('NativeClient'), out.exports.join());
   assert.equal(out.loadedBy, 'native');
   assert.deepEqual(out.api, ['codes', 'newClient', 'sip']);
 });
