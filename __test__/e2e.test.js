@@ -28,7 +28,8 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 const artifacts = path.join(root, 'artifacts', 'e2e');
-const skip = fs.existsSync(CHROMIUM) || process.env.CIVIC_E2E === 'required' ? false : `no Chromium at ${CHROMIUM}`;
+// Skipped only on a developer's machine without Chromium; in CI a missing browser is a failure.
+const skip = fs.existsSync(CHROMIUM) || process.env.CIVIC_E2E === 'required' || process.env.CI ? false : `no Chromium at ${CHROMIUM}`;
 const OPTS = { skip, timeout: 60_000 };
 
 const EMAIL = 'contact.personal.email';
@@ -81,8 +82,12 @@ function startApp(dir, env) {
 
 async function newPage(t) {
   const context = await browser.newContext({ viewport: { width: 900, height: 640 } });
-  t.after(() => context.close());
   const page = await context.newPage();
+  // Every test's last picture, taken however it ended: a failure leaves its page behind.
+  t.after(async () => {
+    await page.screenshot({ path: path.join(artifacts, `last-${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`) }).catch(() => {});
+    await context.close();
+  });
   page.setDefaultTimeout(15_000);
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
@@ -95,6 +100,7 @@ const exchanges = (emulator) => emulator.requests.filter((r) => r.url.endsWith('
 
 before(async () => {
   if (skip) return;
+  fs.rmSync(artifacts, { recursive: true, force: true }); // no picture from an earlier run
   fs.mkdirSync(artifacts, { recursive: true });
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'civic-sip-native-e2e-'));
   appDir = copyExample(path.join(work, 'app'));
@@ -242,6 +248,20 @@ test('the example by default: its own emulator, the default user', OPTS, async (
   await page.frameLocator('iframe.civic-iframe').getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(`${own.url}me`);
   assert.equal(await page.locator('#greeting').textContent(), 'Welcome, user@example.com');
+});
+
+test('against Civic: the page loads Civic\'s hosted script and stylesheet unless told otherwise', OPTS, async (t) => {
+  const civic = await startApp(appDir, {
+    CIVIC_APP_ID: 'CivicApp1',
+    CIVIC_APP_SECRET: emu.app.appSecret,
+    CIVIC_PRV_KEY: emu.app.prvKey,
+  });
+  t.after(() => civic.stop());
+  assert.doesNotMatch(civic.output.stdout, /Civic emulator/);
+  const html = await (await fetch(civic.url)).text();
+  assert.ok(html.includes('<script src="https://hosted-sip.civic.com/js/civic.sip.min.js"></script>'), html);
+  assert.ok(html.includes('<link rel="stylesheet" href="https://hosted-sip.civic.com/css/civic-modal.min.css">'), html);
+  assert.ok(html.includes('CivicApp1'), html);
 });
 
 // ---- civic.sip.js itself, on a partner page of another origin

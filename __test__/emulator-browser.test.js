@@ -49,6 +49,9 @@ test('civic.sip.js and its stylesheet: served as files, to pages of any origin',
     ['js/civic.sip.js', 'civic.sip.js', 'text/javascript; charset=utf-8'],
     ['js/civic.sip-v0.1.js', 'civic.sip.js', 'text/javascript; charset=utf-8'],
     ['css/civic-modal.css', 'civic-modal.css', 'text/css; charset=utf-8'],
+    // Civic's hosted names: a page written for hosted-sip.civic.com needs only another host.
+    ['js/civic.sip.min.js', 'civic.sip.js', 'text/javascript; charset=utf-8'],
+    ['css/civic-modal.min.css', 'civic-modal.css', 'text/css; charset=utf-8'],
   ];
   for (const [urlPath, file, type] of cases) {
     const res = await httpRequest(`${emu.url}${urlPath}`, { headers: { Origin: 'http://localhost:3000' } });

@@ -575,6 +575,37 @@ describe('optional resilience: retries (off by default)', () => {
     outcome = await settle(civicSip.newClient(fake.clientConfig({ retries: 1, timeout: 5000 })).exchangeCode('code'));
     assertCivicError(outcome.error, { message: `${PREFIX}429 - "slow down"`, code: codes.HTTP_STATUS, statusCode: 429, body: 'slow down' });
     assert.ok(outcome.elapsed < 1000, `gave up after ${outcome.elapsed} ms`);
+    // Waits and timeouts past the clock's range: the same answer, not an overflow (ERR_CIVIC_INTERNAL).
+    for (const [wait, timeout] of [['10000000000000000000', 5000], ['99999999999999999999999', 5000], ['10000000000000000000', 1e22]]) {
+      first = true;
+      retryAfter = wait;
+      outcome = await settle(civicSip.newClient(fake.clientConfig({ retries: 1, timeout })).exchangeCode('code'));
+      assertCivicError(outcome.error, { message: `${PREFIX}429 - "slow down"`, code: codes.HTTP_STATUS, statusCode: 429, body: 'slow down' });
+      assert.ok(outcome.elapsed < 1000, `Retry-After ${wait}, timeout ${timeout}: gave up after ${outcome.elapsed} ms`);
+    }
+    // A timeout beyond Node's longest timer counts as that one, and the exchange works.
+    first = false;
+    assert.deepEqual(await civicSip.newClient(fake.clientConfig({ timeout: 1e22 })).exchangeCode('code'),
+      { data: records(DEFAULT_USER_DATA), userId: 'fake-user-id' });
+  });
+
+  test('a failure after the request was sent is never retried: the server may have acted on it', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const body = civic.replyBody({ data: fake.token() });
+    fake.onExchange = (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.write(body.slice(0, 100), () => setTimeout(() => req.socket.resetAndDestroy(), 20));
+    };
+    await rejectsWith(civicSip.newClient(fake.clientConfig({ retries: 5 })).exchangeCode('code'), {
+      message: `${PREFIX}Error: read ECONNRESET`, code: codes.NETWORK,
+    });
+    assert.equal(fake.requests.length, 1);
+    // Nor is a reset before any answer, once the request went out.
+    fake.onExchange = (req) => req.socket.resetAndDestroy();
+    await rejectsWith(civicSip.newClient(fake.clientConfig({ retries: 5 })).exchangeCode('code'), {
+      message: `${PREFIX}Error: read ECONNRESET`, code: codes.NETWORK,
+    });
+    assert.equal(fake.requests.length, 2);
   });
 
   test('a connection refused is retried until the server is up; with retries off it fails at once', OPTS, async (t) => {

@@ -15,6 +15,7 @@ for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'N
 const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
+const util = require('node:util');
 const { execFile } = require('node:child_process');
 
 const civicSip = require('..');
@@ -153,6 +154,24 @@ describe('proxy option', () => {
         message: `${PREFIX}Error: connect ECONNREFUSED 127.0.0.1:${port}`, code: codes.NETWORK,
       });
     });
+
+  test('a proxy URL with credentials: sent as Proxy-Authorization, never shown in an error', OPTS, async (t) => {
+    const [emu, proxy] = await Promise.all([emulator(t), proxyServer(t)]);
+    const password = 'pr0xy-S3cret';
+    const client = civicSip.newClient(emu.clientConfig({ proxy: { url: `http://ada:${password}@127.0.0.1:${proxy.port}` } }));
+    assert.deepEqual(await client.exchangeCode(emu.mintAuthCode(undefined, { userId: 'authed' })), { data: records(), userId: 'authed' });
+    assert.equal(proxy.requests[0].headers['proxy-authorization'], `Basic ${Buffer.from(`ada:${password}`).toString('base64')}`);
+    // Nor is it forwarded to the server.
+    assert.equal(emu.requests[0].headers['proxy-authorization'], undefined);
+
+    const port = await closedPort();
+    const refused = civicSip.newClient(emu.clientConfig({ proxy: { url: `http://ada:${password}@127.0.0.1:${port}` } }));
+    const error = await refused.exchangeCode(emu.mintAuthCode()).catch((e) => e);
+    assertCivicError(error, { message: `${PREFIX}Error: connect ECONNREFUSED 127.0.0.1:${port}`, code: codes.NETWORK });
+    for (const shown of [error.stack, util.inspect(error, { showHidden: true, depth: Infinity }), util.inspect(refused, { showHidden: true })]) {
+      assert.ok(!shown.includes(password), shown);
+    }
+  });
 
   test('the proxy\'s own error status is the exchange\'s (502 for an unreachable server)', OPTS, async (t) => {
     const proxy = await proxyServer(t);

@@ -18,6 +18,8 @@ const CSS = 'text/css; charset=utf-8';
 // only by the emulator's own frame.
 const ASSETS = {
   '/js/civic.sip.js': ['civic.sip.js', JS, true],
+  '/js/civic.sip.min.js': ['civic.sip.js', JS, true], // the names on Civic's hosted service,
+  '/css/civic-modal.min.css': ['civic-modal.css', CSS, true], // so only the host differs
   '/js/civic.sip-v0.1.js': ['civic.sip.js', JS, true], // the name in Civic's older docs
   '/css/civic-modal.css': ['civic-modal.css', CSS, true],
   '/consent': ['consent.html', 'text/html; charset=utf-8', false],

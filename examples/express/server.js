@@ -14,8 +14,8 @@ const express = require('express');
 const session = require('express-session');
 const civicSip = require('civic-sip-native');
 
-const CIVIC_SCRIPT = 'https://hosted-sip.civic.com/js/civic.sip.js';
-const CIVIC_STYLESHEET = 'https://hosted-sip.civic.com/css/civic-modal.css';
+const CIVIC_SCRIPT = 'https://hosted-sip.civic.com/js/civic.sip.min.js';
+const CIVIC_STYLESHEET = 'https://hosted-sip.civic.com/css/civic-modal.min.css';
 const EMAIL = 'contact.personal.email';
 
 /** Civic's settings from the environment, or a local emulator's when CIVIC_APP_ID is not set. */

@@ -6,8 +6,8 @@ use napi::bindgen_prelude::*;
 use napi::{Env, JsValue, JSON};
 use napi_derive::napi;
 
-use crate::core::client::Abort;
 use crate::core::client::Reply;
+use crate::core::client::{contain_panics, Abort};
 use crate::core::error::{json_string, Error as CoreError, ErrorKind};
 use crate::core::{Client, Options, ProxyOptions, UserData};
 
@@ -96,7 +96,10 @@ impl NativeClient {
     }
 
     /// Resolves with `{ data, userId }`; rejects with an Error carrying `code`.
-    #[napi(ts_return_type = "Promise<{ data: unknown; userId: unknown }>")]
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<{ data: unknown; userId: unknown }>"
+    )]
     pub fn exchange_code<'env>(
         &self,
         env: &'env Env,
@@ -169,11 +172,7 @@ fn settle<'env>(
     env: &'env Env,
     work: impl std::future::Future<Output = std::result::Result<UserData, CoreError>> + Send + 'static,
 ) -> Result<PromiseRaw<'env, Object<'env>>> {
-    let guarded = async move {
-        Ok(tokio::spawn(work)
-            .await
-            .unwrap_or_else(|_| Err(CoreError::new(ErrorKind::Internal).in_exchange())))
-    };
+    let guarded = async move { Ok(contain_panics(work).await) };
     env.spawn_future_with_callback(guarded, |env, outcome| match outcome {
         Ok(user_data) => to_js_user_data(env, user_data),
         Err(e) => Err(to_js_error(env, e)),

@@ -179,8 +179,12 @@ impl Client {
             if retried >= self.config.retries || !error.is_transient() {
                 return Err(error);
             }
+            // A `Retry-After` of any size, even one past the clock's range, just means giving up.
             let wait = retry_after.unwrap_or_else(|| backoff(retried));
-            if Instant::now() + wait >= deadline {
+            if Instant::now()
+                .checked_add(wait)
+                .is_none_or(|at| at >= deadline)
+            {
                 return Err(error);
             }
             tokio::time::sleep(wait).await;
@@ -330,6 +334,18 @@ impl Client {
         let data = user_data_text(&claims, encrypted, &self.config)?;
         Ok(UserData { data, user_id })
     }
+}
+
+/// Runs `work` as a task of its own: should it ever panic, the caller gets an
+/// `ERR_CIVIC_INTERNAL` error of the exchange instead of an unwinding thread or a result that
+/// never comes. Needs a tokio runtime.
+pub async fn contain_panics<F>(work: F) -> Result<UserData, Error>
+where
+    F: Future<Output = Result<UserData, Error>> + Send + 'static,
+{
+    tokio::spawn(work)
+        .await
+        .unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal).in_exchange()))
 }
 
 /// The request token's `jti`: 16 random bytes.
@@ -502,6 +518,14 @@ mod tests {
         wiped_on_drop(&config.app_secret);
         wiped_on_drop(config.signing_key.as_ref().expect("signing key"));
         wiped_on_drop(config.aes_key.as_ref().expect("AES key"));
+        // And so is what each exchange derives from them: the AES round keys, and the two
+        // SHA-256 states an HMAC keyed with the appSecret holds (hmac's own type has no marker,
+        // but the states wipe themselves).
+        fn derived_state_is_wiped<T: zeroize::ZeroizeOnDrop>() {}
+        derived_state_is_wiped::<cbc::Decryptor<aes::Aes128>>();
+        derived_state_is_wiped::<cbc::Decryptor<aes::Aes192>>();
+        derived_state_is_wiped::<cbc::Decryptor<aes::Aes256>>();
+        derived_state_is_wiped::<sha2::block_api::Sha256VarCore>();
     }
 
     #[test]
@@ -540,6 +564,55 @@ mod tests {
         }
         let spread: std::collections::HashSet<_> = (0..20).map(|_| backoff(3)).collect();
         assert!(spread.len() > 1, "no jitter");
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_an_exchange_becomes_an_internal_error() {
+        let err = contain_panics(async {
+            let nothing: Vec<u8> = Vec::new();
+            // An out-of-bounds index the compiler cannot see coming.
+            let i = std::hint::black_box(3);
+            Ok(UserData {
+                data: nothing[i].to_string(),
+                user_id: None,
+            })
+        })
+        .await
+        .expect_err("the panic is an error");
+        assert_eq!(err.code(), code::INTERNAL);
+        assert_eq!(
+            err.to_string(),
+            "Error exchanging code for data: internal error in civic-sip-native (please report it)"
+        );
+        // And a result that did not panic passes through untouched.
+        let fine = contain_panics(async {
+            Ok(UserData {
+                data: "[]".into(),
+                user_id: None,
+            })
+        })
+        .await
+        .expect("no panic");
+        assert_eq!(fine.data, "[]");
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_beyond_the_clock_gives_up_at_once_instead_of_overflowing() {
+        let client = recorded_client(&vector());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let started = Instant::now();
+        let err = client
+            .with_retries(deadline, || async {
+                Ok(http::Reply {
+                    status: 503,
+                    body: "busy".into(),
+                    retry_after: Some(Duration::from_secs(u64::MAX)),
+                })
+            })
+            .await
+            .expect_err("gives up");
+        assert_eq!(err.code(), code::HTTP_STATUS);
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 use super::cipher::AesKey;
 use super::error::{Error, ErrorKind};
 use super::hex;
+use super::proxy::without_password;
 
 /// Civic's production base URL; `aud` of the request token is this, trailing slash included.
 pub const DEFAULT_API: &str = "https://api.civic.com/sip/";
@@ -17,6 +18,8 @@ pub const DEFAULT_API: &str = "https://api.civic.com/sip/";
 pub const CIVIC_PUBLIC_KEY: &str = "049a45998638cfb3c4b211d72030d9ae8329a242db63bfb0076a54e7647370a8ac5708b57af6065805d5a6be72332620932dbb35e8d318fce18e7c980a0eb26aa1";
 pub const DEFAULT_ENV: &str = "prod";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Node's longest timer (2^31 - 1 ms, about 24.8 days); a longer `timeout` counts as this.
+pub const MAX_TIMEOUT: Duration = Duration::from_millis(2_147_483_647);
 /// Largest response body read, the exchange reply and the payload URL's alike. Civic parks large
 /// replies (KYC document images) on S3, so the payload can run to megabytes.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -67,11 +70,20 @@ impl fmt::Debug for Options {
 }
 
 /// civic-sip-api's `proxy: { url, rejectUnauthorized }`.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ProxyOptions {
     pub url: Option<String>,
     /// `false` accepts any server certificate, as civic-sip-api's option did.
     pub reject_unauthorized: Option<bool>,
+}
+
+impl fmt::Debug for ProxyOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyOptions")
+            .field("url", &self.url.as_deref().map(without_password))
+            .field("reject_unauthorized", &self.reject_unauthorized)
+            .finish()
+    }
 }
 
 /// Stands in for a secret in `Debug` output.
@@ -136,10 +148,12 @@ impl Config {
 
         let timeout = match options.timeout_ms {
             None => DEFAULT_TIMEOUT,
-            Some(ms) => Duration::try_from_secs_f64(ms / 1000.0)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| invalid("timeout must be a positive number of milliseconds"))?,
+            // Longer than Node's longest timer counts as that: no deadline can overflow a clock.
+            // Below a nanosecond rounds to zero, which is refused like 0.
+            Some(ms) if ms.is_finite() && ms >= 1e-6 => {
+                Duration::from_secs_f64(ms.min(MAX_TIMEOUT.as_secs_f64() * 1000.0) / 1000.0)
+            }
+            Some(_) => return Err(invalid("timeout must be a positive number of milliseconds")),
         };
 
         let max_response_bytes = match options.max_response_bytes {
@@ -357,7 +371,7 @@ mod tests {
         assert!(!key("c"));
         assert!(!key(&"1".repeat(65)));
         assert!(!key(&"0".repeat(64)));
-        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        for bad in [0.0, -1.0, 1e-9, f64::NAN, f64::INFINITY] {
             let mut o = options();
             o.timeout_ms = Some(bad);
             let e = Config::new(o).map(|_| ()).expect_err("refused");
@@ -367,6 +381,10 @@ mod tests {
             );
         }
         let mut o = options();
+        for huge in [1e22, 1e300, f64::MAX] {
+            o.timeout_ms = Some(huge);
+            assert_eq!(Config::new(o.clone()).expect("config").timeout, MAX_TIMEOUT);
+        }
         o.timeout_ms = Some(1500.0);
         assert_eq!(
             Config::new(o).expect("config").timeout,

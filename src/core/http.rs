@@ -9,7 +9,7 @@ use reqwest::{redirect, Certificate, Proxy, Url};
 
 use super::config::{ProxyOptions, AUTH_CODE_PATH};
 use super::error::{Error, ErrorKind};
-use super::proxy::EnvProxies;
+use super::proxy::{without_password, EnvProxies};
 
 const CA_MESSAGE: &str = "ca must be PEM certificates (-----BEGIN CERTIFICATE-----)";
 /// How many redirects a payload fetch follows, as `request` did.
@@ -26,18 +26,39 @@ pub struct Reply {
 }
 
 /// The HTTP client of one Civic client, and where its connections go.
-#[derive(Debug)]
 pub struct Http {
     client: reqwest::Client,
     route: Route,
 }
 
+// By hand: the derived forms would print a proxy URL's password.
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http")
+            .field("route", &self.route)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where connections go: straight to the server, or through a proxy.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Route {
     Direct,
     Fixed(Url),
     Env(Arc<EnvProxies>),
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Route::Direct => f.write_str("Direct"),
+            Route::Fixed(url) => f
+                .debug_tuple("Fixed")
+                .field(&without_password(url.as_str()))
+                .finish(),
+            Route::Env(env) => f.debug_tuple("Env").field(env).finish(),
+        }
+    }
 }
 
 impl Route {
@@ -178,8 +199,9 @@ impl Http {
 /// `Retry-After` as a number of seconds or an HTTP date; a date in the past means now.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Seconds; more than u64 holds is simply the longest wait there is.
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(

@@ -8,7 +8,7 @@
 //!   `https_proxy`, then fall back to `HTTP_PROXY` / `http_proxy`.
 
 /// A snapshot of the proxy environment variables.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct EnvProxies {
     pub http: Option<String>,
     pub https: Option<String>,
@@ -54,6 +54,36 @@ impl EnvProxies {
     }
 }
 
+impl std::fmt::Debug for EnvProxies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |url: &Option<String>| url.as_deref().map(without_password);
+        f.debug_struct("EnvProxies")
+            .field("http", &shown(&self.http))
+            .field("https", &shown(&self.https))
+            .field("no_proxy", &self.no_proxy)
+            .finish()
+    }
+}
+
+/// A proxy URL fit for `Debug` output: the password of `user:password@` replaced, the rest kept.
+pub fn without_password(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => match url[start..start + at].find(':') {
+            Some(colon) => format!(
+                "{}[redacted]{}",
+                &url[..start + colon + 1],
+                &url[start + at..]
+            ),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 /// Whether one `NO_PROXY` entry covers the host and port.
 fn bypasses(zone: &str, host: &str, port: u16) -> bool {
     let zone = zone.trim().to_ascii_lowercase();
@@ -84,6 +114,29 @@ mod tests {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         })
+    }
+
+    #[test]
+    fn debug_output_hides_a_proxy_password() {
+        for (url, shown) in [
+            (
+                "http://user:s3cret@proxy:8080/",
+                "http://user:[redacted]@proxy:8080/",
+            ),
+            (
+                "http://user:p@ss@proxy:8080",
+                "http://user:[redacted]@proxy:8080",
+            ),
+            ("http://user@proxy:8080", "http://user@proxy:8080"),
+            ("http://proxy:8080/a@b", "http://proxy:8080/a@b"),
+            ("u:pw@proxy", "u:[redacted]@proxy"),
+        ] {
+            assert_eq!(without_password(url), shown);
+        }
+        let e = env(&[("HTTPS_PROXY", "http://u:s3cret@p:1")]);
+        let debug = format!("{e:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("http://u:[redacted]@p:1"), "{debug}");
     }
 
     #[test]
