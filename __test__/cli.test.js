@@ -99,6 +99,17 @@ test('the banner: browser tags, a client config that works when pasted, environm
   assert.equal(await exited(child), 0);
 });
 
+test('an app ID with quotes or a backslash still prints JavaScript that means it', OPTS, async (t) => {
+  const appId = 'O\'Brien\\"s app';
+  const { child, stdout } = await startCli(t, ['--port', '0', '--app-id', appId]);
+  const browser = /new civic\.sip\(\{ appId: ('.*') \}\);/.exec(stdout)[1];
+  assert.equal(new Function(`return ${browser};`)(), appId);
+  const literal = /require\('civic-sip-native'\)\.newClient\((\{[\s\S]*?\})\);/.exec(stdout)[1];
+  assert.equal(new Function(`return (${literal});`)().appId, appId);
+  child.kill('SIGTERM');
+  assert.equal(await exited(child), 0);
+});
+
 test('--json, --app-name, --user and --origin shape the emulator', OPTS, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'civic-cli-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));

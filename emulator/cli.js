@@ -32,7 +32,8 @@ function fail(message) {
   process.exitCode = 2;
 }
 
-const quote = (s) => `'${s}'`;
+// A JavaScript string literal in single quotes, as a user would write it; any app ID pastes as-is.
+const quote = (s) => `'${JSON.stringify(String(s)).slice(1, -1).replace(/\\"/g, '"').replace(/'/g, "\\'")}'`;
 
 function banner(emu) {
   const config = emu.clientConfig();
