@@ -303,6 +303,8 @@ test('civic.sip.js: the API and the events, with their shapes', OPTS, async (t) 
   assert.equal(await page.evaluate(() => civicSip.ScopeRequests === civic.ScopeRequests), true);
   assert.equal(await page.evaluate(() => { try { new civic.sip({}); return 'no throw'; } catch (e) { return e.message; } }),
     'civic.sip: config.appId must be your application ID');
+  assert.equal(await page.evaluate(() => { try { window.civicSip.on('data-received', () => {}); return 'no throw'; } catch (e) { return e.message; } }),
+    "civic.sip: unknown event 'data-received'; the events are auth-code-received, user-cancelled, read, close, civic-sip-error");
 
   // login with PROOF_OF_AGE, allowed: read, auth-code-received, close; the code exchanges.
   await page.evaluate(() => civicSip.login({ style: 'popup', scopeRequest: civic.ScopeRequests.PROOF_OF_AGE }));

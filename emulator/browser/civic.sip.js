@@ -40,7 +40,10 @@
   CivicSip.prototype.ScopeRequests = ScopeRequests;
 
   CivicSip.prototype.on = function (name, handler) {
-    if (EVENTS.indexOf(name) < 0) throw new TypeError("civic.sip: unknown event '" + name + "'");
+    // A misspelt (or an older docs') event name would otherwise wait forever for nothing.
+    if (EVENTS.indexOf(name) < 0) {
+      throw new TypeError("civic.sip: unknown event '" + name + "'; the events are " + EVENTS.join(', '));
+    }
     if (typeof handler !== 'function') throw new TypeError('civic.sip: the handler must be a function');
     (this._handlers[name] = this._handlers[name] || []).push(handler);
     return this;
