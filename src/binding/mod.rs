@@ -6,8 +6,7 @@ use napi::bindgen_prelude::*;
 use napi::{Env, JsValue, JSON};
 use napi_derive::napi;
 
-use crate::core::client::Reply;
-use crate::core::client::{contain_panics, Abort};
+use crate::core::client::{contain_panics, Abort, Reply};
 use crate::core::error::{json_string, Error as CoreError, ErrorKind};
 use crate::core::{Client, Options, ProxyOptions, UserData};
 

@@ -179,12 +179,9 @@ impl Client {
             if retried >= self.config.retries || !error.is_transient() {
                 return Err(error);
             }
-            // A `Retry-After` of any size, even one past the clock's range, just means giving up.
+            // Compared with the time left, so a `Retry-After` of any size just means giving up.
             let wait = retry_after.unwrap_or_else(|| backoff(retried));
-            if Instant::now()
-                .checked_add(wait)
-                .is_none_or(|at| at >= deadline)
-            {
+            if wait >= deadline.saturating_duration_since(Instant::now()) {
                 return Err(error);
             }
             tokio::time::sleep(wait).await;
