@@ -78,6 +78,7 @@ impl Http {
     /// given CA certificates (PEM) instead of the system's roots, or else the system's roots plus
     /// `NODE_EXTRA_CA_CERTS`, as Node treats its own `ca` option and that variable.
     pub fn new(proxy: Option<&ProxyOptions>, ca: Option<&[String]>) -> Result<Http, Error> {
+        super::tls::install_default();
         let mut builder = reqwest::Client::builder()
             .no_proxy()
             .redirect(redirect::Policy::custom(|attempt| {

@@ -5,11 +5,13 @@ pub mod civic_ext;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod es256;
 pub mod hex;
 pub mod http;
 pub mod json;
 pub mod jwt;
 pub mod proxy;
+pub mod tls;
 
 pub use client::{Client, UserData};
 pub use config::{Options, ProxyOptions};
