@@ -8,7 +8,8 @@ use std::path::Path;
 use civic_sip_native::core::client::Reply;
 use civic_sip_native::core::jwt::verify_response_token;
 use civic_sip_native_fuzz::{
-    claims, encrypt, sign, CIVIC_PUBLIC, ES256_HEADER, NOW, RECORDED as RECORDED_CLIENT, SECRETS, SIGNED,
+    claims, encrypt, sign, CIVIC_PUBLIC, ES256_HEADER, NOW, RECORDED as RECORDED_CLIENT, SECRETS,
+    SIGNED,
 };
 
 const RECORDED: &str = include_str!("../../__test__/fixtures/civic-recorded-2018.json");
