@@ -250,6 +250,28 @@ test('the example by default: its own emulator, the default user', OPTS, async (
   assert.equal(await page.locator('#greeting').textContent(), 'Welcome, user@example.com');
 });
 
+test("Express's default error handler answers 500, not Civic's 401, when an exchange fails", OPTS, async (t) => {
+  // The example's own Express (installed from the registry), with no error handler of the app's.
+  const express = require(path.join(appDir, 'node_modules', 'express'));
+  const client = civicSip.newClient(emu.clientConfig());
+  // env 'test': finalhandler shows the stack on the page but does not also log it.
+  const server = express()
+    .set('env', 'test')
+    .post('/auth/civic', async (req, res) => { res.json(await client.exchangeCode(emu.mintAuthCode())); })
+    .listen(0, '127.0.0.1');
+  await new Promise((resolve) => { server.once('listening', resolve); });
+  t.after(() => new Promise((resolve) => { server.close(resolve); }));
+  emu.fault('unauthorized', { times: 1 });
+  const res = await fetch(`http://127.0.0.1:${server.address().port}/auth/civic`, { method: 'POST' });
+  assert.equal(res.status, 500);
+  const page = await res.text();
+  // In development finalhandler shows the stack: the message, then the route's own frame.
+  assert.match(page, /Error exchanging code for data: 401 - &quot;{\\&quot;message\\&quot;:\\&quot;Unauthorized\\&quot;}&quot;/);
+  // Civic's answer stays on the error for the app's own handler.
+  const error = await client.exchangeCode('a.b.c').catch((e) => e);
+  assert.deepEqual(error.response, { statusCode: 400, body: '{"message":"Invalid auth code"}' });
+});
+
 test('a taken port: the example says which variable moves it; the emulator logs a refusal', OPTS, async (t) => {
   const busy = await startServer((req, res) => res.end());
   t.after(() => busy.close());

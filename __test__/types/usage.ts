@@ -83,8 +83,8 @@ async function login(authCode: string): Promise<string | undefined> {
 const returned: void = configured.exchangeCode('auth-code', (error: CivicSipError | null, userData?: UserData) => {
   if (error) {
     const code: ErrorCode = error.code;
-    const status: number | undefined = error.statusCode;
-    const body: string | undefined = error.body;
+    const status: number | undefined = error.response?.statusCode;
+    const body: string | undefined = error.response?.body;
     const message: string = error.message;
     void [code, status, body, message];
     return;
@@ -134,8 +134,8 @@ async function safeLogin(authCode: string): Promise<string> {
   } catch (err: unknown) {
     if (!isCivicSipError(err)) throw err;
     if (err.code === codes.HTTP_STATUS) {
-      const status: number | undefined = err.statusCode;
-      return `Civic answered ${status ?? '?'}: ${err.body ?? ''}`;
+      const status: number | undefined = err.response?.statusCode;
+      return `Civic answered ${status ?? '?'}: ${err.response?.body ?? ''}`;
     }
     if (err.code === codes.TIMEOUT || err.code === codes.NETWORK) return 'try again later';
     return describe(err.code);
