@@ -667,7 +667,7 @@ describe('processed (S3) payloads', () => {
       body: /^<\?xml version="1.0" encoding="UTF-8"\?>\n<Error><Code>AccessDenied<\/Code>.*<\/Error>$/,
     });
     assert.equal(err.message,
-      `${PREFIX}Could not return data from processed payload url: StatusCodeError: 403 - ${JSON.stringify(err.body)}`);
+      `${PREFIX}Could not return data from processed payload url: StatusCodeError: 403 - ${JSON.stringify(err.response.body)}`);
   });
 
   test('payload from our own server: 404, redirects, refused, invalid URL', OPTS, async (t) => {
