@@ -117,10 +117,11 @@ async function main(argv) {
     return;
   }
 
-  process.stdout.write(values.json ? `${JSON.stringify({ ...emu.clientConfig(), scriptUrl: emu.scriptUrl, stylesheetUrl: emu.stylesheetUrl })}\n` : banner(emu));
+  // Before printing: whoever reads the banner may stop the emulator at once.
   const stop = () => { emu.close().then(() => process.exit(0)); };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  process.stdout.write(values.json ? `${JSON.stringify({ ...emu.clientConfig(), scriptUrl: emu.scriptUrl, stylesheetUrl: emu.stylesheetUrl })}\n` : banner(emu));
 }
 
 main(process.argv.slice(2));

@@ -21,9 +21,12 @@ const all = process.argv.includes('--all');
 // The suites only test:all runs: they check the cross builds or take minutes each.
 const FULL_ONLY = new Set(['artifacts.test.js', 'qemu.test.js', 'pack.test.js', 'soak.test.js']);
 
+const started = Date.now();
 const run = (cmd, args) => {
+  const t0 = Date.now();
   console.log(`\n$ ${cmd} ${args.join(' ')}`);
   execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  console.log(`(${((Date.now() - t0) / 1000).toFixed(1)} s; ${((Date.now() - started) / 1000).toFixed(1)} s in all)`);
 };
 
 try {
