@@ -303,8 +303,12 @@ fn settled_one(env: sys::napi_env) {
         n.set(n.get().saturating_sub(1));
         n.get()
     });
+    if after > 0 {
+        // The common case takes no lock: the worker may hold it while calling the settler.
+        return;
+    }
     let settler = SETTLER.with(|s| s.borrow().clone());
-    if let (0, Some(tsfn)) = (after, settler.and_then(|s| s.tsfn())) {
+    if let Some(tsfn) = settler.and_then(|s| s.tsfn()) {
         // SAFETY: as in `started_one`.
         unsafe { sys::napi_unref_threadsafe_function(env, tsfn.0) };
     }
