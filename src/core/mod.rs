@@ -10,6 +10,7 @@ pub mod http;
 pub mod json;
 pub mod jwt;
 pub mod proxy;
+pub mod tls;
 
 pub use client::{Client, UserData};
 pub use config::{Options, ProxyOptions};
