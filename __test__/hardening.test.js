@@ -265,10 +265,85 @@ describe('stalls settle within the timeout', () => {
     fake.processed((req, res) => fake.send(res, 302, '', { Location: req.url }));
     outcome = await settle(client.exchangeCode('code'));
     assertCivicError(outcome.error, {
-      message: `${PREFIX}Could not return data from processed payload url: RequestError: Error: error following redirect: Exceeded maxRedirects. Probably stuck in a redirect loop`,
+      message: `${PREFIX}Could not return data from processed payload url: RequestError: Error: Exceeded maxRedirects. Probably stuck in a redirect loop ${fake.url}payload/1`,
       code: codes.NETWORK,
     });
     assert.ok(outcome.elapsed < TIMEOUT + MARGIN, `settled after ${outcome.elapsed} ms`);
+  });
+});
+
+describe('a redirect never carries the auth code anywhere', () => {
+  // The exchange POST is never followed, whatever its URL looks like: the policy belongs to the
+  // request, not to the shape of its URL. Every 3xx, with and without Location, with a query or
+  // fragment in `api` or `env`, direct and through a proxy; the second server must see nothing.
+  test('every 3xx to the exchange POST is its answer; nothing reaches the Location host', OPTS, async (t) => {
+    const elsewhere = await startServer((req, res) => { res.writeHead(200); res.end('{"data":"stolen"}'); });
+    t.after(() => elsewhere.close());
+    let answer;
+    const civicLike = await startServer((req, res) => answer(req, res));
+    t.after(() => civicLike.close());
+    const { startProxy } = require('./helpers/proxy');
+    const proxy = await startProxy();
+    t.after(() => proxy.close());
+    const routes = [
+      ['api with a query', { api: `${civicLike.url}sip?gw=1` }],
+      ['api with a fragment', { api: `${civicLike.url}sip#frag` }],
+      ['env with ?', { api: civicLike.url, env: 'prod?x=scopeRequest/authCode' }],
+      ['env with #', { api: civicLike.url, env: 'prod#' }],
+      ['plain api', { api: civicLike.url }],
+      ['no stage, query in api', { api: `${civicLike.url}?a=1`, includeStageInURL: false }],
+      ['through a proxy, api with a query', { api: `${civicLike.url}sip?gw=1`, proxy: { url: proxy.url } }],
+    ];
+    const targets = [
+      `${elsewhere.url}elsewhere`,
+      `${elsewhere.url}sip?gw=1/prod/scopeRequest/authCode`,
+      '//localhost:1/scheme-relative',
+      '/same-host-other-path',
+      null,
+    ];
+    let cases = 0;
+    for (const status of [300, 301, 302, 303, 307, 308]) {
+      for (const target of targets) {
+        answer = (req, res) => {
+          res.writeHead(status, target === null ? {} : { Location: target.replace('localhost:1', `localhost:${elsewhere.port}`) });
+          res.end();
+        };
+        for (const [name, options] of routes) {
+          const before = civicLike.requests.length;
+          const client = civicSip.newClient({ ...civic.newApp(), ...options });
+          await rejectsWith(client.exchangeCode('the-auth-code'), {
+            message: `${PREFIX}${status} - ""`, code: codes.HTTP_STATUS, statusCode: status, body: '',
+          });
+          // One POST, with the auth code, to the server it was addressed to, and nothing else.
+          const sent = civicLike.requests.slice(before);
+          assert.deepEqual(sent.map((r) => r.method), ['POST'], `${status} ${target} ${name}`);
+          assert.match(sent[0].body, /"authToken":"the-auth-code"/);
+          cases += 1;
+        }
+      }
+    }
+    assert.equal(elsewhere.requests.length, 0, JSON.stringify(elsewhere.requests.map((r) => [r.method, r.url])));
+    assert.ok(proxy.requests.every((r) => r.method === 'POST' && r.url.startsWith(civicLike.url)), JSON.stringify(proxy.requests.map((r) => r.url)));
+    assert.equal(proxy.requests.length, 6 * targets.length);
+    t.diagnostic(`${cases} redirects refused`);
+  });
+
+  test('the payload GET still follows redirects (any 3xx with a Location), relative or not', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const other = await startServer((req, res) => { res.writeHead(200); res.end(fake.token()); });
+    t.after(() => other.close());
+    for (const status of [301, 302, 303, 307, 308]) {
+      fake.route('/moved', { status, headers: { Location: `${other.url}token?x=1` } });
+      fake.processed({ status, headers: { Location: '/moved' } });
+      assert.deepEqual(await civicSip.newClient(fake.clientConfig()).exchangeCode('code'),
+        { data: records(DEFAULT_USER_DATA), userId: 'fake-user-id' });
+    }
+    assert.deepEqual(other.requests.map((r) => `${r.method} ${r.url}`), Array(5).fill('GET /token?x=1'));
+    // A redirect without Location is the answer, as in civic-sip-api.
+    fake.processed({ status: 302 });
+    await rejectsWith(civicSip.newClient(fake.clientConfig()).exchangeCode('code'), {
+      message: `${PREFIX}Could not return data from processed payload url: StatusCodeError: 302 - ""`, code: codes.HTTP_STATUS, statusCode: 302, body: '',
+    });
   });
 });
 
