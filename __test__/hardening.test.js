@@ -347,6 +347,75 @@ describe('a redirect never carries the auth code anywhere', () => {
   });
 });
 
+describe('a pre-signed payload URL is fetched exactly as given', () => {
+  // Its signature covers the path as written: dot segments, doubled slashes and escapes must
+  // reach the wire byte for byte, as civic-sip-api sent them. Direct, through an HTTP proxy
+  // (absolute form) and through a CONNECT tunnel (https).
+  const SIGNED = 'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0a1b%2Fc%3D';
+  const TARGETS = [
+    `/bucket/a/../b?${SIGNED}`,
+    `/bucket/./a/./b?${SIGNED}`,
+    `/bucket/a/..?${SIGNED}`,
+    `/bucket//double//slashes/?${SIGNED}`,
+    `/bucket/%2e%2E/%2F%2f%7E%7e%41?${SIGNED}`,
+    `/bucket/..%2F../key?${SIGNED}`,
+    `/bucket/key.json?${SIGNED}&a=..%2F&b=./`,
+    "/bucket/it's;(a)*,=@:!$+~key",
+  ];
+
+  test('dot segments, doubled slashes and escapes reach the server byte for byte', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const token = fake.token();
+    const client = civicSip.newClient(fake.clientConfig());
+    for (const target of TARGETS) {
+      const before = fake.requests.length;
+      fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: `${fake.url}${target.slice(1)}`, processed: true }));
+      // The fake answers 404 for paths it does not know: only the request line matters here.
+      const err = await client.exchangeCode('code').catch((e) => e);
+      assert.equal(err.code, codes.HTTP_STATUS, err.message);
+      assert.deepEqual(fake.requests.slice(before).map((r) => `${r.method} ${r.url}`), ['POST /prod/scopeRequest/authCode', `GET ${target}`]);
+    }
+    // And the token at such a URL is read: the exchange succeeds.
+    const url = fake.route('/bucket/a/../b', { body: token });
+    assert.equal(url, `${fake.url}bucket/a/../b`);
+    fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: `${url}?${SIGNED}`, processed: true }));
+    assert.deepEqual(await client.exchangeCode('code'), { data: records(DEFAULT_USER_DATA), userId: 'fake-user-id' });
+  });
+
+  test('through an HTTP proxy (absolute form) and through a CONNECT tunnel to https', OPTS, async (t) => {
+    const { startProxy } = require('./helpers/proxy');
+    const proxy = await startProxy();
+    t.after(() => proxy.close());
+    const fake = await fakeCivic(t);
+    const tlsFake = await fakeCivic(t, { tls: true });
+    for (const target of TARGETS) {
+      fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: `${fake.url}${target.slice(1)}`, processed: true }));
+      await civicSip.newClient(fake.clientConfig({ proxy: { url: proxy.url } })).exchangeCode('code').catch((e) => e);
+      // The proxy records the request line it got.
+      assert.equal(proxy.requests.at(-1).url, `${fake.url}${target.slice(1)}`);
+      tlsFake.onExchange = (req, res) => tlsFake.send(res, 200, civic.replyBody({ data: `${tlsFake.url}${target.slice(1)}`, processed: true }));
+      const before = tlsFake.requests.length;
+      await civicSip.newClient(tlsFake.clientConfig({ proxy: { url: proxy.url, rejectUnauthorized: false } })).exchangeCode('code').catch((e) => e);
+      assert.deepEqual(tlsFake.requests.slice(before).map((r) => `${r.method} ${r.url}`), ['POST /prod/scopeRequest/authCode', `GET ${target}`]);
+    }
+  });
+
+  test('what a request line cannot carry is percent-encoded; a fragment is not sent', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const client = civicSip.newClient(fake.clientConfig());
+    for (const [written, sent] of [
+      ['bucket/a b/"q"?x=<y>', '/bucket/a%20b/%22q%22?x=%3Cy%3E'],
+      ['bucket/caf\u00e9', '/bucket/caf%C3%A9'],
+      ['bucket/key#fragment', '/bucket/key'],
+    ]) {
+      const before = fake.requests.length;
+      fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: `${fake.url}${written}`, processed: true }));
+      await client.exchangeCode('code').catch((e) => e);
+      assert.deepEqual(fake.requests.slice(before).map((r) => r.url), ['/prod/scopeRequest/authCode', sent]);
+    }
+  });
+});
+
 describe('response size is capped while streaming', () => {
   test('maxResponseBytes: the limit is exact, for the reply and for the payload URL', OPTS, async (t) => {
     const fake = await fakeCivic(t);

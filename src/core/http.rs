@@ -4,7 +4,11 @@ use std::error::Error as StdError;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use http_body_util::BodyExt;
+use hyper::body::Bytes;
+use reqwest::header::{
+    HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+};
 use reqwest::{redirect, Proxy, Url};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -13,6 +17,7 @@ use super::config::ProxyOptions;
 use super::error::{Error, ErrorKind};
 use super::proxy::{without_password, EnvProxies};
 use super::tls::{self, SetupError, Trust};
+use super::verbatim;
 
 const CA_MESSAGE: &str = "ca must be PEM certificates (-----BEGIN CERTIFICATE-----)";
 /// How many redirects a payload fetch follows, as `request` did.
@@ -33,6 +38,8 @@ pub struct Http {
     /// Follows no redirect: the payload GET follows its own in `get_payload`, so the exchange
     /// POST, which carries the auth code, can never be sent anywhere but where it was addressed.
     client: reqwest::Client,
+    /// The TLS configuration of the client, for the payload GET (see `verbatim`).
+    tls: Arc<rustls::ClientConfig>,
     route: Route,
 }
 
@@ -105,10 +112,11 @@ impl Http {
                 "the system's trusted certificates could not be read: {why}"
             )),
         })?;
+        let tls = Arc::new(tls);
         let mut builder = reqwest::Client::builder()
             .no_proxy()
             .redirect(redirect::Policy::none())
-            .tls_backend_preconfigured(tls);
+            .tls_backend_preconfigured(rustls::ClientConfig::clone(&tls));
         let route = match proxy {
             // civic-sip-api passed `proxy.url` to `request` as is: given, it is the proxy for
             // every call; absent, there is none (not even the environment's).
@@ -139,7 +147,7 @@ impl Http {
                 cause_chain(&e)
             ))
         })?;
-        Ok(Http { client, route })
+        Ok(Http { client, tls, route })
     }
 
     /// POSTs the exchange body with Civic's headers; reads at most `max_bytes` of the reply.
@@ -164,20 +172,29 @@ impl Http {
         self.read(response, max_bytes).await
     }
 
-    /// GETs the processed payload URL, following up to 10 redirects (any 3xx with a
-    /// `Location`, as `request` did for a GET); reads at most `max_bytes` of it.
+    /// GETs the processed payload URL, its path and query on the wire as written (see
+    /// `verbatim`), following up to 10 redirects (any 3xx with a `Location`, as `request` did
+    /// for a GET); reads at most `max_bytes` of it.
     pub async fn get_payload(&self, url: &str, max_bytes: usize) -> Result<Reply, Error> {
-        let mut url = request_url(url).map_err(|why| Error::new(ErrorKind::Network(why)))?;
+        let mut text = url.to_owned();
         let mut followed = 0;
         loop {
-            let response = self.send(&url, self.client.get(url.clone())).await?;
+            let url = request_url(&text).map_err(|why| Error::new(ErrorKind::Network(why)))?;
+            let proxy = self.route.proxy_for(&url)?;
+            let target = verbatim::request_target(&text);
+            let (response, connection) = verbatim::get(&self.tls, &url, &target, proxy.as_ref())
+                .await
+                .map_err(|f| verbatim_failure(&f, proxy.as_ref().unwrap_or(&url)))?;
             let location = response
                 .status()
                 .is_redirection()
                 .then(|| response.headers().get(LOCATION))
                 .flatten();
             let Some(location) = location else {
-                return self.read(response, max_bytes).await;
+                let head = Head::of(response.status().as_u16(), response.headers());
+                let reply = read_body(head, max_bytes, Body::Hyper(response.into_body())).await;
+                drop(connection);
+                return reply;
             };
             if followed == MAX_REDIRECTS {
                 return Err(Error::new(ErrorKind::Network(format!(
@@ -185,10 +202,16 @@ impl Http {
                 ))));
             }
             let location = String::from_utf8_lossy(location.as_bytes()).into_owned();
-            let next = url.join(&location).map_err(|_| {
-                Error::new(ErrorKind::Network(format!("Invalid URI \"{location}\"")))
-            })?;
-            url = request_url(next.as_str()).map_err(|why| Error::new(ErrorKind::Network(why)))?;
+            // An absolute Location is taken as written; a relative one is resolved.
+            text = match Url::parse(&location) {
+                Ok(_) => location,
+                Err(_) => url
+                    .join(&location)
+                    .map_err(|_| {
+                        Error::new(ErrorKind::Network(format!("Invalid URI \"{location}\"")))
+                    })?
+                    .into(),
+            };
             followed += 1;
         }
     }
@@ -203,38 +226,76 @@ impl Http {
         request.send().await.map_err(|e| network(e, &self.route))
     }
 
-    /// Reads the body as it streams in, refusing it as soon as it is known to exceed
-    /// `max_bytes`, so a hostile server cannot make us buffer more than that.
-    async fn read(
-        &self,
-        mut response: reqwest::Response,
-        max_bytes: usize,
-    ) -> Result<Reply, Error> {
-        let network = |e| network(e, &self.route);
-        let too_large = || Error::new(ErrorKind::TooLarge(max_bytes));
-        let status = response.status().as_u16();
-        let retry_after = retry_after(response.headers());
-        let announced = response.content_length().unwrap_or(0);
-        if announced > max_bytes as u64 {
+    /// Reads the reply's body (see `read_body`).
+    async fn read(&self, response: reqwest::Response, max_bytes: usize) -> Result<Reply, Error> {
+        let head = Head::of(response.status().as_u16(), response.headers());
+        read_body(head, max_bytes, Body::Reqwest(response, &self.route)).await
+    }
+}
+
+/// What is needed of a response's head.
+struct Head {
+    status: u16,
+    retry_after: Option<Duration>,
+    content_length: Option<u64>,
+}
+
+impl Head {
+    fn of(status: u16, headers: &HeaderMap) -> Head {
+        Head {
+            status,
+            retry_after: retry_after(headers),
+            content_length: headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok()),
+        }
+    }
+}
+
+/// A body still to read: the exchange reply's (reqwest) or the payload's (hyper).
+enum Body<'a> {
+    Reqwest(reqwest::Response, &'a Route),
+    Hyper(hyper::body::Incoming),
+}
+
+impl Body<'_> {
+    async fn next(&mut self) -> Result<Option<Bytes>, Error> {
+        match self {
+            Body::Reqwest(response, route) => response.chunk().await.map_err(|e| network(e, route)),
+            Body::Hyper(body) => match body.frame().await {
+                None => Ok(None),
+                Some(Ok(frame)) => Ok(frame.into_data().ok()),
+                Some(Err(e)) => Err(network_failure(&e, Stage::Body, None)),
+            },
+        }
+    }
+}
+
+/// Reads a body chunk by chunk, refusing it as soon as it is known to exceed `max_bytes`, so a
+/// hostile server cannot make us buffer more than that.
+async fn read_body(head: Head, max_bytes: usize, mut body: Body<'_>) -> Result<Reply, Error> {
+    let too_large = || Error::new(ErrorKind::TooLarge(max_bytes));
+    let announced = head.content_length.unwrap_or(0);
+    if announced > max_bytes as u64 {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(announced.min(1 << 20) as usize);
+    while let Some(chunk) = body.next().await? {
+        if bytes.len() + chunk.len() > max_bytes {
             return Err(too_large());
         }
-        let mut bytes = Vec::with_capacity(announced.min(1 << 20) as usize);
-        while let Some(chunk) = response.chunk().await.map_err(network)? {
-            if bytes.len() + chunk.len() > max_bytes {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        let body = match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        };
-        Ok(Reply {
-            status,
-            body,
-            retry_after,
-        })
+        bytes.extend_from_slice(&chunk);
     }
+    let body = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    Ok(Reply {
+        status: head.status,
+        body,
+        retry_after: head.retry_after,
+    })
 }
 
 /// A URL a request may be made to, or `request`'s words for why not: `Invalid URI "<url>"`
@@ -344,12 +405,20 @@ fn invalid(message: &str) -> Error {
     Error::new(ErrorKind::InvalidConfig(message.to_owned()))
 }
 
-/// A network failure in Node's words (`connect ECONNREFUSED 127.0.0.1:8080`, `socket hang up`,
-/// `aborted`, `self-signed certificate`), chosen by the typed cause, so logs read the same as
-/// with civic-sip-api and no reqwest, hyper or rustls wording reaches a message.
-/// A refused connection names what it tried to reach: the proxy when there is one.
+/// Where a network failure happened, which decides some of its words.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Making the connection (TCP, TLS, proxy tunnel).
+    Connect,
+    /// Sending the request and reading the response head.
+    Exchange,
+    /// Reading the body.
+    Body,
+}
+
+/// A failure of reqwest (the exchange POST), in Node's words. A refused connection names what
+/// it tried to reach: the proxy when there is one.
 fn network(e: reqwest::Error, route: &Route) -> Error {
-    use std::io::ErrorKind as Io;
     let reached = e.url().map(|target| {
         route
             .proxy_for(target)
@@ -357,53 +426,96 @@ fn network(e: reqwest::Error, route: &Route) -> Error {
             .flatten()
             .unwrap_or_else(|| target.clone())
     });
-    let host = reached.as_ref().map(|u| {
-        let host = u.host_str().unwrap_or_default();
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned()
-    });
-    let port = reached.as_ref().and_then(Url::port_or_known_default);
-    let io = find_cause::<std::io::Error>(&e);
-    let io_kind = io.map(std::io::Error::kind);
-    let tls = find_tls_error(&e);
-    let hyper = find_cause::<hyper::Error>(&e);
     // hyper-util reports a failed lookup only as text ("dns error"); there is no typed cause.
-    let dns = e.is_connect() && cause_chain(&e).contains("dns error");
+    if e.is_connect() && cause_chain(&e).contains("dns error") {
+        let host = reached.as_ref().map(bare_host).unwrap_or_default();
+        return Error::new(ErrorKind::Network(format!("getaddrinfo ENOTFOUND {host}")))
+            .before_sending();
+    }
+    let stage = if e.is_connect() {
+        Stage::Connect
+    } else if e.is_body() || e.is_decode() {
+        Stage::Body
+    } else {
+        Stage::Exchange
+    };
+    let address = reached
+        .as_ref()
+        .map(|u| (bare_host(u), u.port_or_known_default().unwrap_or_default()));
+    network_failure(&e, stage, address)
+}
+
+/// A failure of the payload GET, in Node's words.
+fn verbatim_failure(failure: &verbatim::Failure, reached: &Url) -> Error {
+    use verbatim::Failure as F;
+    let address = Some((
+        bare_host(reached),
+        reached.port_or_known_default().unwrap_or(80),
+    ));
+    match failure {
+        F::Dns(host) => {
+            Error::new(ErrorKind::Network(format!("getaddrinfo ENOTFOUND {host}"))).before_sending()
+        }
+        F::Tunnel(status) => Error::new(ErrorKind::Network(format!(
+            "tunneling socket could not be established, statusCode={status}"
+        ))),
+        F::Connect(e, at) => {
+            network_failure(e, Stage::Connect, Some((at.ip().to_string(), at.port())))
+        }
+        F::Io(e) => network_failure(e, Stage::Connect, address),
+        F::Http(e) => network_failure(e, Stage::Exchange, address),
+    }
+}
+
+fn bare_host(url: &Url) -> String {
+    url.host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned()
+}
+
+/// A network failure in Node's words (`connect ECONNREFUSED 127.0.0.1:8080`, `socket hang up`,
+/// `aborted`, `self-signed certificate`), chosen by the typed cause in `e` or below it, so logs
+/// read the same as with civic-sip-api and no reqwest, hyper or rustls wording reaches a
+/// message. `address` is what the connection was for (host, port).
+fn network_failure(
+    e: &(dyn StdError + 'static),
+    stage: Stage,
+    address: Option<(String, u16)>,
+) -> Error {
+    use std::io::ErrorKind as Io;
+    let io = find_cause::<std::io::Error>(e);
+    let io_kind = io.map(std::io::Error::kind);
+    let tls = find_tls_error(e);
+    let hyper = find_cause::<hyper::Error>(e);
     // Not reaching the server at all, as opposed to a TLS or protocol failure once connected.
-    let unreached = e.is_connect()
-        && (dns
-            || matches!(
-                io_kind,
-                Some(
-                    Io::ConnectionRefused
-                        | Io::ConnectionReset
-                        | Io::ConnectionAborted
-                        | Io::TimedOut
-                        | Io::AddrNotAvailable
-                )
-            ));
+    let unreached = stage == Stage::Connect
+        && matches!(
+            io_kind,
+            Some(
+                Io::ConnectionRefused
+                    | Io::ConnectionReset
+                    | Io::ConnectionAborted
+                    | Io::TimedOut
+                    | Io::AddrNotAvailable
+            )
+        );
     let host_port = || {
-        format!(
-            "{}:{}",
-            host.as_deref().unwrap_or_default(),
-            port.unwrap_or_default()
-        )
+        let (host, port) = address.clone().unwrap_or_default();
+        format!("{host}:{port}")
     };
     let cause = if let Some(words) = tls.and_then(tls::node_words) {
         words
-    } else if dns {
-        format!(
-            "getaddrinfo ENOTFOUND {}",
-            host.as_deref().unwrap_or_default()
-        )
     } else {
         match io_kind {
             Some(Io::ConnectionRefused) => format!("connect ECONNREFUSED {}", host_port()),
-            Some(Io::TimedOut) if e.is_connect() => format!("connect ETIMEDOUT {}", host_port()),
+            Some(Io::TimedOut) if stage == Stage::Connect => {
+                format!("connect ETIMEDOUT {}", host_port())
+            }
             Some(Io::ConnectionReset) => "read ECONNRESET".to_owned(),
             // The body stopped short (of its Content-Length, or of its last chunk).
-            _ if e.is_body() || e.is_decode() => "aborted".to_owned(),
+            _ if stage == Stage::Body => "aborted".to_owned(),
             _ => match hyper {
                 Some(h) if h.is_parse_status() => "Parse Error: Invalid status code".to_owned(),
                 Some(h) if h.is_parse() => "Parse Error: Expected HTTP/, RTSP/ or ICE/".to_owned(),
@@ -420,7 +532,7 @@ fn network(e: reqwest::Error, route: &Route) -> Error {
     }
 }
 
-/// The rustls error below `e`, also where an `io::Error` carries it (tokio-rustls wraps it in
+/// The rustls error in `e` or its causes, also where an `io::Error` carries it (tokio-rustls wraps it in
 /// one, and the connector may wrap that in another).
 fn find_tls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
     fn inside<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
@@ -431,26 +543,12 @@ fn find_tls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Err
         let inner: &(dyn StdError + 'static) = io.get_ref()?;
         inside(inner)
     }
-    let mut source = e.source();
-    while let Some(s) = source {
-        if let Some(tls) = inside(s) {
-            return Some(tls);
-        }
-        source = s.source();
-    }
-    None
+    std::iter::successors(Some(e), |&e| e.source()).find_map(inside)
 }
 
-/// The first cause of type `T` below `e`.
+/// The first error of type `T` in `e` and its causes.
 fn find_cause<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
-    let mut source = e.source();
-    while let Some(s) = source {
-        if let Some(found) = s.downcast_ref::<T>() {
-            return Some(found);
-        }
-        source = s.source();
-    }
-    None
+    std::iter::successors(Some(e), |&e| e.source()).find_map(|e| e.downcast_ref::<T>())
 }
 
 /// The error and its causes, joined, without the URL (which may carry a pre-signed token).

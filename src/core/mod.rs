@@ -11,6 +11,7 @@ pub mod json;
 pub mod jwt;
 pub mod proxy;
 pub mod tls;
+pub mod verbatim;
 
 pub use client::{Client, UserData};
 pub use config::{Options, ProxyOptions};

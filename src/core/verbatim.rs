@@ -1,0 +1,300 @@
+//! One GET whose request target goes on the wire exactly as the URL wrote it.
+//!
+//! A pre-signed payload URL's signature covers its path as written, and civic-sip-api sent it
+//! byte for byte. The URL standard (so `url`, so reqwest) removes dot segments (`/a/../b` becomes
+//! `/b`); hyper takes a request target as given. So this sends the GET with hyper over a
+//! connection of its own: straight to the server, through an HTTP proxy (absolute form), or
+//! through a CONNECT tunnel for https, with the client's TLS configuration.
+
+use std::error::Error as StdError;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::Engine;
+use http_body_util::Empty;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONNECTION, HOST, PROXY_AUTHORIZATION};
+use hyper::{Request, Response, Uri};
+use hyper_util::rt::TokioIo;
+use reqwest::Url;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Why the GET failed: the stage, and the typed cause for its wording.
+#[derive(Debug)]
+pub enum Failure {
+    /// The host name did not resolve.
+    Dns(String),
+    /// No connection could be made to this address (refused, unreachable).
+    Connect(std::io::Error, SocketAddr),
+    /// The proxy refused the CONNECT tunnel with this status.
+    Tunnel(u16),
+    /// The connection broke or TLS failed before the request was answered.
+    Io(std::io::Error),
+    /// HTTP failed (closed early, not HTTP).
+    Http(hyper::Error),
+}
+
+impl Failure {
+    /// The cause, for the wording.
+    pub fn cause(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Failure::Connect(e, _) | Failure::Io(e) => Some(e),
+            Failure::Http(e) => Some(e),
+            Failure::Dns(_) | Failure::Tunnel(_) => None,
+        }
+    }
+}
+
+/// Aborts the task driving a connection when dropped: a timeout or an abort that drops the
+/// exchange closes its connection too.
+pub struct Connection(tokio::task::AbortHandle);
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The request target (path and query) of an absolute http(s) URL, as written up to any
+/// fragment: dot segments, doubled slashes and percent-escapes are kept byte for byte. Only what
+/// a request line cannot carry (spaces, quotes, non-ASCII...) is percent-encoded, and `\` is
+/// read as `/`, as every URL parser does for http.
+pub fn request_target(text: &str) -> String {
+    let text = text.trim_matches(|c: char| c <= ' ');
+    let after_scheme = text.split_once(':').map_or(text, |(_, rest)| rest);
+    let authority_and_rest = after_scheme.trim_start_matches(['/', '\\']);
+    let rest = authority_and_rest
+        .find(['/', '\\', '?', '#'])
+        .map_or("", |i| &authority_and_rest[i..]);
+    let rest = rest.split('#').next().unwrap_or_default();
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let mut target = String::with_capacity(rest.len() + 1);
+    if !path.starts_with(['/', '\\']) {
+        target.push('/');
+    }
+    encode_into(&mut target, &path.replace('\\', "/"));
+    if let Some(query) = query {
+        target.push('?');
+        encode_into(&mut target, query);
+    }
+    target
+}
+
+/// Appends `text`, percent-encoding the bytes an HTTP request target cannot hold.
+fn encode_into(out: &mut String, text: &str) {
+    for &b in text.as_bytes() {
+        let kept = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b);
+        if kept {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+/// Sends `GET target` to the server of `url` (through `proxy` if given) and returns the
+/// response head with its body still to read, and the connection that body comes over.
+pub async fn get(
+    tls: &Arc<ClientConfig>,
+    url: &Url,
+    target: &str,
+    proxy: Option<&Url>,
+) -> Result<(Response<Incoming>, Connection), Failure> {
+    let host = bare_host(url);
+    let port = url.port_or_known_default().unwrap_or(80);
+    let https = url.scheme() == "https";
+    let host_header = match url.port() {
+        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_owned(),
+    };
+    let (stream, absolute_form) = match proxy {
+        None => (connect(&host, port).await?, false),
+        Some(proxy) => {
+            let proxy_host = bare_host(proxy);
+            let mut stream =
+                connect(&proxy_host, proxy.port_or_known_default().unwrap_or(80)).await?;
+            if proxy.scheme() == "https" {
+                stream = handshake(tls, &proxy_host, stream).await?;
+            }
+            if https {
+                tunnel(&mut stream, &host, port, proxy_authorization(proxy)).await?;
+                (stream, false)
+            } else {
+                (stream, true)
+            }
+        }
+    };
+    let stream = if https {
+        handshake(tls, &host, stream).await?
+    } else {
+        stream
+    };
+    let uri_text = if absolute_form {
+        format!("{}://{host_header}{target}", url.scheme())
+    } else {
+        target.to_owned()
+    };
+    // The target was encoded for a request line above, so it parses.
+    let uri: Uri = uri_text.parse().map_err(|_| {
+        Failure::Io(std::io::Error::other(
+            "the URL is not a valid request target",
+        ))
+    })?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(Failure::Http)?;
+    let connection = Connection(tokio::spawn(connection).abort_handle());
+    let mut request = Request::get(uri)
+        .header(HOST, host_header)
+        .header(CONNECTION, "close");
+    if absolute_form {
+        if let Some(auth) = proxy.and_then(proxy_authorization) {
+            request = request.header(PROXY_AUTHORIZATION, auth);
+        }
+    }
+    let request = request
+        .body(Empty::<Bytes>::new())
+        .map_err(|_| Failure::Io(std::io::Error::other("the request could not be built")))?;
+    let response = sender.send_request(request).await.map_err(Failure::Http)?;
+    Ok((response, connection))
+}
+
+/// The host without IPv6 brackets, as name resolution and TLS want it.
+fn bare_host(url: &Url) -> String {
+    url.host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned()
+}
+
+async fn connect(host: &str, port: u16) -> Result<Box<dyn Stream>, Failure> {
+    let addresses = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|_| Failure::Dns(host.to_owned()))?;
+    let mut last = None;
+    for address in addresses {
+        match TcpStream::connect(address).await {
+            Ok(stream) => {
+                // Best effort: Nagle only delays a lone small request.
+                let _ = stream.set_nodelay(true);
+                return Ok(Box::new(stream));
+            }
+            Err(e) => last = Some(Failure::Connect(e, address)),
+        }
+    }
+    Err(last.unwrap_or_else(|| Failure::Dns(host.to_owned())))
+}
+
+async fn handshake(
+    tls: &Arc<ClientConfig>,
+    host: &str,
+    stream: Box<dyn Stream>,
+) -> Result<Box<dyn Stream>, Failure> {
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|_| Failure::Io(std::io::Error::other("the host is not a valid TLS name")))?;
+    let stream = tokio_rustls::TlsConnector::from(tls.clone())
+        .connect(name, stream)
+        .await
+        .map_err(Failure::Io)?;
+    Ok(Box::new(stream))
+}
+
+/// Opens a CONNECT tunnel to `host:port` through the proxy on `stream`.
+async fn tunnel(
+    stream: &mut Box<dyn Stream>,
+    host: &str,
+    port: u16,
+    authorization: Option<String>,
+) -> Result<(), Failure> {
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut head = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if let Some(auth) = authorization {
+        head.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .map_err(Failure::Io)?;
+    // Read the proxy's answer up to its blank line, a byte at a time so that nothing of the
+    // tunnel's own traffic is consumed; a proxy answer is small, but is capped all the same.
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\n") {
+        if answer.len() > 64 * 1024 {
+            return Err(Failure::Tunnel(0));
+        }
+        let mut byte = [0u8; 1];
+        match stream.read(&mut byte).await.map_err(Failure::Io)? {
+            0 => {
+                return Err(Failure::Io(std::io::Error::from(
+                    std::io::ErrorKind::UnexpectedEof,
+                )))
+            }
+            _ => answer.push(byte[0]),
+        }
+    }
+    let status = std::str::from_utf8(&answer)
+        .ok()
+        .and_then(|text| text.split(' ').nth(1))
+        .and_then(|code| code.parse::<u16>().ok())
+        .unwrap_or(0);
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(Failure::Tunnel(status))
+    }
+}
+
+/// `Basic` credentials from the proxy URL's user info, percent-decoded.
+fn proxy_authorization(proxy: &Url) -> Option<String> {
+    if proxy.username().is_empty() && proxy.password().is_none() {
+        return None;
+    }
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
+    let mut credentials = decode(proxy.username());
+    credentials.push(b':');
+    credentials.extend(decode(proxy.password().unwrap_or_default()));
+    Some(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_target_is_the_urls_text() {
+        for (url, target) in [
+            (
+                "http://h/bucket/a/../b?X-Amz-Signature=abc",
+                "/bucket/a/../b?X-Amz-Signature=abc",
+            ),
+            ("https://h:8443/./a//b/%2F%2f%7E%7e", "/./a//b/%2F%2f%7E%7e"),
+            ("http://h", "/"),
+            ("http://h?x=1", "/?x=1"),
+            ("http://u:p@h/a#frag", "/a"),
+            ("http://h/a b\"é?q=<x>", "/a%20b%22%C3%A9?q=%3Cx%3E"),
+            ("http:\\\\h\\a\\..\\b", "/a/../b"),
+            ("  http://h/x  ", "/x"),
+            ("http://[::1]:8/p?q", "/p?q"),
+        ] {
+            assert_eq!(request_target(url), target, "{url}");
+        }
+    }
+}
