@@ -16,7 +16,7 @@ import type {
   UserDataRecord,
 } from 'civic-sip-native';
 import civicSipCjs = require('civic-sip-native');
-import { startEmulator } from 'civic-sip-native/emulator';
+import { startEmulator, RefusalCheck } from 'civic-sip-native/emulator';
 
 const appId = 'HyhaWO1SG';
 const appSecret = '44bbae32d1e02bf481074177002bbdef';
@@ -169,6 +169,12 @@ void processPayload;
 // ---- the emulator's types
 async function withEmulator(): Promise<UserData> {
   const emu = await startEmulator({ userData: [{ label: 'x', value: 'y', isValid: true, isOwner: false }] });
+  emu.on('refusal', (refusal) => {
+    const why: string = `${refusal.status} ${refusal.check}: ${refusal.message}`;
+    void why;
+  });
+  const mintUrl: string = emu.mintUrl;
+  void mintUrl;
   try {
     return await newClient(emu.clientConfig({ timeout: 5000 })).exchangeCode(emu.mintAuthCode());
   } finally {
@@ -209,9 +215,11 @@ const notNumber: number = ({} as UserDataRecord).value;
 codes.CONFIG = 'ERR_SOMETHING_ELSE';
 // @ts-expect-error [unknown-code] not one of the codes
 const notACode: ErrorCode = 'ERR_CIVIC_SOMETHING';
+// @ts-expect-error [refusal-check] not one of the emulator's checks
+const notACheck: RefusalCheck = 'hmac';
 // @ts-expect-error [status-type] processPayload wants a numeric statusCode
 client.processPayload({ statusCode: '200', body: '' });
 
 export {
-  login, safeLogin, abortable, badOptions, readReply, withEmulator, returned, httpStatus, anyCode, allCodes, noAppId, notNumber, notACode,
+  login, safeLogin, abortable, badOptions, readReply, withEmulator, returned, httpStatus, anyCode, allCodes, noAppId, notNumber, notACode, notACheck,
 };
