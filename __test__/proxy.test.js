@@ -238,6 +238,24 @@ describe('proxy option', () => {
       [['POST', '/prod/scopeRequest/authCode'], ['GET', '/payload/1']]);
   });
 
+  test('a proxy that refuses the CONNECT tunnel: request\'s words (the payload GET with the proxy\'s status)', OPTS, async (t) => {
+    const [fake, proxy] = await Promise.all([fakeCivic(t), proxyServer(t)]);
+    const port = await closedPort();
+    const rewire = require('rewire');
+    // The payload GET: civic-sip-api's message exactly.
+    fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: `https://127.0.0.1:${port}/payload`, processed: true }));
+    const config = fake.clientConfig({ proxy: { url: proxy.url } });
+    const message = `${PREFIX}Could not return data from processed payload url: RequestError: Error: tunneling socket could not be established, statusCode=502`;
+    const { civicPublicKey, ...theirs } = config; // eslint-disable-line no-unused-vars
+    assert.equal((await rewire('civic-sip-api').newClient(theirs).exchangeCode('code').catch((e) => e)).message, message);
+    await rejectsWith(civicSip.newClient(config).exchangeCode('code'), { message, code: codes.NETWORK });
+    // The exchange POST: the same words without the status, which reqwest's tunnel does not keep
+    // (civic-sip-api: `..., statusCode=502`).
+    const direct = civicSip.newClient({ ...civic.newApp(), api: `https://127.0.0.1:${port}/`, proxy: { url: proxy.url } });
+    await rejectsWith(direct.exchangeCode('code'), { message: `${PREFIX}Error: tunneling socket could not be established`, code: codes.NETWORK });
+    assert.deepEqual(proxy.requests.filter((r) => r.method === 'CONNECT').map((r) => r.url), [`127.0.0.1:${port}`, `127.0.0.1:${port}`, `127.0.0.1:${port}`]);
+  });
+
   test('HTTPS through the proxy with certificate checks on: a self-signed server is refused', OPTS, async (t) => {
     const [fake, proxy] = await Promise.all([fakeCivic(t, { tls: true }), proxyServer(t)]);
     for (const options of [{ url: proxy.url }, { url: proxy.url, rejectUnauthorized: true }]) {

@@ -507,6 +507,8 @@ fn network_failure(
     };
     let cause = if let Some(words) = tls.and_then(tls::node_words) {
         words
+    } else if let Some(why) = tunnel_refused(e) {
+        format!("tunneling socket could not be established{why}")
     } else {
         match io_kind {
             Some(Io::ConnectionRefused) => format!("connect ECONNREFUSED {}", host_port()),
@@ -530,6 +532,18 @@ fn network_failure(
     } else {
         error
     }
+}
+
+/// How a proxy refused a CONNECT tunnel, in `request`'s words after "tunneling socket could not
+/// be established". hyper-util's `TunnelError` is private, so its text is all there is to go
+/// by; it keeps the proxy's status only for a 407.
+fn tunnel_refused(e: &(dyn StdError + 'static)) -> Option<&'static str> {
+    std::iter::successors(Some(e), |&e| e.source()).find_map(|e| match e.to_string().as_str() {
+        "tunnel error: unsuccessful" => Some(""),
+        "tunnel error: proxy authorization required" => Some(", statusCode=407"),
+        "tunnel error: unexpected end of file" => Some(", cause=socket hang up"),
+        _ => None,
+    })
 }
 
 /// The rustls error in `e` or its causes, also where an `io::Error` carries it (tokio-rustls wraps it in
