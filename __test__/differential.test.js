@@ -762,6 +762,12 @@ test('same outcome: an api that cannot be reached by HTTP is a configuration err
   ]) {
     await networkScenario(t, api, { message: `${PREFIX}Error: ${why}`, code: 'ERR_CIVIC_CONFIG' });
   }
+  // Credentials in api cannot be honoured (the Authorization header is Civic's): refused here,
+  // where civic-sip-api dropped them silently.
+  const withCredentials = await outcome(() => nativeClient(emu.clientConfig({ api: emu.url.replace('//', '//user:s3cret@') })).exchangeCode('x'));
+  assertNativeError(withCredentials.error, {
+    message: `${PREFIX}api must not hold credentials (user:password@): the exchange's Authorization header is Civic's`, code: 'ERR_CIVIC_CONFIG',
+  });
   // civic-sip-api printed the URI escaped by url.format ("not%20a%20url/..."); the text as given here.
   const native = await outcome(() => nativeClient(emu.clientConfig({ api: 'not a url' })).exchangeCode('x'));
   assertNativeError(native.error, { message: `${PREFIX}Error: Invalid URI "not a url/prod/scopeRequest/authCode"`, code: 'ERR_CIVIC_CONFIG' });

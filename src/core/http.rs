@@ -161,6 +161,12 @@ impl Http {
         max_bytes: usize,
     ) -> Result<Reply, Error> {
         let url = request_url(url).map_err(|why| invalid(&format!("Error: {why}")))?;
+        // reqwest would send them as a second Authorization header; civic-sip-api dropped them.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid(
+                "api must not hold credentials (user:password@): the exchange's Authorization header is Civic's",
+            ));
+        }
         let request = self
             .client
             .post(url.clone())

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use base64::Engine;
 use http_body_util::Empty;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CONNECTION, HOST, PROXY_AUTHORIZATION};
+use hyper::header::{AUTHORIZATION, CONNECTION, HOST, PROXY_AUTHORIZATION};
 use hyper::{Request, Response, Uri};
 use hyper_util::rt::TokioIo;
 use reqwest::Url;
@@ -126,7 +126,7 @@ pub async fn get(
                 stream = handshake(tls, &proxy_host, stream).await?;
             }
             if https {
-                tunnel(&mut stream, &host, port, proxy_authorization(proxy)).await?;
+                tunnel(&mut stream, &host, port, basic_credentials(proxy)).await?;
                 (stream, false)
             } else {
                 (stream, true)
@@ -156,8 +156,12 @@ pub async fn get(
     let mut request = Request::get(uri)
         .header(HOST, host_header)
         .header(CONNECTION, "close");
+    // As `request` did: credentials in the URL are sent as Basic authentication.
+    if let Some(auth) = basic_credentials(url) {
+        request = request.header(AUTHORIZATION, auth);
+    }
     if absolute_form {
-        if let Some(auth) = proxy.and_then(proxy_authorization) {
+        if let Some(auth) = proxy.and_then(basic_credentials) {
             request = request.header(PROXY_AUTHORIZATION, auth);
         }
     }
@@ -259,15 +263,15 @@ async fn tunnel(
     }
 }
 
-/// `Basic` credentials from the proxy URL's user info, percent-decoded.
-fn proxy_authorization(proxy: &Url) -> Option<String> {
-    if proxy.username().is_empty() && proxy.password().is_none() {
+/// `Basic` credentials from a URL's user info, percent-decoded.
+fn basic_credentials(url: &Url) -> Option<String> {
+    if url.username().is_empty() && url.password().is_none() {
         return None;
     }
     let decode = |s: &str| percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
-    let mut credentials = decode(proxy.username());
+    let mut credentials = decode(url.username());
     credentials.push(b':');
-    credentials.extend(decode(proxy.password().unwrap_or_default()));
+    credentials.extend(decode(url.password().unwrap_or_default()));
     Some(format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(credentials)
