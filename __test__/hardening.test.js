@@ -672,7 +672,13 @@ describe('TLS', () => {
     const selfSignedLeaf = require('./helpers/servers').TLS_CERT; // CA:FALSE, for 127.0.0.1
     const servers = {};
     for (const [name, tls] of Object.entries({
-      localhost, expired, notYet, server: SERVER_TLS, leaf: { key: require('./helpers/servers').TLS_KEY, cert: selfSignedLeaf },
+      localhost,
+      expired,
+      notYet,
+      server: SERVER_TLS,
+      // The server sends its CA after its own certificate.
+      chain: { key: SERVER_TLS.key, cert: `${serverPem}${CA_PEM}` },
+      leaf: { key: require('./helpers/servers').TLS_KEY, cert: selfSignedLeaf },
     })) {
       servers[name] = await rawServer(t, civicHandler(fake), { tls });
     }
@@ -694,6 +700,9 @@ describe('TLS', () => {
       ['issued by the ca', 'server', '127.0.0.1', CA_PEM, 'ok'],
       ['issued by another CA', 'server', '127.0.0.1', localhost.cert, 'unable to verify the first certificate'],
       ['the server certificate itself (not self-signed) as ca', 'server', '127.0.0.1', serverPem, 'unable to verify the first certificate'],
+      ['a chain ending in a self-signed CA, trusted', 'chain', '127.0.0.1', CA_PEM, 'ok'],
+      ['a chain ending in a self-signed CA, not trusted', 'chain', '127.0.0.1', localhost.cert, 'self-signed certificate in certificate chain'],
+      ['a chain ending in a self-signed CA, no ca', 'chain', '127.0.0.1', undefined, 'self-signed certificate in certificate chain'],
       ['a self-signed CA:FALSE certificate, in ca', 'leaf', '127.0.0.1', selfSignedLeaf, 'ok'],
       ['a self-signed CA:FALSE certificate, not in ca', 'leaf', '127.0.0.1', CA_PEM, 'self-signed certificate'],
     ];
