@@ -190,7 +190,7 @@ impl Http {
             let target = verbatim::request_target(&text);
             let (response, connection) = verbatim::get(&self.tls, &url, &target, proxy.as_ref())
                 .await
-                .map_err(|f| verbatim_failure(&f, proxy.as_ref().unwrap_or(&url)))?;
+                .map_err(|f| verbatim_failure(&f, &url, proxy.as_ref().unwrap_or(&url)))?;
             let location = response
                 .status()
                 .is_redirection()
@@ -452,7 +452,7 @@ fn network(e: reqwest::Error, route: &Route) -> Error {
 }
 
 /// A failure of the payload GET, in Node's words.
-fn verbatim_failure(failure: &verbatim::Failure, reached: &Url) -> Error {
+fn verbatim_failure(failure: &verbatim::Failure, url: &Url, reached: &Url) -> Error {
     use verbatim::Failure as F;
     let address = Some((
         bare_host(reached),
@@ -470,6 +470,7 @@ fn verbatim_failure(failure: &verbatim::Failure, reached: &Url) -> Error {
         }
         F::Io(e) => network_failure(e, Stage::Connect, address),
         F::Http(e) => network_failure(e, Stage::Exchange, address),
+        F::Invalid => Error::new(ErrorKind::Network(format!("Invalid URI \"{url}\""))),
     }
 }
 

@@ -6,7 +6,6 @@
 //! connection of its own: straight to the server, through an HTTP proxy (absolute form), or
 //! through a CONNECT tunnel for https, with the client's TLS configuration.
 
-use std::error::Error as StdError;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -38,17 +37,8 @@ pub enum Failure {
     Io(std::io::Error),
     /// HTTP failed (closed early, not HTTP).
     Http(hyper::Error),
-}
-
-impl Failure {
-    /// The cause, for the wording.
-    pub fn cause(&self) -> Option<&(dyn StdError + 'static)> {
-        match self {
-            Failure::Connect(e, _) | Failure::Io(e) => Some(e),
-            Failure::Http(e) => Some(e),
-            Failure::Dns(_) | Failure::Tunnel(_) => None,
-        }
-    }
+    /// The URL cannot be put on a request line or in a TLS handshake.
+    Invalid,
 }
 
 /// Aborts the task driving a connection when dropped: a timeout or an abort that drops the
@@ -167,7 +157,7 @@ pub async fn get(
     }
     let request = request
         .body(Empty::<Bytes>::new())
-        .map_err(|_| Failure::Io(std::io::Error::other("the request could not be built")))?;
+        .map_err(|_| Failure::Invalid)?;
     let response = sender.send_request(request).await.map_err(Failure::Http)?;
     Ok((response, connection))
 }
@@ -204,8 +194,7 @@ async fn handshake(
     host: &str,
     stream: Box<dyn Stream>,
 ) -> Result<Box<dyn Stream>, Failure> {
-    let name = ServerName::try_from(host.to_owned())
-        .map_err(|_| Failure::Io(std::io::Error::other("the host is not a valid TLS name")))?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|_| Failure::Invalid)?;
     let stream = tokio_rustls::TlsConnector::from(tls.clone())
         .connect(name, stream)
         .await
