@@ -38,8 +38,8 @@ pub struct Http {
     /// Follows no redirect: the payload GET follows its own in `get_payload`, so the exchange
     /// POST, which carries the auth code, can never be sent anywhere but where it was addressed.
     client: reqwest::Client,
-    /// The TLS configuration of the client, for the payload GET (see `verbatim`).
-    tls: Arc<rustls::ClientConfig>,
+    /// The payload GETs, with the same TLS configuration and route (see `verbatim`).
+    payload: verbatim::Fetcher,
     route: Route,
 }
 
@@ -147,7 +147,17 @@ impl Http {
                 cause_chain(&e)
             ))
         })?;
-        Ok(Http { client, tls, route })
+        let chooser = route.clone();
+        // As for reqwest: every URL is checked with `proxy_for` before its request.
+        let payload = verbatim::Fetcher::new(
+            tls,
+            Arc::new(move |url| chooser.proxy_for(url).ok().flatten()),
+        );
+        Ok(Http {
+            client,
+            payload,
+            route,
+        })
     }
 
     /// POSTs the exchange body with Civic's headers; reads at most `max_bytes` of the reply.
@@ -188,9 +198,19 @@ impl Http {
             let url = request_url(&text).map_err(|why| Error::new(ErrorKind::Network(why)))?;
             let proxy = self.route.proxy_for(&url)?;
             let target = verbatim::request_target(&text);
-            let (response, connection) = verbatim::get(&self.tls, &url, &target, proxy.as_ref())
-                .await
-                .map_err(|f| verbatim_failure(&f, &url, proxy.as_ref().unwrap_or(&url)))?;
+            let reached = proxy.as_ref().unwrap_or(&url);
+            let response = self.payload.get(&url, &target).await.map_err(|e| {
+                match find_cause::<verbatim::Failure>(&e) {
+                    Some(failure) => verbatim_failure(failure, &url, reached),
+                    None => {
+                        let address = (
+                            bare_host(reached),
+                            reached.port_or_known_default().unwrap_or(80),
+                        );
+                        network_failure(&e, Stage::Exchange, Some(address))
+                    }
+                }
+            })?;
             let location = response
                 .status()
                 .is_redirection()
@@ -198,9 +218,7 @@ impl Http {
                 .flatten();
             let Some(location) = location else {
                 let head = Head::of(response.status().as_u16(), response.headers());
-                let reply = read_body(head, max_bytes, Body::Hyper(response.into_body())).await;
-                drop(connection);
-                return reply;
+                return read_body(head, max_bytes, Body::Hyper(response.into_body())).await;
             };
             if followed == MAX_REDIRECTS {
                 return Err(Error::new(ErrorKind::Network(format!(
@@ -469,7 +487,6 @@ fn verbatim_failure(failure: &verbatim::Failure, url: &Url, reached: &Url) -> Er
             network_failure(e, Stage::Connect, Some((at.ip().to_string(), at.port())))
         }
         F::Io(e) => network_failure(e, Stage::Connect, address),
-        F::Http(e) => network_failure(e, Stage::Exchange, address),
         F::Invalid => Error::new(ErrorKind::Network(format!("Invalid URI \"{url}\""))),
     }
 }

@@ -2,19 +2,26 @@
 //!
 //! A pre-signed payload URL's signature covers its path as written, and civic-sip-api sent it
 //! byte for byte. The URL standard (so `url`, so reqwest) removes dot segments (`/a/../b` becomes
-//! `/b`); hyper takes a request target as given. So this sends the GET with hyper over a
-//! connection of its own: straight to the server, through an HTTP proxy (absolute form), or
-//! through a CONNECT tunnel for https, with the client's TLS configuration.
+//! `/b`); hyper takes a request target as given. So this sends the GET with hyper-util's pooled
+//! client over connections made here: straight to the server, through an HTTP proxy (absolute
+//! form), or through a CONNECT tunnel for https, with the client's TLS configuration.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
 use base64::Engine;
 use http_body_util::Empty;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{AUTHORIZATION, CONNECTION, HOST, PROXY_AUTHORIZATION};
+use hyper::header::{AUTHORIZATION, PROXY_AUTHORIZATION};
 use hyper::{Request, Response, Uri};
-use hyper_util::rt::TokioIo;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use reqwest::Url;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
@@ -24,7 +31,7 @@ use tokio::net::TcpStream;
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
-/// Why the GET failed: the stage, and the typed cause for its wording.
+/// Why a connection could not be made: the stage, and the typed cause for its wording.
 #[derive(Debug)]
 pub enum Failure {
     /// The host name did not resolve.
@@ -33,21 +40,169 @@ pub enum Failure {
     Connect(std::io::Error, SocketAddr),
     /// The proxy refused the CONNECT tunnel with this status.
     Tunnel(u16),
-    /// The connection broke or TLS failed before the request was answered.
+    /// The connection broke or TLS failed before the request went out.
     Io(std::io::Error),
-    /// HTTP failed (closed early, not HTTP).
-    Http(hyper::Error),
     /// The URL cannot be put on a request line or in a TLS handshake.
     Invalid,
 }
 
-/// Aborts the task driving a connection when dropped: a timeout or an abort that drops the
-/// exchange closes its connection too.
-pub struct Connection(tokio::task::AbortHandle);
+// Only its type is read (the HTTP layer words it); the text is for a `Debug` reader.
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
 
-impl Drop for Connection {
-    fn drop(&mut self) {
-        self.0.abort();
+impl std::error::Error for Failure {}
+
+/// Which proxy, if any, a URL goes through.
+pub type ProxyFor = Arc<dyn Fn(&Url) -> Option<Url> + Send + Sync>;
+
+/// The payload GETs of one client, over a pool of their own connections.
+pub struct Fetcher {
+    client: Client<Connector, Empty<Bytes>>,
+    proxy_for: ProxyFor,
+}
+
+impl Fetcher {
+    pub fn new(tls: Arc<ClientConfig>, proxy_for: ProxyFor) -> Fetcher {
+        let connector = Connector {
+            tls,
+            proxy_for: proxy_for.clone(),
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        Fetcher { client, proxy_for }
+    }
+
+    /// Sends `GET target` to the server of `url` and returns the response, its body still to
+    /// read. The error is hyper-util's, with a `Failure` as its cause when the connection could
+    /// not be made.
+    pub async fn get(
+        &self,
+        url: &Url,
+        target: &str,
+    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
+        let authority = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        };
+        let uri = format!("{}://{authority}{target}", url.scheme());
+        let mut request = Request::get(uri.as_str());
+        // As `request` did: credentials in the URL are sent as Basic authentication.
+        if let Some(auth) = basic_credentials(url) {
+            request = request.header(AUTHORIZATION, auth);
+        }
+        if url.scheme() == "http" {
+            if let Some(auth) = (self.proxy_for)(url).as_ref().and_then(basic_credentials) {
+                request = request.header(PROXY_AUTHORIZATION, auth);
+            }
+        }
+        // The target was encoded for a request line, so the URI parses; if not, the connector
+        // is never reached and the error says so.
+        let request = request
+            .body(Empty::<Bytes>::new())
+            .unwrap_or_else(|_| Request::new(Empty::new()));
+        self.client.request(request).await
+    }
+}
+
+/// Makes the connections of a `Fetcher`.
+#[derive(Clone)]
+struct Connector {
+    tls: Arc<ClientConfig>,
+    proxy_for: ProxyFor,
+}
+
+impl tower_service::Service<Uri> for Connector {
+    type Response = Conn;
+    type Error = Failure;
+    type Future = Pin<Box<dyn Future<Output = Result<Conn, Failure>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Failure>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let connector = self.clone();
+        Box::pin(async move { connector.open(uri).await })
+    }
+}
+
+impl Connector {
+    async fn open(&self, uri: Uri) -> Result<Conn, Failure> {
+        let url = Url::parse(&uri.to_string()).map_err(|_| Failure::Invalid)?;
+        let host = bare_host(&url);
+        let port = url.port_or_known_default().unwrap_or(80);
+        let https = url.scheme() == "https";
+        let (stream, proxied) = match (self.proxy_for)(&url) {
+            None => (connect(&host, port).await?, false),
+            Some(proxy) => {
+                let proxy_host = bare_host(&proxy);
+                let proxy_port = proxy.port_or_known_default().unwrap_or(80);
+                let mut stream = connect(&proxy_host, proxy_port).await?;
+                if proxy.scheme() == "https" {
+                    stream = handshake(&self.tls, &proxy_host, stream).await?;
+                }
+                if https {
+                    tunnel(&mut stream, &host, port, basic_credentials(&proxy)).await?;
+                    (stream, false)
+                } else {
+                    (stream, true)
+                }
+            }
+        };
+        let stream = if https {
+            handshake(&self.tls, &host, stream).await?
+        } else {
+            stream
+        };
+        Ok(Conn {
+            io: TokioIo::new(stream),
+            proxied,
+        })
+    }
+}
+
+/// A connection: to the server, or to an HTTP proxy that takes absolute-form requests.
+struct Conn {
+    io: TokioIo<Box<dyn Stream>>,
+    proxied: bool,
+}
+
+impl Connection for Conn {
+    fn connected(&self) -> Connected {
+        Connected::new().proxy(self.proxied)
+    }
+}
+
+impl hyper::rt::Read for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
@@ -89,77 +244,6 @@ fn encode_into(out: &mut String, text: &str) {
             out.push_str(&format!("%{b:02X}"));
         }
     }
-}
-
-/// Sends `GET target` to the server of `url` (through `proxy` if given) and returns the
-/// response head with its body still to read, and the connection that body comes over.
-pub async fn get(
-    tls: &Arc<ClientConfig>,
-    url: &Url,
-    target: &str,
-    proxy: Option<&Url>,
-) -> Result<(Response<Incoming>, Connection), Failure> {
-    let host = bare_host(url);
-    let port = url.port_or_known_default().unwrap_or(80);
-    let https = url.scheme() == "https";
-    let host_header = match url.port() {
-        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-        None => url.host_str().unwrap_or_default().to_owned(),
-    };
-    let (stream, absolute_form) = match proxy {
-        None => (connect(&host, port).await?, false),
-        Some(proxy) => {
-            let proxy_host = bare_host(proxy);
-            let mut stream =
-                connect(&proxy_host, proxy.port_or_known_default().unwrap_or(80)).await?;
-            if proxy.scheme() == "https" {
-                stream = handshake(tls, &proxy_host, stream).await?;
-            }
-            if https {
-                tunnel(&mut stream, &host, port, basic_credentials(proxy)).await?;
-                (stream, false)
-            } else {
-                (stream, true)
-            }
-        }
-    };
-    let stream = if https {
-        handshake(tls, &host, stream).await?
-    } else {
-        stream
-    };
-    let uri_text = if absolute_form {
-        format!("{}://{host_header}{target}", url.scheme())
-    } else {
-        target.to_owned()
-    };
-    // The target was encoded for a request line above, so it parses.
-    let uri: Uri = uri_text.parse().map_err(|_| {
-        Failure::Io(std::io::Error::other(
-            "the URL is not a valid request target",
-        ))
-    })?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(Failure::Http)?;
-    let connection = Connection(tokio::spawn(connection).abort_handle());
-    let mut request = Request::get(uri)
-        .header(HOST, host_header)
-        .header(CONNECTION, "close");
-    // As `request` did: credentials in the URL are sent as Basic authentication.
-    if let Some(auth) = basic_credentials(url) {
-        request = request.header(AUTHORIZATION, auth);
-    }
-    if absolute_form {
-        if let Some(auth) = proxy.and_then(basic_credentials) {
-            request = request.header(PROXY_AUTHORIZATION, auth);
-        }
-    }
-    let request = request
-        .body(Empty::<Bytes>::new())
-        .map_err(|_| Failure::Invalid)?;
-    let response = sender.send_request(request).await.map_err(Failure::Http)?;
-    Ok((response, connection))
 }
 
 /// The host without IPv6 brackets, as name resolution and TLS want it.
