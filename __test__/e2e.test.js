@@ -43,6 +43,17 @@ let emu;
 let app;
 let browser;
 
+/** The environment variables that point the example at `emulator`, as it would be pointed at Civic. */
+const civicEnv = (emulator) => ({
+  CIVIC_APP_ID: emulator.app.appId,
+  CIVIC_APP_SECRET: emulator.app.appSecret,
+  CIVIC_PRV_KEY: emulator.app.prvKey,
+  CIVIC_API: emulator.url,
+  CIVIC_PUBLIC_KEY: emulator.civicPublicKey,
+  CIVIC_SIP_JS: emulator.scriptUrl,
+  CIVIC_SIP_CSS: emulator.stylesheetUrl,
+});
+
 /** Starts the example (`node server.js`, as `npm start` does) and waits for its address. */
 function startApp(dir, env) {
   const child = spawn(process.execPath, ['server.js'], {
@@ -108,15 +119,7 @@ before(async () => {
   // The suite's own emulator, so that it can switch faults on; the app reaches it through the
   // environment variables it would use for Civic.
   emu = await startEmulator({ app: { name: 'Express example' }, user: USER });
-  app = await startApp(appDir, {
-    CIVIC_APP_ID: emu.app.appId,
-    CIVIC_APP_SECRET: emu.app.appSecret,
-    CIVIC_PRV_KEY: emu.app.prvKey,
-    CIVIC_API: emu.url,
-    CIVIC_PUBLIC_KEY: emu.civicPublicKey,
-    CIVIC_SIP_JS: emu.scriptUrl,
-    CIVIC_SIP_CSS: emu.stylesheetUrl,
-  });
+  app = await startApp(appDir, civicEnv(emu));
   const { chromium } = require('playwright-core');
   // launch() gives Chromium a fresh temporary --user-data-dir, removed on close.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -237,16 +240,7 @@ test('the app refuses a code posted from another site, and a post with no code',
 });
 
 test('the Passport variant (CIVIC_PASSPORT=1): allow signs in; a tampered answer, a used-up code and no code do not', OPTS, async (t) => {
-  const viaPassport = await startApp(appDir, {
-    CIVIC_PASSPORT: '1',
-    CIVIC_APP_ID: emu.app.appId,
-    CIVIC_APP_SECRET: emu.app.appSecret,
-    CIVIC_PRV_KEY: emu.app.prvKey,
-    CIVIC_API: emu.url,
-    CIVIC_PUBLIC_KEY: emu.civicPublicKey,
-    CIVIC_SIP_JS: emu.scriptUrl,
-    CIVIC_SIP_CSS: emu.stylesheetUrl,
-  });
+  const viaPassport = await startApp(appDir, { ...civicEnv(emu), CIVIC_PASSPORT: '1' });
   t.after(() => viaPassport.stop());
   const { context, page } = await newPage(t);
   await page.goto(viaPassport.url);
