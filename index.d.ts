@@ -80,10 +80,35 @@ export interface ExchangeOptions {
   signal?: AbortSignalLike
 }
 
+/**
+ * The labels of user data Civic documents (its SIP docs and scope requests): contact details,
+ * the generic ID document's fields and the verification level.
+ */
+export type KnownCivicLabel =
+  | 'contact.personal.email'
+  | 'contact.personal.phoneNumber'
+  | 'contact.personal.address'
+  | 'documents.genericId.type'
+  | 'documents.genericId.number'
+  | 'documents.genericId.name'
+  | 'documents.genericId.dateOfBirth'
+  | 'documents.genericId.dateOfIssue'
+  | 'documents.genericId.dateOfExpiry'
+  | 'documents.genericId.image'
+  | 'documents.genericId.image_md5'
+  | 'documents.genericId.country'
+  | 'verifications.levels.CIVIC:IAL1'
+
+/**
+ * A label of user data: one of Civic's documented labels, or any other string (Civic may send
+ * labels newer than these types; editors still offer the known ones).
+ */
+export type CivicLabel = KnownCivicLabel | (string & {})
+
 /** One verified item of user data. */
 export interface UserDataRecord {
   /** What the item is, e.g. `'contact.personal.email'`, `'contact.personal.phoneNumber'`. */
-  label: string
+  label: CivicLabel
   /** The value, e.g. `'user@example.com'`. */
   value: string
   /** Civic has validated the value. */
@@ -100,6 +125,21 @@ export interface UserData {
   userId: string
 }
 
+/** The records of some user data by label: `byLabel(userData)['contact.personal.email']?.value`. */
+export type RecordsByLabel = { readonly [L in KnownCivicLabel]?: UserDataRecord } & { readonly [label: string]: UserDataRecord | undefined }
+
+/**
+ * The records of `userData` (an exchange's result, or its `data` array) by label, for lookups
+ * such as `byLabel(userData)['contact.personal.email']`. Leaves `userData` as it is (it stays the
+ * plain object civic-sip-api gave); the result is a new object without a prototype, so a label
+ * such as `'constructor'` finds nothing that is not in the data. Check `isValid` (and `isOwner`)
+ * before trusting a value.
+ *
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` when the data is not an array of records with
+ *   string labels, or names a label twice (which record to trust would be a guess).
+ */
+export declare function byLabel(userData: UserData | readonly UserDataRecord[]): RecordsByLabel
+
 /** Every `error.code` this package gives, one per kind of failure. */
 export type ErrorCode =
   /**
@@ -107,7 +147,7 @@ export type ErrorCode =
    * `ca` or a proxy environment variable cannot be used (rejected, before any request).
    */
   | 'ERR_CIVIC_CONFIG'
-  /** Civic (or the payload URL) answered with an HTTP status other than 200; see `statusCode` and `body`. */
+  /** Civic (or the payload URL) answered with an HTTP status other than 200; see `response`. */
   | 'ERR_CIVIC_HTTP_STATUS'
   /** The connection failed: refused, reset, cut short, DNS, not HTTP, TLS, proxy; in Node's words. */
   | 'ERR_CIVIC_NETWORK'
@@ -128,13 +168,24 @@ export type ErrorCode =
   /** The exchange was aborted by its `signal` (the error's `name` is `'AbortError'`). */
   | 'ABORT_ERR'
 
+/**
+ * Civic's answer, for `ERR_CIVIC_HTTP_STATUS`: where HTTP clients (got, request) keep it, not on
+ * the error itself, so Express's and Koa's error handlers answer the browser with 500, not with
+ * Civic's status (a top-level `statusCode` or `status` would become the app's own).
+ */
+export interface CivicHttpResponse {
+  /** The HTTP status Civic (or the payload URL) answered with; absent when a `processPayload`
+   * caller gave a status that is not one (`'200'`, `70000`). */
+  statusCode?: number
+  /** The response body text (for `processPayload`, the given body as civic-sip-api printed it). */
+  body: string
+}
+
 /** The errors this package throws and rejects with: civic-sip-api's messages, plus a `code`. */
 export interface CivicSipError extends Error {
   code: ErrorCode
-  /** The HTTP status, for `ERR_CIVIC_HTTP_STATUS`. */
-  statusCode?: number
-  /** The response body text, for `ERR_CIVIC_HTTP_STATUS`. */
-  body?: string
+  /** Civic's status and body, for `ERR_CIVIC_HTTP_STATUS`; absent otherwise. */
+  response?: CivicHttpResponse
 }
 
 /** The `code` values by name. */

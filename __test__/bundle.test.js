@@ -18,7 +18,7 @@ const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
 
 const root = path.resolve(__dirname, '..');
 const app = path.join(__dirname, 'fixtures', 'apps', 'bundled');
-const esbuild = path.join(root, 'node_modules', 'esbuild', 'bin', 'esbuild');
+const esbuild = path.join(root, 'node_modules', '.bin', 'esbuild');
 
 let work;
 let emu;
@@ -41,7 +41,7 @@ after(async () => {
 
 function bundle(flags, outfile) {
   return new Promise((resolve) => {
-    execFile(process.execPath, [esbuild, 'app.js', '--bundle', '--platform=node', ...flags, `--outfile=${outfile}`], { cwd: path.join(work, 'src') },
+    execFile(esbuild, ['app.js', '--bundle', '--platform=node', ...flags, `--outfile=${outfile}`], { cwd: path.join(work, 'src') },
       (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stderr }));
   });
 }

@@ -1,6 +1,6 @@
 'use strict';
 
-// The README and docs/ link to each other and into the repository: every relative link must name
+// The README, the changelog and docs/ link to each other and into the repository: every relative link must name
 // a file that exists and, with a #fragment, a heading of that file (GitHub's anchor rules).
 
 const { test } = require('node:test');
@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const documents = ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const documents = ['README.md', 'CHANGELOG.md', ...fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 
 // GitHub's heading anchors: lower case, punctuation other than '-' and '_' dropped, spaces to '-'.
 function anchors(markdown) {

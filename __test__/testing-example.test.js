@@ -21,6 +21,8 @@ function nodeTest(cwd) {
     // Only loopback servers: no proxy the environment may name.
     const env = { ...process.env };
     for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy']) delete env[name];
+    // Set when this suite runs under `node --test`: it would make the inner run report to ours.
+    delete env.NODE_TEST_CONTEXT;
     execFile(process.execPath, ['--test', '--test-reporter=tap', 'signin.test.js'], { cwd, env, timeout: 60_000 },
       (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stdout, stderr }));
   });

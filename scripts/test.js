@@ -7,7 +7,7 @@
 //
 // `npm run test:all` (`node scripts/test.js --all`, what .ci/run runs): all of that, plus a short
 // run of the fuzz targets, the four Linux builds as published, and the suites that check them or
-// take long: artifacts, qemu, pack, publish and soak. The tools those need (cargo-fuzz, zig and
+// take long: artifacts, qemu, pack and soak. The tools those need (cargo-fuzz, zig and
 // cargo-zigbuild, the Rust targets, qemu-user, musl, Chromium, actionlint) are installed by
 // scripts/install-test-tools.sh, which .ci/run calls; this script installs none of them.
 
@@ -19,11 +19,14 @@ const root = path.resolve(__dirname, '..');
 const all = process.argv.includes('--all');
 
 // The suites only test:all runs: they check the cross builds or take minutes each.
-const FULL_ONLY = new Set(['artifacts.test.js', 'qemu.test.js', 'pack.test.js', 'publish.test.js', 'soak.test.js']);
+const FULL_ONLY = new Set(['artifacts.test.js', 'qemu.test.js', 'pack.test.js', 'soak.test.js']);
 
+const started = Date.now();
 const run = (cmd, args) => {
+  const t0 = Date.now();
   console.log(`\n$ ${cmd} ${args.join(' ')}`);
   execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  console.log(`(${((Date.now() - t0) / 1000).toFixed(1)} s; ${((Date.now() - started) / 1000).toFixed(1)} s in all)`);
 };
 
 try {
