@@ -885,6 +885,24 @@ describe('optional resilience: AbortSignal per call', () => {
     assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
   });
 
+  test('a timeout or an abort during the payload GET closes that connection too', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    let closed;
+    fake.processed((req) => { req.socket.once('close', () => closed()); });
+    const client = civicSip.newClient(fake.clientConfig({ timeout: 300 }));
+    let socketClosed = new Promise((resolve) => { closed = resolve; });
+    const timedOut = await settle(client.exchangeCode('code'));
+    assertCivicError(timedOut.error, { message: `${PREFIX}Error: ETIMEDOUT: no answer within 300 ms`, code: codes.TIMEOUT });
+    assert.equal((await settle(socketClosed, 1000)).ok, true);
+    socketClosed = new Promise((resolve) => { closed = resolve; });
+    const controller = new AbortController();
+    const pending = civicSip.newClient(fake.clientConfig()).exchangeCode('code', { signal: controller.signal });
+    while (fake.requests.filter((r) => r.method === 'GET').length < 2) await sleep(5);
+    controller.abort();
+    assertAborted((await settle(pending, 1000)).error, controller.signal.reason);
+    assert.equal((await settle(socketClosed, 1000)).ok, true);
+  });
+
   test('an already aborted signal rejects without a request; AbortSignal.timeout works', OPTS, async (t) => {
     const fake = await fakeCivic(t);
     const client = civicSip.newClient(fake.clientConfig());
