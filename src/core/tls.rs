@@ -159,7 +159,12 @@ impl ServerCertVerifier for NodeVerifier {
             Ok(verified) => Ok(verified),
             // webpki checks the dates before the basic constraints, so this error means the
             // certificate is within its dates; what is left to check is the name.
-            Err(e) if is_ca_used_as_end_entity(&e) && self.ca.iter().any(|c| c == end_entity) => {
+            // As OpenSSL without partial chains: only a self-issued certificate is its own root.
+            Err(e)
+                if is_ca_used_as_end_entity(&e)
+                    && self_issued(end_entity)
+                    && self.ca.iter().any(|c| c == end_entity) =>
+            {
                 check_name(end_entity, server_name)
             }
             Err(e) => Err(in_node_words(e, end_entity, intermediates, server_name)),
@@ -267,9 +272,6 @@ fn unknown_issuer_words(
     end_entity: &CertificateDer<'_>,
     intermediates: &[CertificateDer<'_>],
 ) -> String {
-    let self_issued = |der: &CertificateDer<'_>| {
-        webpki::EndEntityCert::try_from(der).is_ok_and(|c| c.subject() == c.issuer())
-    };
     match intermediates.last() {
         None if self_issued(end_entity) => "self-signed certificate",
         None => "unable to verify the first certificate",
@@ -277,6 +279,11 @@ fn unknown_issuer_words(
         Some(_) => "unable to get local issuer certificate",
     }
     .to_owned()
+}
+
+/// Whether a certificate names itself as its issuer (a self-signed root, or a lone leaf).
+fn self_issued(der: &CertificateDer<'_>) -> bool {
+    webpki::EndEntityCert::try_from(der).is_ok_and(|c| c.subject() == c.issuer())
 }
 
 /// `tls.checkServerIdentity`'s message; `presented` is webpki's list of the certificate's
