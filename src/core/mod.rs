@@ -9,6 +9,7 @@ pub mod hex;
 pub mod http;
 pub mod json;
 pub mod jwt;
+pub mod key_text;
 pub mod proxy;
 
 pub use client::{Client, UserData};
