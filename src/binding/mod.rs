@@ -255,20 +255,10 @@ fn render_json_v8(env: &Env, body: Option<&str>) -> String {
 fn init() {
     if let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
-        .on_thread_start(yield_to_the_event_loop)
+        .on_thread_start(crate::core::origin::lower_thread_priority)
         .enable_all()
         .build()
     {
         napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
-    }
-}
-
-/// Lowers the calling thread's priority (Linux schedules threads individually; elsewhere the
-/// worker keeps the default priority).
-fn yield_to_the_event_loop() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain syscalls on the calling thread; a failure only leaves the priority as it was.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
     }
 }

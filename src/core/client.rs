@@ -15,7 +15,7 @@ use super::config::{Config, Options};
 use super::error::{Error, ErrorKind};
 use super::json::{self, UniqueKeys};
 use super::key_text::is_js_ascii_whitespace;
-use super::{http, jwt};
+use super::{http, jwt, origin};
 
 /// First retry delay; each further one doubles, up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
@@ -219,13 +219,13 @@ impl Client {
                 let extension = &extension;
                 async move {
                     let authorization = authorization_header(&request_token?, extension);
-                    http.post_auth_code(
+                    let post = http.post_auth_code(
                         &config.exchange_url,
                         authorization,
                         body,
                         config.max_response_bytes,
-                    )
-                    .await
+                    );
+                    origin::on_origin_of(&config.exchange_url, post).await
                 }
             })
             .await?;
@@ -312,7 +312,9 @@ impl Client {
             })?;
         let max_bytes = self.config.max_response_bytes;
         let reply = self
-            .with_retries(deadline, || http.get_payload(url, max_bytes))
+            .with_retries(deadline, || {
+                origin::on_origin_of(url, http.get_payload(url, max_bytes))
+            })
             .await
             .map_err(in_payload)?;
         self.open(&reply.body, pending.encrypted, pending.user_id)

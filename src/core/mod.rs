@@ -10,6 +10,7 @@ pub mod http;
 pub mod json;
 pub mod jwt;
 pub mod key_text;
+pub mod origin;
 pub mod proxy;
 
 pub use client::{Client, UserData};
