@@ -90,7 +90,7 @@ export interface UserData {
 export type ErrorCode =
   /** A required option is missing (thrown by the constructor) or key material is malformed (rejected). */
   | 'ERR_CIVIC_CONFIG'
-  /** Civic (or the payload URL) answered with an HTTP status other than 200; see `statusCode` and `body`. */
+  /** Civic (or the payload URL) answered with an HTTP status other than 200; see `response`. */
   | 'ERR_CIVIC_HTTP_STATUS'
   /** The connection failed: refused, reset, DNS, TLS, proxy. */
   | 'ERR_CIVIC_NETWORK'
@@ -111,13 +111,24 @@ export type ErrorCode =
   /** The exchange was aborted by its `signal` (the error's `name` is `'AbortError'`). */
   | 'ABORT_ERR'
 
+/**
+ * Civic's answer, for `ERR_CIVIC_HTTP_STATUS`: where HTTP clients (got, request) keep it, not on
+ * the error itself, so Express's and Koa's error handlers answer the browser with 500, not with
+ * Civic's status (a top-level `statusCode` or `status` would become the app's own).
+ */
+export interface CivicHttpResponse {
+  /** The HTTP status Civic (or the payload URL) answered with; absent when a `processPayload`
+   * caller gave a status that is not one (`'200'`, `70000`). */
+  statusCode?: number
+  /** The response body text (for `processPayload`, the given body as civic-sip-api printed it). */
+  body: string
+}
+
 /** The errors this package throws and rejects with: civic-sip-api's messages, plus a `code`. */
 export interface CivicSipError extends Error {
   code: ErrorCode
-  /** The HTTP status, for `ERR_CIVIC_HTTP_STATUS`. */
-  statusCode?: number
-  /** The response body text, for `ERR_CIVIC_HTTP_STATUS`. */
-  body?: string
+  /** Civic's status and body, for `ERR_CIVIC_HTTP_STATUS`; absent otherwise. */
+  response?: CivicHttpResponse
 }
 
 /** The `code` values by name. */

@@ -4,8 +4,15 @@
 // Only what JS semantics demand lives here (truthiness of options, the callback overload,
 // bound methods); the exchange, its messages and its errors are all in Rust.
 
+const diagnosticsChannel = require('node:diagnostics_channel');
 const events = require('node:events');
 const { NativeClient, NativeAbort } = require('./binding.js');
+
+// `tracing:civic-sip-native:exchangeCode:{start,end,asyncStart,asyncEnd,error}`, for APM tools
+// (Node 18.19+ and 20+; on older Nodes there is nothing to subscribe to).
+const exchangeChannel = typeof diagnosticsChannel.tracingChannel === 'function'
+  ? diagnosticsChannel.tracingChannel('civic-sip-native:exchangeCode')
+  : undefined;
 
 /** Stable `error.code` values, one per kind of failure. */
 const codes = Object.freeze({
@@ -81,6 +88,22 @@ function invalidArgument(message) {
   return error;
 }
 
+/**
+ * `promise`, its rejection given the frames of the call that made it (a native error has none):
+ * an unhandled one then points at the caller's line, as Node's own errors do.
+ */
+function withCallerStack(promise, caller) {
+  return promise.catch((error) => {
+    if (error instanceof Error && typeof caller.stack === 'string') {
+      const frames = caller.stack.slice(caller.stack.indexOf('\n'));
+      const own = typeof error.stack === 'string' ? error.stack : `${error.name}: ${error.message}`;
+      const at = own.indexOf('\n    at ');
+      error.stack = `${at === -1 ? own : own.slice(0, at)}${frames}`;
+    }
+    throw error;
+  });
+}
+
 function nativeOptions(config) {
   const c = config == null ? {} : config;
   const proxy = c.proxy && typeof c.proxy === 'object' ? c.proxy : undefined;
@@ -144,8 +167,13 @@ function untie(signal, tied) {
 class sip {
   #client;
 
+  #trace;
+
   constructor(config) {
-    this.#client = new NativeClient(nativeOptions(config));
+    const options = nativeOptions(config);
+    this.#client = new NativeClient(options);
+    // What a tracing subscriber is told of each exchange (never a secret or the auth code).
+    this.#trace = { appId: options.appId };
     // Own bound methods, as civic-sip-api's plain object had: `const { exchangeCode } = client` works.
     this.exchangeCode = this.exchangeCode.bind(this);
     this.processPayload = this.processPayload.bind(this);
@@ -153,7 +181,12 @@ class sip {
 
   exchangeCode(authCode, options, callback) {
     if (typeof options === 'function') [options, callback] = [undefined, options];
-    const result = this.#exchange(authCode, options);
+    const caller = {};
+    Error.captureStackTrace(caller, sip.prototype.exchangeCode);
+    const exchange = () => withCallerStack(this.#exchange(authCode, options), caller);
+    const result = exchangeChannel !== undefined && exchangeChannel.hasSubscribers
+      ? exchangeChannel.tracePromise(exchange, { ...this.#trace })
+      : exchange();
     if (typeof callback !== 'function') return result;
     // On the next tick, so an exception thrown by the callback is not swallowed by the promise.
     result.then(
@@ -199,6 +232,15 @@ class sip {
   }
 
   processPayload(response) {
+    const result = this.#processPayload(response);
+    // User data, or a Promise of it for a processed reply (errors thrown here have their frames).
+    if (!(result instanceof Promise)) return result;
+    const caller = {};
+    Error.captureStackTrace(caller, sip.prototype.processPayload);
+    return withCallerStack(result, caller);
+  }
+
+  #processPayload(response) {
     const { statusCode, body } = response;
     // civic-sip-api compared with `!== 200` and printed `${statusCode} ${body}`; a 200 body it
     // JSON.parse-d, which reads a Buffer as its text, and took an object as it is.

@@ -1,7 +1,7 @@
 'use strict';
 
 // The four Linux addons as published (npm/<platform>/, built by `npm run build:platforms`, which
-// `npm test` runs first): each is a shared object for its CPU, needs only the C runtime of its
+// `npm run test:all` runs first): each is a shared object for its CPU, needs only the C runtime of its
 // libc, asks glibc for no symbol version newer than 2.17 (so it loads on CentOS 7 / RHEL 7 era
 // systems and everything since), and exports the Node-API module entry point. Read with readelf.
 
@@ -112,7 +112,7 @@ function canRun(cmd) {
 for (const [platform, musl] of Object.entries(MUSL)) {
   const missing = !fs.existsSync(musl.loader) ? `no ${musl.loader} (apt-get install musl${musl.run.length ? ':arm64' : ''})`
     : musl.run.length && !canRun(musl.run[0]) ? `no ${musl.run[0]}` : null;
-  const skip = missing && !process.env.CI ? `${missing}; scripts/install-test-platforms.sh installs it` : false;
+  const skip = missing && !process.env.CI ? `${missing}; scripts/install-test-tools.sh installs it` : false;
 
   test(`${platform}: loads under musl's dynamic linker`, { skip }, (t) => {
     assert.equal(missing, null, missing);

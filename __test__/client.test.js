@@ -668,7 +668,7 @@ describe('processed (S3) payloads', () => {
       body: /^<\?xml version="1.0" encoding="UTF-8"\?>\n<Error><Code>AccessDenied<\/Code>.*<\/Error>$/,
     });
     assert.equal(err.message,
-      `${PREFIX}Could not return data from processed payload url: StatusCodeError: 403 - ${JSON.stringify(err.body)}`);
+      `${PREFIX}Could not return data from processed payload url: StatusCodeError: 403 - ${JSON.stringify(err.response.body)}`);
   });
 
   test('payload from our own server: 404, redirects, refused, invalid URL', OPTS, async (t) => {
@@ -816,7 +816,7 @@ describe('processPayload called directly', () => {
         assert.ok(error instanceof Error, JSON.stringify(response));
         assert.equal(error.message, message);
         assert.equal(error.code, codes.HTTP_STATUS);
-        assert.notEqual(error.statusCode, 0, 'no status was given; 0 is not one');
+        assert.notEqual(error.response.statusCode, 0, 'no status was given; 0 is not one');
       }
     });
 
@@ -857,7 +857,7 @@ describe('processPayload called directly', () => {
       statusCode: 403,
       body: /<Code>AccessDenied<\/Code>/,
     });
-    assert.equal(err.message, `Could not return data from processed payload url: StatusCodeError: 403 - ${JSON.stringify(err.body)}`);
+    assert.equal(err.message, `Could not return data from processed payload url: StatusCodeError: 403 - ${JSON.stringify(err.response.body)}`);
   });
 
   test('a processed reply whose payload never comes: rejects on the timeout', OPTS, async (t) => {
@@ -884,8 +884,8 @@ describe('clients own their configuration', () => {
       const client = civicSip.newClient({ ...civic.newApp(), api: server.url });
       const error = await client.exchangeCode('code').then(() => assert.fail('resolved'), (e) => e);
       assert.equal(error.code, codes.HTTP_STATUS);
-      assert.equal(error.statusCode, 400);
-      ports.push(JSON.parse(error.body).port);
+      assert.equal(error.response.statusCode, 400);
+      ports.push(JSON.parse(error.response.body).port);
     }
     assert.equal(new Set(ports).size, 1, `client ports: ${ports}`);
   });

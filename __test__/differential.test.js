@@ -227,8 +227,18 @@ function assertNativeError(error, { message, code, statusCode, body }) {
   assert.ok(error instanceof Error, `native rejected with a non-Error: ${String(error)}`);
   if (message !== undefined) assert.equal(error.message, message);
   assert.equal(error.code, code, `code of "${error.message}"`);
-  assert.equal(error.statusCode, statusCode, `statusCode of "${error.message}"`);
-  assert.equal(error.body, body, `body of "${error.message}"`);
+  assertResponse(error, statusCode, body);
+}
+
+/** Civic's status and body are under `response` (never top-level, where Express would use them). */
+function assertResponse(error, statusCode, body, normalise = (x) => x) {
+  for (const key of ['statusCode', 'status', 'body']) assert.ok(!(key in error), `no top-level ${key} on "${error.message}"`);
+  if (body === undefined && statusCode === undefined) {
+    assert.equal(error.response, undefined, `response of "${error.message}"`);
+    return;
+  }
+  assert.equal(error.response.statusCode, statusCode, `statusCode of "${error.message}"`);
+  assert.equal(normalise(error.response.body), body, `body of "${error.message}"`);
 }
 
 /**
@@ -268,8 +278,7 @@ function assertSame(run, expect, normalise = (s) => s, t = undefined) {
   assert.equal(n, r, both);
   assert.ok(native.error instanceof Error, both);
   assert.equal(native.error.code, expect.code, both);
-  assert.equal(native.error.statusCode, expect.statusCode, both);
-  assert.equal(normalise(native.error.body), expect.body, both);
+  assertResponse(native.error, expect.statusCode, expect.body, normalise);
 }
 
 /** Both clients sent the same requests: method, URL, headers that matter, and the same body JSON. */

@@ -250,6 +250,52 @@ test('the example by default: its own emulator, the default user', OPTS, async (
   assert.equal(await page.locator('#greeting').textContent(), 'Welcome, user@example.com');
 });
 
+test("Express's default error handler answers 500, not Civic's 401, when an exchange fails", OPTS, async (t) => {
+  // The example's own Express (installed from the registry), with no error handler of the app's.
+  const express = require(path.join(appDir, 'node_modules', 'express'));
+  const client = civicSip.newClient(emu.clientConfig());
+  // env 'test': finalhandler shows the stack on the page but does not also log it.
+  const server = express()
+    .set('env', 'test')
+    .post('/auth/civic', async (req, res) => { res.json(await client.exchangeCode(emu.mintAuthCode())); })
+    .listen(0, '127.0.0.1');
+  await new Promise((resolve) => { server.once('listening', resolve); });
+  t.after(() => new Promise((resolve) => { server.close(resolve); }));
+  emu.fault('unauthorized', { times: 1 });
+  const res = await fetch(`http://127.0.0.1:${server.address().port}/auth/civic`, { method: 'POST' });
+  assert.equal(res.status, 500);
+  const page = await res.text();
+  // In development finalhandler shows the stack: the message, then the route's own frame.
+  assert.match(page, /Error exchanging code for data: 401 - &quot;{\\&quot;message\\&quot;:\\&quot;Unauthorized\\&quot;}&quot;/);
+  // Civic's answer stays on the error for the app's own handler.
+  const error = await client.exchangeCode('a.b.c').catch((e) => e);
+  assert.deepEqual(error.response, { statusCode: 400, body: '{"message":"Invalid auth code"}' });
+});
+
+test('a taken port: the example says which variable moves it; the emulator logs a refusal', OPTS, async (t) => {
+  const busy = await startServer((req, res) => res.end());
+  t.after(() => busy.close());
+  const port = String(busy.port);
+  for (const [env, message] of [
+    [{ EMULATOR_PORT: port }, `port ${port} is in use, so the Civic emulator cannot start: set EMULATOR_PORT to another port (0 for any free one)\n`],
+    [{ EMULATOR_PORT: '0', PORT: port }, `port ${port} is in use, so the app cannot start: set PORT to another port (0 for any free one)\n`],
+  ]) {
+    await assert.rejects(startApp(appDir, env), (error) => {
+      assert.equal(error.message, `the example exited with 1:\n${message}`.replace(/\n$/, '\n'));
+      return true;
+    });
+  }
+  // A client with the wrong appSecret: the example's log says which check Civic's stand-in failed.
+  const own = await startApp(appDir, { EMULATOR_PORT: '0' });
+  t.after(() => own.stop());
+  const api = /at (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(own.output.stdout)[1];
+  const res = await fetch(`${api}prod/scopeRequest/authCode`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+  assert.equal(res.status, 401);
+  const deadline = Date.now() + 5000;
+  while (!own.output.stderr.includes('\n') && Date.now() < deadline) await new Promise((r) => { setTimeout(r, 20); });
+  assert.equal(own.output.stderr, 'Civic emulator refused POST /prod/scopeRequest/authCode with 401: authorization-header: no Authorization header (expected "Civic <request token>.<Civic extension>")\n');
+});
+
 test('against Civic: the page loads Civic\'s hosted script and stylesheet unless told otherwise', OPTS, async (t) => {
   const civic = await startApp(appDir, {
     CIVIC_APP_ID: 'CivicApp1',

@@ -116,8 +116,8 @@ test('a full exchange through the ESM import', OPTS, async (t) => {
     assert.ok(err instanceof Error);
     assert.equal(err.message, 'Error exchanging code for data: 401 - "{\\"message\\":\\"Unauthorized\\"}"');
     assert.equal(err.code, codes.HTTP_STATUS);
-    assert.equal(err.statusCode, 401);
-    assert.equal(err.body, '{"message":"Unauthorized"}');
+    assert.deepEqual(err.response, { statusCode: 401, body: '{"message":"Unauthorized"}' });
+    assert.equal(err.statusCode, undefined);
     return true;
   });
   assert.deepEqual(emu.requests.map((r) => `${r.method} ${r.url.replace(/[0-9a-f]{32}$/, '<id>')}`), [

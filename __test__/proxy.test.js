@@ -59,7 +59,7 @@ civicSip.newClient(config).exchangeCode(code).then(
   (result) => { process.stdout.write(JSON.stringify({ ok: true, result })); },
   (e) => {
     process.stdout.write(JSON.stringify({
-      ok: false, error: { message: e.message, code: e.code, statusCode: e.statusCode, body: e.body },
+      ok: false, error: { message: e.message, code: e.code, response: e.response },
     }));
   },
 );

@@ -1,7 +1,7 @@
 'use strict';
 
 // The linux-arm64-gnu package on an arm64 Node: Debian's own arm64 `nodejs` (Node 18), unpacked
-// into target/arm64-node/ by scripts/install-test-platforms.sh and run under qemu-user. The root and
+// into target/arm64-node/ by scripts/install-test-tools.sh and run under qemu-user. The root and
 // arm64 tarballs are installed offline as npm installs them on an arm64 machine (--cpu arm64: the
 // root's optionalDependencies bring the arm64 package only), the package's loader picks the arm64
 // addon by itself, and the app exchanges a code with the emulator
@@ -38,7 +38,7 @@ function qemu() {
 const missing = !qemu() ? 'qemu-aarch64 is not installed'
   : !fs.existsSync(node) ? `no arm64 Node at ${path.relative(root, node)}`
     : !fs.existsSync(addonPath('linux-arm64-gnu')) ? 'no linux-arm64-gnu build' : null;
-const skip = missing && !process.env.CI ? `${missing} (scripts/install-test-platforms.sh, npm run build:platforms)` : false;
+const skip = missing && !process.env.CI ? `${missing} (scripts/install-test-tools.sh, npm run build:platforms)` : false;
 
 let work;
 let app;

@@ -2,7 +2,7 @@
 
 // The short soak CI runs: scripts/soak.js from 5,000 to 20,000 exchanges against the emulator in
 // its own process. RSS (after a full GC) must stay within 10% and no exchange may fail. The long
-// run (10,000 to 100,000) is recorded in the README.
+// run (10,000 to 100,000) is recorded in docs/security.md.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');

@@ -4,8 +4,8 @@
 // cargo-zigbuild into npm/<platform>/civic-sip-native.<platform>.node, as they are published.
 // The glibc builds link against glibc 2.17's symbol versions (zig's `.2.17` target suffix), so they
 // load on CentOS 7 era distributions; the musl builds link musl's libc dynamically (a cdylib
-// cannot be a static executable: crt-static off). Installs what it needs first: ziglang and
-// cargo-zigbuild from PyPI, the Rust targets with rustup.
+// cannot be a static executable: crt-static off). Needs ziglang and cargo-zigbuild from PyPI and
+// the Rust targets, which `scripts/install-test-tools.sh build` installs.
 
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -39,20 +39,31 @@ function run(cmd, args, env) {
   execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
 }
 
-function ensureTools(platforms) {
+// What the build needs and lacks: the pinned PyPI tools not installed at their pinned versions,
+// and the Rust targets rustup has not installed.
+function missingTools(platforms = Object.keys(PLATFORMS)) {
   const zigbuild = (quiet('cargo-zigbuild', ['--version']) ?? '').trim();
   const zig = (quiet('python3', ['-m', 'ziglang', 'version']) ?? '').trim();
-  if (`cargo-zigbuild==${zigbuild.split(' ')[1]}` !== PYPI_TOOLS[1] || `ziglang==${zig}` !== PYPI_TOOLS[0]) {
-    run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...PYPI_TOOLS]);
-  }
+  const pypi = PYPI_TOOLS.filter((tool) => (tool.startsWith('ziglang==')
+    ? tool !== `ziglang==${zig}`
+    : tool !== `cargo-zigbuild==${zigbuild.split(' ')[1]}`));
   const installed = (quiet('rustup', ['target', 'list', '--installed']) ?? '').split('\n');
-  const missing = platforms.map((p) => PLATFORMS[p].triple).filter((t) => !installed.includes(t));
-  if (missing.length) run('rustup', ['target', 'add', ...missing]);
+  const targets = platforms.map((p) => PLATFORMS[p].triple).filter((t) => !installed.includes(t));
+  return { pypi, targets };
+}
+
+// Installs nothing: scripts/install-test-tools.sh does (`build` for the cross-build tools only).
+function checkTools(platforms) {
+  const { pypi, targets } = missingTools(platforms);
+  const missing = [...pypi, ...targets.map((t) => `rustup target ${t}`)];
+  if (missing.length) {
+    throw new Error(`missing ${missing.join(', ')}: run scripts/install-test-tools.sh build`);
+  }
 }
 
 function buildPlatforms(platforms = Object.keys(PLATFORMS)) {
   for (const p of platforms) if (!PLATFORMS[p]) throw new Error(`unknown platform ${p}; one of ${Object.keys(PLATFORMS).join(', ')}`);
-  ensureTools(platforms);
+  checkTools(platforms);
   const env = {};
   for (const p of platforms) {
     if (p.endsWith('-musl')) env[`CARGO_TARGET_${PLATFORMS[p].triple.toUpperCase().replace(/-/g, '_')}_RUSTFLAGS`] = '-C target-feature=-crt-static';
@@ -68,7 +79,7 @@ function buildPlatforms(platforms = Object.keys(PLATFORMS)) {
   });
 }
 
-module.exports = { PLATFORMS, addonPath, buildPlatforms };
+module.exports = { PLATFORMS, PYPI_TOOLS, addonPath, buildPlatforms, missingTools };
 
 if (require.main === module) {
   try {

@@ -1,9 +1,9 @@
 'use strict';
 
-// A short run of each cargo-fuzz target (fuzz/) over its committed seeds, for `npm test` and CI:
+// A short run of each cargo-fuzz target (fuzz/) over its committed seeds, for `npm run test:all` and CI:
 // a panic or an assertion in a target fails it. The long runs and their numbers are in
-// fuzz/README.md. Installs cargo-fuzz when missing; cargo-fuzz needs nightly flags, which
-// RUSTC_BOOTSTRAP=1 unlocks on the stable toolchain.
+// fuzz/README.md. Needs cargo-fuzz (scripts/install-test-tools.sh installs it); cargo-fuzz needs
+// nightly flags, which RUSTC_BOOTSTRAP=1 unlocks on the stable toolchain.
 // FUZZ_SMOKE_SECONDS sets the time per target (default 25).
 
 const { execFileSync, spawnSync } = require('node:child_process');
@@ -45,7 +45,7 @@ function smoke(target, corpus) {
 }
 
 function main() {
-  if (!hasCargoFuzz()) run('cargo', ['install', 'cargo-fuzz', '--version', '0.13.2', '--locked']);
+  if (!hasCargoFuzz()) throw Object.assign(new Error('cargo-fuzz is not installed: run scripts/install-test-tools.sh'), { status: 1 });
   run('cargo', ['fmt', '--check']);
   run('cargo', ['fuzz', 'build']);
   const targets = execFileSync('cargo', ['fuzz', 'list'], { cwd: fuzzDir, env, encoding: 'utf8' }).split('\n').filter(Boolean);
@@ -63,6 +63,7 @@ function main() {
 try {
   main();
 } catch (error) {
-  console.error(`\nfuzz smoke failed: ${error.message}\n(a crashing input is kept in fuzz/artifacts/<target>/)`);
+  const hint = error.message.startsWith('target ') ? '\n(a crashing input is kept in fuzz/artifacts/<target>/)' : '';
+  console.error(`\nfuzz smoke failed: ${error.message}${hint}`);
   process.exitCode = error.status || 1;
 }

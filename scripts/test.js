@@ -1,29 +1,48 @@
 'use strict';
 
-// `npm test`: formatting, lints, the Rust core's tests, a short run of the fuzz targets, then the
-// Node suites against real servers on 127.0.0.1. Installs the dev dependencies first on a fresh clone.
+// `npm test`: what a contributor runs on every change, in minutes on a built checkout, installing
+// nothing outside the project (a fresh clone gets its dev dependencies with `npm ci`): formatting,
+// lints (both feature sets), the Rust core's tests, then the Node suites against real servers on
+// 127.0.0.1 (differential, browser and end-to-end ones included).
+//
+// `npm run test:all` (`node scripts/test.js --all`, what .ci/run runs): all of that, plus a short
+// run of the fuzz targets, the four Linux builds as published, and the suites that check them or
+// take long: artifacts, qemu, pack and soak. The tools those need (cargo-fuzz, zig and
+// cargo-zigbuild, the Rust targets, qemu-user, musl, Chromium, actionlint) are installed by
+// scripts/install-test-tools.sh, which .ci/run calls; this script installs none of them.
 
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+const all = process.argv.includes('--all');
+
+// The suites only test:all runs: they check the cross builds or take minutes each.
+const FULL_ONLY = new Set(['artifacts.test.js', 'qemu.test.js', 'pack.test.js', 'soak.test.js']);
+
+const started = Date.now();
 const run = (cmd, args) => {
+  const t0 = Date.now();
   console.log(`\n$ ${cmd} ${args.join(' ')}`);
   execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  console.log(`(${((Date.now() - t0) / 1000).toFixed(1)} s; ${((Date.now() - started) / 1000).toFixed(1)} s in all)`);
 };
 
 try {
-  if (!fs.existsSync(path.join(root, 'node_modules', 'civic-sip-api'))) run('npm', ['install', '--no-audit', '--no-fund']);
+  // A fresh clone: the dev dependencies from the lock file, into the project's node_modules.
+  if (!fs.existsSync(path.join(root, 'node_modules', 'civic-sip-api'))) run('npm', ['ci', '--no-audit', '--no-fund']);
   run('cargo', ['fmt', '--check']);
   run('cargo', ['clippy', '--all-targets', '--', '-D', 'warnings']);
   run('cargo', ['clippy', '--all-targets', '--no-default-features', '--features', 'bench', '--', '-D', 'warnings']);
   run('cargo', ['test']);
-  run(process.execPath, [path.join('scripts', 'fuzz-smoke.js')]);
+  if (all) run(process.execPath, [path.join('scripts', 'fuzz-smoke.js')]);
   require('./build').ensureBuilt();
   // The four Linux addons as published, for artifacts.test.js and qemu.test.js.
-  run(process.execPath, [path.join('scripts', 'build-platforms.js')]);
-  const suites = fs.readdirSync(path.join(root, '__test__')).filter((f) => f.endsWith('.test.js') || f.endsWith('.test.mjs'));
+  if (all) run(process.execPath, [path.join('scripts', 'build-platforms.js')]);
+  const suites = fs.readdirSync(path.join(root, '__test__'))
+    .filter((f) => f.endsWith('.test.js') || f.endsWith('.test.mjs'))
+    .filter((f) => all || !FULL_ONLY.has(f));
   run(process.execPath, ['--test', '--test-concurrency=1', ...suites.map((f) => path.join('__test__', f))]);
 } catch (error) {
   process.exitCode = error.status || 1;

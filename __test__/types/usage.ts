@@ -16,7 +16,7 @@ import type {
   UserDataRecord,
 } from 'civic-sip-native';
 import civicSipCjs = require('civic-sip-native');
-import { startEmulator } from 'civic-sip-native/emulator';
+import { startEmulator, RefusalCheck } from 'civic-sip-native/emulator';
 
 const appId = 'HyhaWO1SG';
 const appSecret = '44bbae32d1e02bf481074177002bbdef';
@@ -83,8 +83,8 @@ async function login(authCode: string): Promise<string | undefined> {
 const returned: void = configured.exchangeCode('auth-code', (error: CivicSipError | null, userData?: UserData) => {
   if (error) {
     const code: ErrorCode = error.code;
-    const status: number | undefined = error.statusCode;
-    const body: string | undefined = error.body;
+    const status: number | undefined = error.response?.statusCode;
+    const body: string | undefined = error.response?.body;
     const message: string = error.message;
     void [code, status, body, message];
     return;
@@ -134,8 +134,8 @@ async function safeLogin(authCode: string): Promise<string> {
   } catch (err: unknown) {
     if (!isCivicSipError(err)) throw err;
     if (err.code === codes.HTTP_STATUS) {
-      const status: number | undefined = err.statusCode;
-      return `Civic answered ${status ?? '?'}: ${err.body ?? ''}`;
+      const status: number | undefined = err.response?.statusCode;
+      return `Civic answered ${status ?? '?'}: ${err.response?.body ?? ''}`;
     }
     if (err.code === codes.TIMEOUT || err.code === codes.NETWORK) return 'try again later';
     return describe(err.code);
@@ -169,6 +169,12 @@ void processPayload;
 // ---- the emulator's types
 async function withEmulator(): Promise<UserData> {
   const emu = await startEmulator({ userData: [{ label: 'x', value: 'y', isValid: true, isOwner: false }] });
+  emu.on('refusal', (refusal) => {
+    const why: string = `${refusal.status} ${refusal.check}: ${refusal.message}`;
+    void why;
+  });
+  const mintUrl: string = emu.mintUrl;
+  void mintUrl;
   try {
     return await newClient(emu.clientConfig({ timeout: 5000 })).exchangeCode(emu.mintAuthCode());
   } finally {
@@ -209,9 +215,11 @@ const notNumber: number = ({} as UserDataRecord).value;
 codes.CONFIG = 'ERR_SOMETHING_ELSE';
 // @ts-expect-error [unknown-code] not one of the codes
 const notACode: ErrorCode = 'ERR_CIVIC_SOMETHING';
+// @ts-expect-error [refusal-check] not one of the emulator's checks
+const notACheck: RefusalCheck = 'hmac';
 // @ts-expect-error [status-type] processPayload wants a numeric statusCode
 client.processPayload({ statusCode: '200', body: '' });
 
 export {
-  login, safeLogin, abortable, badOptions, readReply, withEmulator, returned, httpStatus, anyCode, allCodes, noAppId, notNumber, notACode,
+  login, safeLogin, abortable, badOptions, readReply, withEmulator, returned, httpStatus, anyCode, allCodes, noAppId, notNumber, notACode, notACheck,
 };

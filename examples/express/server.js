@@ -37,11 +37,18 @@ async function settings(env) {
     };
   }
   const { startEmulator } = require('civic-sip-native/emulator');
-  const emulator = await startEmulator({
-    port: Number(env.EMULATOR_PORT ?? 8080),
-    app: { name: 'Express example' },
-    recordRequests: false,
-  });
+  const port = Number(env.EMULATOR_PORT ?? 8080);
+  let emulator;
+  try {
+    emulator = await startEmulator({ port, app: { name: 'Express example' }, recordRequests: false });
+  } catch (error) {
+    if (error.code === 'EADDRINUSE') {
+      throw new Error(`port ${port} is in use, so the Civic emulator cannot start: set EMULATOR_PORT to another port (0 for any free one)`);
+    }
+    throw error;
+  }
+  // Why the emulator refused an exchange (Civic itself never says): the check and what it expected.
+  emulator.on('refusal', (refusal) => console.error(`Civic emulator refused ${refusal.method} ${refusal.path} with ${refusal.status}: ${refusal.check}: ${refusal.message}`));
   return {
     client: emulator.clientConfig(),
     browser: { appId: emulator.app.appId, scope, script: emulator.scriptUrl, stylesheet: emulator.stylesheetUrl },
@@ -163,13 +170,19 @@ async function main() {
   const sessionSecret = process.env.SESSION_SECRET ?? crypto.randomBytes(32).toString('hex');
   const app = createApp({ ...civic, sessionSecret });
   const host = process.env.HOST ?? '127.0.0.1';
-  const server = app.listen(Number(process.env.PORT ?? 3000), host, () => {
+  const port = Number(process.env.PORT ?? 3000);
+  // Express 5 calls this on a failed listen too, with the error (handled below).
+  const server = app.listen(port, host, (error) => {
+    if (error) return;
     if (civic.emulator) console.log(`Civic emulator (app ${civic.emulator.app.appId}) at ${civic.emulator.url}`);
     else console.log(`Civic API: ${civic.client.api ?? 'Civic production'}`);
     console.log(`Listening on http://${host}:${server.address().port}/`);
   });
   server.on('error', (error) => {
-    console.error(`cannot listen: ${error.message}`);
+    console.error(error.code === 'EADDRINUSE'
+      ? `port ${port} is in use, so the app cannot start: set PORT to another port (0 for any free one)`
+      : `cannot listen on ${host}:${port}: ${error.message} (HOST and PORT choose where)`);
+    if (civic.emulator) civic.emulator.close();
     process.exit(1);
   });
   const stop = () => {

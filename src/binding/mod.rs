@@ -204,7 +204,7 @@ fn json<'env>(env: &'env Env) -> Result<JSON<'env>> {
 }
 
 /// The one place core errors become JS errors: an `Error` with civic-sip-api's message, a
-/// `code`, and for HTTP errors `statusCode` and `body`.
+/// `code`, and for HTTP errors `response: { statusCode, body }`.
 fn to_js_error(env: &Env, e: CoreError) -> Error {
     match build_js_error(env, &e) {
         Ok(js_error) => Error::from(js_error.to_unknown()),
@@ -221,11 +221,16 @@ fn build_js_error<'env>(env: &'env Env, e: &CoreError) -> Result<Object<'env>> {
         // What `fetch` and Node's own APIs reject with, so `error.name === 'AbortError'` works.
         error.set_named_property("name", "AbortError")?;
     }
-    if let Some(status) = e.status_code() {
-        error.set_named_property("statusCode", u32::from(status))?;
-    }
+    // Civic's status under `response`, as HTTP clients (got, axios) keep it: a top-level
+    // `statusCode` or `status` would become the app's own answer in Express's or Koa's error
+    // handler (Civic's 401 for a wrong app key is the app's 500).
     if let Some(body) = e.response_body() {
-        error.set_named_property("body", body)?;
+        let mut response = Object::new(env)?;
+        if let Some(status) = e.status_code() {
+            response.set_named_property("statusCode", u32::from(status))?;
+        }
+        response.set_named_property("body", body)?;
+        error.set_named_property("response", response)?;
     }
     Ok(error)
 }
