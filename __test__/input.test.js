@@ -157,7 +157,7 @@ describe('appSecret and civicPublicKey', () => {
     const [reference, native] = [await outcome(() => referenceClient(upper).exchangeCode(emu.mintAuthCode())),
       await outcome(() => civicSip.newClient(upper).exchangeCode(emu.mintAuthCode()))];
     assert.equal(reference.ok, false);
-    assertCivicError(native.error, { message: reference.error.message, code: codes.HTTP_STATUS, statusCode: 401, body: native.error.body });
+    assertCivicError(native.error, { message: reference.error.message, code: codes.HTTP_STATUS, statusCode: 401, body: native.error.response.body });
     // CryptoJS reads a secret with whitespace as another key: civic-sip-api fails to decrypt;
     // civic-sip-native refuses the secret, naming the field only.
     for (const appSecret of [`${emu.app.appSecret}\n`, ` ${emu.app.appSecret}`, `${emu.app.appSecret.slice(0, 16)} ${emu.app.appSecret.slice(16)}`]) {

@@ -6,10 +6,10 @@
  *   const { startFlood } = require('./helpers/flood');
  *   const flood = await startFlood('interim');   // { url, port, connections(), close() }
  *
- * Each connection's request is read up to the end of its headers, then answered with an endless
+ * The server runs at nice 10. Each connection's request is read up to the end of its headers,
+ * then answered with an endless
  * stream, written as fast as the client reads it:
  *   'interim'  `HTTP/1.1 103 Early Hints` interim responses, one after another, never a final one
- *   'header'   a 200 status line, then header lines without end
  *   'body'     a 200 with a chunked body of 1-byte chunks without end
  * flood.connections() resolves with { accepted, open }: the connections accepted so far, and
  * those not yet closed by the client.
@@ -19,16 +19,19 @@
  */
 
 const net = require('node:net');
+const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 
 const PIECES = {
   interim: ['', 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n'],
-  header: ['HTTP/1.1 200 OK\r\n', 'X-Flood: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n'],
   body: ['HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n', '1\r\n \r\n'],
 };
 
 function serve(mode) {
+  // The hostile server stands for another machine: on a small test box its own writing should
+  // not take CPU from the client under test before the client's threads (nice 10) get it.
+  try { os.setPriority(10); } catch { /* not permitted: keep the default */ }
   const [head, piece] = PIECES[mode];
   // Many pieces per write, so the flood is limited by the client's reading, not by our writes.
   const block = Buffer.from(piece.repeat(Math.ceil(65536 / piece.length)));

@@ -260,7 +260,7 @@ fn render_json_v8(env: &Env, body: Option<&str>) -> String {
 fn init() {
     if let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
-        .on_thread_start(crate::core::origin::lower_thread_priority)
+        .on_thread_start(|| crate::core::origin::lower_thread_priority(crate::core::origin::NICE))
         .enable_all()
         .build()
     {

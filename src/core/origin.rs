@@ -16,9 +16,11 @@ use std::task::{Context, Poll};
 
 use tokio::runtime::{Builder, Handle, Runtime};
 
-/// Most origins with a thread of their own; further ones share those threads by a hash. Civic's
-/// API and its payload host are two; a few more leave room for proxies and redirects.
-const MAX_ORIGIN_THREADS: usize = 8;
+/// Most origins with a thread of their own; further ones share those threads by a hash. An app
+/// talks to two (Civic's API and its payload host); the rest leaves room for test servers,
+/// redirects and a process that serves several apps. An origin keeps its thread for the life of
+/// the process: its pooled connections' tasks stay there.
+const MAX_ORIGIN_THREADS: usize = 32;
 
 /// The runtimes, kept for the life of the process (a runtime cannot be dropped from async code).
 struct Runtimes {
@@ -49,7 +51,7 @@ fn handle_for(origin: &str) -> Option<Handle> {
         let runtime = Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("civic-sip-origin")
-            .on_thread_start(lower_thread_priority)
+            .on_thread_start(|| lower_thread_priority(NICE))
             .enable_all()
             .build()
             .ok()?;
@@ -103,15 +105,20 @@ impl<F: Future> Future for OnOrigin<F> {
     }
 }
 
-/// Lowers the calling thread's scheduling priority (nice 10), so that on a busy machine the
+/// The nice value of the exchanges' worker and of the connection threads.
+pub const NICE: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority to `nice`, so that on a busy machine the
 /// JavaScript thread, which serves the whole app, runs first. Linux schedules threads
 /// individually; elsewhere the thread keeps the default priority.
-pub fn lower_thread_priority() {
+pub fn lower_thread_priority(nice: i32) {
     #[cfg(target_os = "linux")]
     // SAFETY: plain syscalls on the calling thread; a failure only leaves the priority as it was.
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice);
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 #[cfg(test)]
