@@ -58,8 +58,12 @@ async function emulator(t) {
   return emu;
 }
 
-/** Resolves once every flood's connections are closed by the client (fails after `ms`). */
-async function allClosed(servers, ms = 3000) {
+/**
+ * Resolves once every flood's connections are closed by the client (fails after `ms`): a
+ * connection notices its exchange is gone when its thread next polls it, which on a loaded
+ * machine can take seconds of its low-priority thread's turn.
+ */
+async function allClosed(servers, ms = 15000) {
   const until = Date.now() + ms;
   for (;;) {
     const states = await Promise.all(servers.map((f) => f.connections()));
