@@ -328,6 +328,24 @@ describe('Node\'s conventions for signals', () => {
     assert.deepEqual(warnings.map((w) => w.name), []);
   });
 
+  test('a signal that is not Node\'s AbortSignal (an EventTarget with aborted and reason) gets one plain listener too', OPTS, async (t) => {
+    const server = await startServer(() => {});
+    t.after(() => server.close());
+    const signal = new EventTarget();
+    signal.aborted = false;
+    const client = civicSip.newClient({ ...civic.newApp(), api: server.url });
+    const pending = Array.from({ length: 12 }, () => client.exchangeCode('code', { signal }).catch((e) => e));
+    assert.equal(getEventListeners(signal, 'abort').length, 1);
+    signal.aborted = true;
+    signal.reason = new Error('stop');
+    signal.dispatchEvent(new Event('abort'));
+    for (const err of await Promise.all(pending)) {
+      assertCivicError(err, { message: `${PREFIX}AbortError: The operation was aborted`, code: codes.ABORTED });
+      assert.equal(err.cause, signal.reason);
+    }
+    assert.equal(getEventListeners(signal, 'abort').length, 0);
+  });
+
   test('the shared listener stays while any exchange is pending and goes with the last', OPTS, async (t) => {
     const emu = await emulator(t);
     const hanging = await startServer(() => {});

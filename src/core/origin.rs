@@ -51,7 +51,7 @@ fn handle_for(origin: &str) -> Option<Handle> {
         let runtime = Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("civic-sip-origin")
-            .on_thread_start(|| lower_thread_priority(NICE))
+            .on_thread_start(|| lower_thread_priority(CONNECTION_NICE))
             .enable_all()
             .build()
             .ok()?;
@@ -105,8 +105,12 @@ impl<F: Future> Future for OnOrigin<F> {
     }
 }
 
-/// The nice value of the exchanges' worker and of the connection threads.
+/// The nice value of the exchanges' worker: below the JavaScript thread.
 pub const NICE: i32 = 10;
+/// The nice value of the connection threads: below the exchanges' worker too, so that on a busy
+/// machine a flooded connection's parsing never stands between a deadline and its worker, nor
+/// between a healthy exchange's signing or verifying and the CPU.
+const CONNECTION_NICE: i32 = NICE + 5;
 
 /// Lowers the calling thread's scheduling priority to `nice`, so that on a busy machine the
 /// JavaScript thread, which serves the whole app, runs first. Linux schedules threads
