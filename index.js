@@ -44,6 +44,25 @@ const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
 const escapeLoneSurrogates = (value) => value.replace(LONE_SURROGATES,
   (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 
+function isJson(text) {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The native error with the message (and body) it would have had with lone surrogates kept. */
+function quoting(error, message, body) {
+  if (typeof error.stack === 'string' && error.stack.startsWith(`${error.name}: ${error.message}`)) {
+    error.stack = `${error.name}: ${message}${error.stack.slice(error.name.length + 2 + error.message.length)}`;
+  }
+  error.message = message;
+  if (body !== undefined && error.response) error.response.body = body;
+  return error;
+}
+
 function notWellFormed(what) {
   const error = new TypeError(`${what} must be a well-formed Unicode string: it holds a lone surrogate`);
   error.code = codes.INVALID_ARGUMENT;
@@ -244,14 +263,27 @@ class sip {
     const { statusCode, body } = response;
     // civic-sip-api compared with `!== 200` and printed `${statusCode} ${body}`; a 200 body it
     // JSON.parse-d, which reads a Buffer as its text, and took an object as it is.
-    if (statusCode !== 200) return this.#client.processPayload(String(statusCode), String(body));
+    if (statusCode !== 200) {
+      const text = String(body);
+      if (wellFormed(text)) return this.#client.processPayload(String(statusCode), text);
+      try {
+        return this.#client.processPayload(String(statusCode), escapeLoneSurrogates(text));
+      } catch (error) {
+        throw quoting(error, `${statusCode} ${text}`, text);
+      }
+    }
     let text = body;
     if (Buffer.isBuffer(body)) text = body.toString();
     else if (body !== undefined && typeof body !== 'string') text = JSON.stringify(body);
-    // JSON.parse reads a lone surrogate and its escape as the same string; Rust reads only
-    // the escape unchanged.
-    else if (typeof body === 'string' && !wellFormed(body)) text = escapeLoneSurrogates(body);
-    return this.#client.processPayload(undefined, text);
+    if (typeof text !== 'string' || wellFormed(text)) return this.#client.processPayload(undefined, text);
+    // JSON.parse reads a lone surrogate and its escape as the same string; Rust reads only the
+    // escape unchanged. Where the body is not JSON, the message quotes it as civic-sip-api did.
+    try {
+      return this.#client.processPayload(undefined, escapeLoneSurrogates(text));
+    } catch (error) {
+      if (error.code !== codes.INVALID_RESPONSE || isJson(text)) throw error;
+      throw quoting(error, `Invalid response body or body data not found: ${JSON.stringify(text)}`);
+    }
   }
 }
 

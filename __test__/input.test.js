@@ -294,12 +294,27 @@ describe('lone surrogates are refused, never replaced', () => {
       { message: CIVIC_KEY_MESSAGE, code: codes.CONFIG });
   });
 
-  test('processPayload: a lone surrogate in a reply string is kept, as JSON.parse keeps it', OPTS, async (t) => {
+  test('processPayload: a lone surrogate in a reply string is kept, as JSON.parse keeps it, and quoted as civic-sip-api quoted it', OPTS, async (t) => {
     const fake = await fakeCivic(t);
     const body = `{"data":"${fake.token()}","userId":"u\ud800x","encrypted":true}`;
     const expected = { data: records(DEFAULT_USER_DATA), userId: 'u\ud800x' };
     assert.deepEqual(referenceClient(fake.clientConfig()).processPayload({ statusCode: 200, body }), expected);
     assert.deepEqual(civicSip.newClient(fake.clientConfig()).processPayload({ statusCode: 200, body }), expected);
+    const cases = [
+      [{ statusCode: 400, body: 'bad \ud800 request' }, codes.HTTP_STATUS],
+      [{ statusCode: 200, body: 'not json \udc00' }, codes.INVALID_RESPONSE],
+      [{ statusCode: 200, body: '{"message":"no data \ud800"}' }, codes.INVALID_RESPONSE],
+    ];
+    for (const [response, code] of cases) {
+      const reference = await outcome(() => referenceClient(fake.clientConfig()).processPayload(response));
+      const native = await outcome(() => civicSip.newClient(fake.clientConfig()).processPayload(response));
+      assert.equal(reference.ok, false);
+      assert.equal(native.ok, false);
+      assert.equal(native.error.message, reference.error.message);
+      assert.equal(native.error.code, code);
+      assert.ok(native.error.stack.startsWith(`Error: ${reference.error.message}\n`), native.error.stack);
+      if (code === codes.HTTP_STATUS) assert.equal(native.error.response.body, response.body);
+    }
   });
 });
 
