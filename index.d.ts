@@ -85,10 +85,35 @@ export interface ExchangeOptions {
   signal?: AbortSignalLike
 }
 
+/**
+ * The labels of user data Civic documents (its SIP docs and scope requests): contact details,
+ * the generic ID document's fields and the verification level.
+ */
+export type KnownCivicLabel =
+  | 'contact.personal.email'
+  | 'contact.personal.phoneNumber'
+  | 'contact.personal.address'
+  | 'documents.genericId.type'
+  | 'documents.genericId.number'
+  | 'documents.genericId.name'
+  | 'documents.genericId.dateOfBirth'
+  | 'documents.genericId.dateOfIssue'
+  | 'documents.genericId.dateOfExpiry'
+  | 'documents.genericId.image'
+  | 'documents.genericId.image_md5'
+  | 'documents.genericId.country'
+  | 'verifications.levels.CIVIC:IAL1'
+
+/**
+ * A label of user data: one of Civic's documented labels, or any other string (Civic may send
+ * labels newer than these types; editors still offer the known ones).
+ */
+export type CivicLabel = KnownCivicLabel | (string & {})
+
 /** One verified item of user data. */
 export interface UserDataRecord {
   /** What the item is, e.g. `'contact.personal.email'`, `'contact.personal.phoneNumber'`. */
-  label: string
+  label: CivicLabel
   /** The value, e.g. `'user@example.com'`. */
   value: string
   /** Civic has validated the value. */
@@ -104,6 +129,21 @@ export interface UserData {
   /** Civic's stable identifier of the user for this application. */
   userId: string
 }
+
+/** The records of some user data by label: `byLabel(userData)['contact.personal.email']?.value`. */
+export type RecordsByLabel = { readonly [L in KnownCivicLabel]?: UserDataRecord } & { readonly [label: string]: UserDataRecord | undefined }
+
+/**
+ * The records of `userData` (an exchange's result, or its `data` array) by label, for lookups
+ * such as `byLabel(userData)['contact.personal.email']`. Leaves `userData` as it is (it stays the
+ * plain object civic-sip-api gave); the result is a new object without a prototype, so a label
+ * such as `'constructor'` finds nothing that is not in the data. Check `isValid` (and `isOwner`)
+ * before trusting a value.
+ *
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` when the data is not an array of records with
+ *   string labels, or names a label twice (which record to trust would be a guess).
+ */
+export declare function byLabel(userData: UserData | readonly UserDataRecord[]): RecordsByLabel
 
 /** Every `error.code` this package gives, one per kind of failure. */
 export type ErrorCode =

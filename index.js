@@ -291,4 +291,31 @@ function newClient(config) {
   return new sip(config);
 }
 
-module.exports = { newClient, sip, codes };
+function invalidValue(message) {
+  const error = new TypeError(`byLabel: ${message}`);
+  error.code = 'ERR_INVALID_ARG_VALUE';
+  return error;
+}
+
+/**
+ * The records of some user data (an exchange's result, or its `data`) by label, in a new object
+ * without a prototype; the user data itself is left as civic-sip-api's plain object.
+ */
+function byLabel(userData) {
+  const records = Array.isArray(userData) ? userData : userData != null && userData.data;
+  if (!Array.isArray(records)) throw invalidValue('expected an exchange result { data, userId } or its data array');
+  const found = Object.create(null);
+  for (const record of records) {
+    if (record === null || typeof record !== 'object' || typeof record.label !== 'string') {
+      throw invalidValue('every record must be an object with a string label');
+    }
+    // Two records under one label: which to trust would be a guess.
+    if (record.label in found) throw invalidValue(`the label ${JSON.stringify(record.label)} appears twice`);
+    found[record.label] = record;
+  }
+  return found;
+}
+
+module.exports = {
+  newClient, sip, codes, byLabel,
+};
