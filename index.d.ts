@@ -17,9 +17,19 @@ export interface ProxyConfig {
 export interface ClientConfig {
   /** The application ID from Civic's integration portal. */
   appId: string
-  /** The application secret: 32 hex characters (64 for AES-256). Keys the request HMAC and decrypts the user data. */
+  /**
+   * The application secret: 32 hex characters (48 or 64 for AES-192/256), either case, nothing
+   * else (civic-sip-api's CryptoJS reads any other text as another key). Keys the request HMAC
+   * (as text) and decrypts the user data (hex-decoded).
+   */
   appSecret: string
-  /** The application's private signing key: the P-256 scalar as 64 hex characters. */
+  /**
+   * The application's private signing key: the P-256 scalar in hex, as civic-sip-api reads it:
+   * either case, any leading zeros (`'00'` + 64 digits, or a key printed without its leading
+   * zeros), whitespace and separators anywhere (a trailing newline, OpenSSL's `00:bf:5e:...`).
+   * A `0x` prefix, other letters, a minus sign, zero or a value not below the curve's order
+   * reject the exchange with `ERR_CIVIC_CONFIG`.
+   */
   prvKey: string
   /** The stage in the URL. Default `'prod'`. */
   env?: string
@@ -38,14 +48,21 @@ export interface ClientConfig {
   proxy?: ProxyConfig
   /**
    * Civic's public key that response tokens must be signed with, as hex SEC1 (compressed or
-   * uncompressed). Default: Civic's production key. Set it for a staging server or the emulator.
+   * uncompressed; either case; surrounding whitespace ignored). Default: Civic's production key.
+   * Set it for a staging server or the emulator.
    */
   civicPublicKey?: string
-  /** Milliseconds for the whole exchange, the payload fetch included (retries too). Default `30000`. */
+  /**
+   * Milliseconds for the whole exchange, the payload fetch included (retries too). Default
+   * `30000`. More than Node's longest timer (2147483647 ms), `Infinity` included, counts as that;
+   * `0`, `-0`, negative numbers and `NaN` throw `ERR_CIVIC_CONFIG` at construction.
+   */
   timeout?: number
   /**
    * Largest response body read, in bytes, for the exchange reply and the processed payload alike;
    * a longer one is refused while it streams in (`ERR_CIVIC_RESPONSE_TOO_LARGE`). Default 16 MiB.
+   * A positive whole number; `Infinity` means no limit. `0`, `-0`, fractions and `NaN` throw
+   * `ERR_CIVIC_CONFIG` at construction.
    */
   maxResponseBytes?: number
   /**
@@ -57,8 +74,9 @@ export interface ClientConfig {
   ca?: string | Uint8Array | Array<string | Uint8Array>
   /**
    * Further attempts after a 429, 503 or 504 reply or a connection that could not be made, with
-   * exponential backoff and jitter (or the server's `Retry-After`), within `timeout`. 0 to 10;
-   * default `0` (one attempt, as civic-sip-api).
+   * exponential backoff and jitter (or the server's `Retry-After`), within `timeout`. A whole
+   * number from 0 to 10 (`-0` is 0; `Infinity` throws `ERR_CIVIC_CONFIG`); default `0` (one
+   * attempt, as civic-sip-api).
    */
   retries?: number
 }
@@ -75,7 +93,8 @@ export interface AbortSignalLike {
 export interface ExchangeOptions {
   /**
    * Aborts the exchange: it rejects with an `AbortError` (`code` `'ABORT_ERR'`, `cause` the
-   * signal's reason) and its connection is closed.
+   * signal's reason) and its connection is closed. Any number of exchanges may share a signal:
+   * it gets one listener from this package, removed when the last of them settles.
    */
   signal?: AbortSignalLike
 }
@@ -214,13 +233,18 @@ export interface PayloadResponse {
 export declare class sip {
   /**
    * @throws {CivicSipError} `ERR_CIVIC_CONFIG` when `appId`, `appSecret` or `prvKey` is missing,
-   * with civic-sip-api's messages (`Please supply your application ID.` ...). Malformed keys do
-   * not throw here; the exchange rejects.
+   * with civic-sip-api's messages (`Please supply your application ID.` ...), or for a bad
+   * `timeout`, `maxResponseBytes` or `retries`. Malformed keys do not throw here; the exchange
+   * rejects.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `appId`, `env`, `api`, `proxy.url` or a `ca`
+   * entry holds a lone surrogate (it cannot reach the request unchanged).
    */
   constructor(config: ClientConfig)
   /**
    * Exchanges the auth code (the JWT `civic.sip.js` handed the browser) for the user's verified data.
-   * Rejects with a {@link CivicSipError} whose message starts `Error exchanging code for data: `.
+   * Rejects with a {@link CivicSipError} whose message starts `Error exchanging code for data: `;
+   * an auth code that is not a string, or holds a lone surrogate, with `ERR_INVALID_ARG_TYPE`
+   * before anything is sent.
    */
   exchangeCode(authCode: string, options?: ExchangeOptions): Promise<UserData>
   /** Node-style callback form, as in Civic's docs. */

@@ -632,7 +632,8 @@ describe('network failures and timeouts', () => {
 
   test('invalid timeouts throw at construction', OPTS, () => {
     const app = civic.newApp();
-    for (const timeout of [0, -1, Number.NaN, Infinity, 'soon']) {
+    // Infinity counts as the longest timer (input.test.js); -Infinity is not positive.
+    for (const timeout of [0, -1, Number.NaN, -Infinity, 'soon']) {
       throwsWith(() => civicSip.newClient({ ...app, timeout }), {
         message: 'timeout must be a positive number of milliseconds', code: codes.CONFIG,
       });
@@ -973,7 +974,7 @@ describe('configuration', () => {
     const secretMessage = `${PREFIX}appSecret must be 32, 48 or 64 hex characters (the app secret from Civic's integration portal)`;
     const civicKeyMessage = `${PREFIX}civicPublicKey must be a P-256 public key in hex (SEC1, compressed or uncompressed)`;
     const cases = [
-      [{ appId: 'a', appSecret: 'b', prvKey: 'c' }, prvMessage, []],
+      [{ appId: 'a', appSecret: 'b', prvKey: 'x' }, prvMessage, []],
       [{ appId: 'a', appSecret: 'b', prvKey: 'SENTINEL-prv-key-not-hex-SENTINEL-prv-key-not-hex-SENTINEL-prv1' }, prvMessage, ['SENTINEL-prv']],
       [{ ...emu.clientConfig(), prvKey: 'zz'.repeat(32) }, prvMessage, ['zz'.repeat(32)]],
       [{ ...emu.clientConfig(), prvKey: '0'.repeat(64) }, prvMessage, []],
@@ -996,7 +997,7 @@ describe('configuration', () => {
     assert.equal(emu.requests.length, 0);
     // The callback form gets the same error.
     const err = await new Promise((resolve) => {
-      civicSip.newClient({ appId: 'a', appSecret: 'b', prvKey: 'c' }).exchangeCode('x', resolve);
+      civicSip.newClient({ appId: 'a', appSecret: 'b', prvKey: 'x' }).exchangeCode('x', resolve);
     });
     assertCivicError(err, { message: prvMessage, code: codes.CONFIG });
   });

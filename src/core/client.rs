@@ -14,7 +14,8 @@ use super::civic_ext::{authorization_header, civic_extension, request_body};
 use super::config::{Config, Options};
 use super::error::{Error, ErrorKind};
 use super::json::{self, UniqueKeys};
-use super::{http, jwt};
+use super::key_text::is_js_ascii_whitespace;
+use super::{http, jwt, origin};
 
 /// First retry delay; each further one doubles, up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
@@ -218,13 +219,13 @@ impl Client {
                 let extension = &extension;
                 async move {
                     let authorization = authorization_header(&request_token?, extension);
-                    http.post_auth_code(
+                    let post = http.post_auth_code(
                         &config.exchange_url,
                         authorization,
                         body,
                         config.max_response_bytes,
-                    )
-                    .await
+                    );
+                    origin::on_origin_of(&config.exchange_url, post).await
                 }
             })
             .await?;
@@ -311,20 +312,25 @@ impl Client {
             })?;
         let max_bytes = self.config.max_response_bytes;
         let reply = self
-            .with_retries(deadline, || http.get_payload(url, max_bytes))
+            .with_retries(deadline, || {
+                origin::on_origin_of(url, http.get_payload(url, max_bytes))
+            })
             .await
             .map_err(in_payload)?;
         self.open(&reply.body, pending.encrypted, pending.user_id)
             .map_err(in_payload)
     }
 
-    /// Verifies the response token and reads the user data out of it.
+    /// Verifies the response token and reads the user data out of it. Whitespace around the
+    /// token (a payload body ending in a newline) is not part of the signed bytes, so it is
+    /// ignored; inside the token it is refused.
     fn open(
         &self,
         token: &str,
         encrypted: bool,
         user_id: Option<String>,
     ) -> Result<UserData, Error> {
+        let token = token.trim_matches(is_js_ascii_whitespace);
         let civic_key = self.config.civic_key.as_ref().map_err(Clone::clone)?;
         let claims = jwt::verify_response_token(token, civic_key, (self.clock)())
             .map_err(|_| Error::new(ErrorKind::Verification))?;
@@ -454,6 +460,38 @@ mod tests {
             user.user_id.as_deref(),
             Some(v["expected"]["userId"].to_string().as_str())
         );
+    }
+
+    #[test]
+    fn whitespace_around_the_response_token_is_ignored_inside_it_refused() {
+        let v = vector();
+        let client = recorded_client(&v);
+        let token = v["reply"]["data"].as_str().expect("token").to_owned();
+        let with = |data: String| {
+            let mut reply = v["reply"].clone();
+            reply["data"] = Value::String(data);
+            client.process_payload(200, Some(&reply.to_string()))
+        };
+        for around in ["\n", "\r\n", " ", "\t", "\u{0b}\u{0c}", " \r\n\t "] {
+            assert!(
+                matches!(
+                    with(format!("{around}{token}{around}")),
+                    Ok(Reply::Ready(_))
+                ),
+                "{around:?}"
+            );
+        }
+        let (signed, signature) = token.rsplit_once('.').expect("three parts");
+        for inside in [
+            format!("{signed}. {signature}"),
+            format!("{signed}.{}\n{}", &signature[..4], &signature[4..]),
+            token.replacen('.', ". ", 1),
+            format!("{token}\u{a0}"),
+            format!("{token}\0"),
+        ] {
+            let err = with(inside.clone()).expect_err("refused");
+            assert_eq!(err.code(), code::VERIFICATION, "{inside:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::cipher::AesKey;
 use super::error::{Error, ErrorKind};
-use super::hex;
+use super::key_text;
 use super::proxy::without_password;
 
 /// Civic's production base URL; `aud` of the request token is this, trailing slash included.
@@ -148,9 +148,10 @@ impl Config {
 
         let timeout = match options.timeout_ms {
             None => DEFAULT_TIMEOUT,
-            // Longer than Node's longest timer counts as that: no deadline can overflow a clock.
-            // Below a nanosecond rounds to zero, which is refused like 0.
-            Some(ms) if ms.is_finite() && ms >= 1e-6 => {
+            // Longer than Node's longest timer (Infinity too) counts as that: no deadline can
+            // overflow a clock. Below a nanosecond rounds to zero, which is refused like 0; NaN
+            // fails the comparison.
+            Some(ms) if ms >= 1e-6 => {
                 Duration::from_secs_f64(ms.min(MAX_TIMEOUT.as_secs_f64() * 1000.0) / 1000.0)
             }
             Some(_) => return Err(invalid("timeout must be a positive number of milliseconds")),
@@ -158,7 +159,8 @@ impl Config {
 
         let max_response_bytes = match options.max_response_bytes {
             None => DEFAULT_MAX_RESPONSE_BYTES,
-            Some(n) if n.fract() == 0.0 && n >= 1.0 && n <= usize::MAX as f64 => n as usize,
+            // Infinity, or more than memory can address, is no limit: the cast saturates.
+            Some(n) if n >= 1.0 && (n == f64::INFINITY || n.fract() == 0.0) => n as usize,
             Some(_) => return Err(invalid("maxResponseBytes must be a positive integer")),
         };
         let retries = match options.retries {
@@ -207,15 +209,10 @@ fn invalid(message: &str) -> Error {
     Error::new(ErrorKind::InvalidConfig(message.to_owned()))
 }
 
-/// The P-256 scalar as 64 hex digits; 60 to 63 are taken as a key printed without its leading
-/// zeros, which some tools do.
+/// The P-256 scalar in any spelling civic-sip-api reads as it (see `key_text::private_scalar`).
 fn parse_signing_key(prv_key: &str) -> Result<SigningKey, Error> {
     let fail = || invalid("prvKey must be a P-256 private key as 64 hex characters");
-    if !(60..=64).contains(&prv_key.len()) {
-        return Err(fail());
-    }
-    let padded = Zeroizing::new(format!("{prv_key:0>64}"));
-    let bytes = Zeroizing::new(hex::decode_array::<32>(&padded).ok_or_else(fail)?);
+    let bytes = key_text::private_scalar(prv_key).ok_or_else(fail)?;
     SigningKey::from_slice(&bytes[..]).map_err(|_| fail())
 }
 
@@ -225,7 +222,7 @@ fn parse_civic_key(hex_key: &str) -> Result<VerifyingKey, Error> {
             "civicPublicKey must be a P-256 public key in hex (SEC1, compressed or uncompressed)",
         )
     };
-    let bytes = hex::decode(hex_key).ok_or_else(fail)?;
+    let bytes = key_text::public_key_sec1(hex_key).ok_or_else(fail)?;
     VerifyingKey::from_sec1_bytes(&bytes).map_err(|_| fail())
 }
 
@@ -361,17 +358,20 @@ mod tests {
     }
 
     #[test]
-    fn short_private_keys_are_left_padded_and_bad_timeouts_refused() {
+    fn key_spellings_timeouts_and_sizes() {
         let key = |k: &str| {
             let mut o = options();
             o.prv_key = Some(k.into());
             Config::new(o).expect("config").signing_key.is_ok()
         };
         assert!(key(&"1".repeat(62)));
-        assert!(!key("c"));
+        assert!(key("c"));
+        assert!(key(&format!("00{}\n", "1".repeat(64))));
         assert!(!key(&"1".repeat(65)));
         assert!(!key(&"0".repeat(64)));
-        for bad in [0.0, -1.0, 1e-9, f64::NAN, f64::INFINITY] {
+        assert!(!key(&"f".repeat(64)));
+        assert!(!key("0x1"));
+        for bad in [0.0, -0.0, -1.0, 1e-9, f64::NAN, f64::NEG_INFINITY] {
             let mut o = options();
             o.timeout_ms = Some(bad);
             let e = Config::new(o).map(|_| ()).expect_err("refused");
@@ -381,7 +381,7 @@ mod tests {
             );
         }
         let mut o = options();
-        for huge in [1e22, 1e300, f64::MAX] {
+        for huge in [1e22, 1e300, f64::MAX, f64::INFINITY] {
             o.timeout_ms = Some(huge);
             assert_eq!(Config::new(o.clone()).expect("config").timeout, MAX_TIMEOUT);
         }
@@ -390,6 +390,26 @@ mod tests {
             Config::new(o).expect("config").timeout,
             Duration::from_millis(1500)
         );
+    }
+
+    #[test]
+    fn max_response_bytes_is_a_positive_whole_number_or_infinity() {
+        let bytes = |n: f64| {
+            let mut o = options();
+            o.max_response_bytes = Some(n);
+            Config::new(o).map(|c| c.max_response_bytes)
+        };
+        assert_eq!(bytes(1.0).ok(), Some(1));
+        assert_eq!(bytes(65536.0).ok(), Some(65536));
+        assert_eq!(bytes(f64::INFINITY).ok(), Some(usize::MAX));
+        assert_eq!(bytes(1e300).ok(), Some(usize::MAX));
+        for bad in [0.0, -0.0, -1.0, 1.5, f64::NAN, f64::NEG_INFINITY] {
+            assert_eq!(
+                bytes(bad).err().map(|e| e.to_string()),
+                Some("maxResponseBytes must be a positive integer".to_owned()),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

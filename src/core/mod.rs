@@ -9,6 +9,8 @@ pub mod hex;
 pub mod http;
 pub mod json;
 pub mod jwt;
+pub mod key_text;
+pub mod origin;
 pub mod proxy;
 pub mod tls;
 pub mod verbatim;
