@@ -2,7 +2,12 @@
 
 /** Proxy settings, as civic-sip-api took them. */
 export interface ProxyConfig {
-  /** Proxy URL for every call (the exchange and the processed payload fetch), e.g. `http://proxy:3128`. */
+  /**
+   * Proxy URL for every call (the exchange and the processed payload fetch), e.g. `http://proxy:3128`,
+   * `https://user:password@proxy:3128` or `proxy:3128` (plain HTTP). Any other scheme, or a lone
+   * host without a port, rejects the exchange with `ERR_CIVIC_CONFIG` (`Error: Invalid protocol: htp:`)
+   * before any request: it is never skipped.
+   */
   url?: string
   /** `false` accepts any server certificate (civic-sip-api's option). Default `true`. */
   rejectUnauthorized?: boolean
@@ -28,11 +33,18 @@ export interface ClientConfig {
   prvKey: string
   /** The stage in the URL. Default `'prod'`. */
   env?: string
-  /** Base URL of Civic's SIP API. Default `'https://api.civic.com/sip/'`; a missing trailing `/` is added. */
+  /**
+   * Base URL of Civic's SIP API. Default `'https://api.civic.com/sip/'`; a missing trailing `/` is
+   * added. Not http(s): `ERR_CIVIC_CONFIG`. A redirect of the exchange is never followed.
+   */
   api?: string
   /** Whether the stage (`env`) is part of the URL. Default `true`. */
   includeStageInURL?: boolean
-  /** A proxy for all calls. Without it, `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` apply as they did for civic-sip-api. */
+  /**
+   * A proxy for all calls. Without it, `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` (and their lower-case
+   * forms) apply as they did for civic-sip-api; one that applies but is not an http(s) URL rejects
+   * with `ERR_CIVIC_CONFIG`.
+   */
   proxy?: ProxyConfig
   /**
    * Civic's public key that response tokens must be signed with, as hex SEC1 (compressed or
@@ -54,8 +66,10 @@ export interface ClientConfig {
    */
   maxResponseBytes?: number
   /**
-   * Certificates (PEM) to trust instead of the system's roots, as Node's `tls` takes them: for a
-   * server with a private CA. `NODE_EXTRA_CA_CERTS` is honoured too, in addition to the roots.
+   * Certificates (PEM) to trust instead of the system's roots, as Node's `ca` takes them: for a
+   * server with a private CA, or a self-signed server certificate itself (CA:TRUE or not).
+   * `NODE_EXTRA_CA_CERTS` is honoured too, in addition to the roots. Not PEM certificates (here
+   * or in that file): `ERR_CIVIC_CONFIG`.
    */
   ca?: string | Uint8Array | Array<string | Uint8Array>
   /**
@@ -147,11 +161,14 @@ export declare function byLabel(userData: UserData | readonly UserDataRecord[]):
 
 /** Every `error.code` this package gives, one per kind of failure. */
 export type ErrorCode =
-  /** A required option is missing (thrown by the constructor) or key material is malformed (rejected). */
+  /**
+   * A required option is missing (thrown by the constructor), or key material, `api`, `proxy`,
+   * `ca` or a proxy environment variable cannot be used (rejected, before any request).
+   */
   | 'ERR_CIVIC_CONFIG'
   /** Civic (or the payload URL) answered with an HTTP status other than 200; see `response`. */
   | 'ERR_CIVIC_HTTP_STATUS'
-  /** The connection failed: refused, reset, DNS, TLS, proxy. */
+  /** The connection failed: refused, reset, cut short, DNS, not HTTP, TLS, proxy; in Node's words. */
   | 'ERR_CIVIC_NETWORK'
   /** The exchange took longer than `timeout`. */
   | 'ERR_CIVIC_TIMEOUT'

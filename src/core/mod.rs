@@ -12,6 +12,8 @@ pub mod jwt;
 pub mod key_text;
 pub mod origin;
 pub mod proxy;
+pub mod tls;
+pub mod verbatim;
 
 pub use client::{Client, UserData};
 pub use config::{Options, ProxyOptions};
