@@ -50,8 +50,13 @@ export interface ClientConfig {
    * Civic's public key that response tokens must be signed with, as hex SEC1 (compressed or
    * uncompressed; either case; surrounding whitespace ignored). Default: Civic's production key.
    * Set it for a staging server or the emulator.
+   *
+   * A list of keys is for rotation: a response token verifies if it verifies under any of them,
+   * so the new key can be added before Civic switches and the old one removed after, with no
+   * deploy at the moment of the switch. An empty list, or an entry that is not a P-256 public key,
+   * rejects every exchange with `ERR_CIVIC_CONFIG` naming the entry (`civicPublicKey[1]`).
    */
-  civicPublicKey?: string
+  civicPublicKey?: string | readonly string[]
   /**
    * Milliseconds for the whole exchange, the payload fetch included (retries too). Default
    * `30000`. More than Node's longest timer (2147483647 ms), `Infinity` included, counts as that;

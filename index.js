@@ -87,6 +87,14 @@ function checkWellFormed(options) {
   return options;
 }
 
+// `civicPublicKey`: one key as civic-sip-api's option had it (a falsy one is the default key), or
+// a list of them while Civic rotates its key; each entry is read as text, as the one key is.
+function civicKeys(keys) {
+  if (Array.isArray(keys)) return keys.map(String);
+  const one = text(keys);
+  return one === undefined ? undefined : [one];
+}
+
 // Node's `ca`: a PEM string or Buffer, or an array of them.
 function pems(ca) {
   if (ca == null) return undefined;
@@ -137,7 +145,7 @@ function nativeOptions(config) {
       url: text(proxy.url),
       rejectUnauthorized: 'rejectUnauthorized' in proxy ? Boolean(proxy.rejectUnauthorized) : undefined,
     },
-    civicPublicKey: text(c.civicPublicKey),
+    civicPublicKeys: civicKeys(c.civicPublicKey),
     timeout: number(c.timeout),
     maxResponseBytes: number(c.maxResponseBytes),
     ca: pems(c.ca),

@@ -939,6 +939,45 @@ describe('clients own their configuration', () => {
 
 // ---------------------------------------------------------------------------------------------
 
+describe("civicPublicKey as a list: Civic's key rotation", () => {
+  test('a response token verifies under any of the keys; one from a third key is refused', OPTS, async (t) => {
+    // One app, three "Civic" keys: the old one, the new one, and one the app never trusted.
+    const app = civic.newApp();
+    const [before, after, stranger] = await Promise.all([1, 2, 3].map(() => emulator(t, { app })));
+    const keys = [before.civicPublicKey, after.civicPublicKey];
+    const nativeFor = (emu) => civicSip.newClient({ ...emu.clientConfig(), civicPublicKey: keys });
+    for (const emu of [before, after]) {
+      assert.deepEqual(await nativeFor(emu).exchangeCode(emu.mintAuthCode()), await civicSip.newClient(emu.clientConfig()).exchangeCode(emu.mintAuthCode()));
+    }
+    // The processed payload (the token fetched from its URL) too.
+    after.fault('processed', { times: 1 });
+    assert.equal((await nativeFor(after).exchangeCode(after.mintAuthCode())).data.length, 2);
+    await rejectsWith(nativeFor(stranger).exchangeCode(stranger.mintAuthCode()), { message: `${PREFIX}${NOT_VERIFIED}`, code: codes.VERIFICATION });
+    stranger.fault('processed', { times: 1 });
+    await rejectsWith(nativeFor(stranger).exchangeCode(stranger.mintAuthCode()), {
+      message: `${PREFIX}Could not return data from processed payload url: Error: ${NOT_VERIFIED}`, code: codes.VERIFICATION,
+    });
+    // One key in a list is that key; the order does not matter.
+    assert.equal((await civicSip.newClient({ ...after.clientConfig(), civicPublicKey: [after.civicPublicKey] }).exchangeCode(after.mintAuthCode())).data.length, 2);
+    assert.equal((await civicSip.newClient({ ...before.clientConfig(), civicPublicKey: [...keys].reverse() }).exchangeCode(before.mintAuthCode())).data.length, 2);
+  });
+
+  test('an empty list or a bad entry rejects every exchange naming the entry, never its value, before any request', OPTS, async (t) => {
+    const emu = await emulator(t);
+    const cases = [
+      [[], `${PREFIX}civicPublicKey must name at least one P-256 public key (an empty list names none)`],
+      [[emu.civicPublicKey, '04zz'], `${PREFIX}civicPublicKey[1] must be a P-256 public key in hex (SEC1, compressed or uncompressed)`],
+      [['', emu.civicPublicKey], `${PREFIX}civicPublicKey[0] must be a P-256 public key in hex (SEC1, compressed or uncompressed)`],
+      [[42], `${PREFIX}civicPublicKey must be a P-256 public key in hex (SEC1, compressed or uncompressed)`],
+    ];
+    for (const [civicPublicKey, message] of cases) {
+      const error = await rejectsWith(civicSip.newClient({ ...emu.clientConfig(), civicPublicKey }).exchangeCode(emu.mintAuthCode()), { message, code: codes.CONFIG });
+      assert.ok(!error.message.includes('04zz'));
+    }
+    assert.deepEqual(emu.requests, [], 'nothing was sent');
+  });
+});
+
 describe('configuration', () => {
   const app = civic.newApp();
   const ID = 'Please supply your application ID.';

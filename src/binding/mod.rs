@@ -21,7 +21,8 @@ pub struct NativeOptions {
     #[napi(js_name = "includeStageInURL")]
     pub include_stage_in_url: Option<bool>,
     pub proxy: Option<NativeProxy>,
-    pub civic_public_key: Option<String>,
+    /// Civic's response-token keys; index.js turns one string or a list into this.
+    pub civic_public_keys: Option<Vec<String>>,
     pub timeout: Option<f64>,
     pub max_response_bytes: Option<f64>,
     /// PEM texts; index.js turns a string, a Buffer or an array of them into this.
@@ -48,7 +49,7 @@ impl From<NativeOptions> for Options {
                 url: p.url,
                 reject_unauthorized: p.reject_unauthorized,
             }),
-            civic_public_key: o.civic_public_key,
+            civic_public_keys: o.civic_public_keys,
             timeout_ms: o.timeout,
             max_response_bytes: o.max_response_bytes,
             ca: o.ca,

@@ -195,7 +195,7 @@ impl Client {
         let signing_key = config.signing_key.as_ref().map_err(Clone::clone)?;
         // Checked before the call so a bad secret or key fails fast, not after Civic answered.
         config.aes_key.as_ref().map_err(Clone::clone)?;
-        config.civic_key.as_ref().map_err(Clone::clone)?;
+        config.civic_keys.as_ref().map_err(Clone::clone)?;
         let http = self.http()?;
         let body = request_body(auth_code);
         let extension = civic_extension(&body, &config.app_secret);
@@ -331,9 +331,13 @@ impl Client {
         user_id: Option<String>,
     ) -> Result<UserData, Error> {
         let token = token.trim_matches(is_js_ascii_whitespace);
-        let civic_key = self.config.civic_key.as_ref().map_err(Clone::clone)?;
-        let claims = jwt::verify_response_token(token, civic_key, (self.clock)())
-            .map_err(|_| Error::new(ErrorKind::Verification))?;
+        let civic_keys = self.config.civic_keys.as_ref().map_err(Clone::clone)?;
+        let now = (self.clock)();
+        // Under any of the configured keys (more than one while Civic rotates its key).
+        let claims = civic_keys
+            .iter()
+            .find_map(|key| jwt::verify_response_token(token, key, now).ok())
+            .ok_or_else(|| Error::new(ErrorKind::Verification))?;
         let data = user_data_text(&claims, encrypted, &self.config)?;
         Ok(UserData { data, user_id })
     }
@@ -424,6 +428,7 @@ fn truthy(v: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::config::CIVIC_PUBLIC_KEY;
     use crate::core::error::code;
 
     /// Civic's recorded 2018 reply (__test__/fixtures/civic-recorded-2018.json, from shared/vectors), at its own time.
@@ -444,6 +449,50 @@ mod tests {
         .expect("client")
         // 2018-03-01T19:35:00Z, inside the token's validity.
         .with_clock(|| 1_519_932_900)
+    }
+
+    #[test]
+    fn a_response_token_verifies_under_any_of_the_configured_civic_keys() {
+        let v = vector();
+        let app = &v["app"];
+        let s = |k: &str| app[k].as_str().map(str::to_owned);
+        // Two well-formed P-256 points that are not Civic's: the generator G and 2G.
+        let g = "046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5";
+        let g2 = "047cf27b188d034f7e8a52380304b51ac3c08969e277f21b35a60b48fc4766997807775510db8ed040293d9ac69f7430dbba7dade63ce982299e04b79d227873d1";
+        let with_keys = |keys: &[&str]| {
+            Client::new(Options {
+                app_id: s("appId"),
+                app_secret: s("appSecret"),
+                prv_key: s("prvKey"),
+                civic_public_keys: Some(keys.iter().map(|k| (*k).to_owned()).collect()),
+                ..Options::default()
+            })
+            .expect("client")
+            .with_clock(|| 1_519_932_900)
+        };
+        let reply = v["reply"].to_string();
+        let outcome = |keys: &[&str]| with_keys(keys).process_payload(200, Some(&reply));
+        for keys in [
+            &[g, CIVIC_PUBLIC_KEY][..],
+            &[CIVIC_PUBLIC_KEY, g2],
+            &[g, g2, CIVIC_PUBLIC_KEY],
+        ] {
+            assert!(matches!(outcome(keys), Ok(Reply::Ready(_))), "{keys:?}");
+        }
+        for keys in [&[g][..], &[g, g2]] {
+            let err = outcome(keys).expect_err("a key that did not sign it");
+            assert_eq!(err.code(), code::VERIFICATION, "{keys:?}");
+        }
+        let empty = with_keys(&[]).process_payload(200, Some(&reply));
+        assert_eq!(
+            empty.expect_err("no key").to_string(),
+            "civicPublicKey must name at least one P-256 public key (an empty list names none)"
+        );
+        let bad = with_keys(&[g, "04zz"]).process_payload(200, Some(&reply));
+        assert_eq!(
+            bad.expect_err("a bad key").to_string(),
+            "civicPublicKey[1] must be a P-256 public key in hex (SEC1, compressed or uncompressed)"
+        );
     }
 
     #[test]

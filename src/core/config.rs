@@ -42,7 +42,9 @@ pub struct Options {
     pub api: Option<String>,
     pub include_stage_in_url: Option<bool>,
     pub proxy: Option<ProxyOptions>,
-    pub civic_public_key: Option<String>,
+    /// Civic's response-token keys, hex each: a token verifies if it verifies under any of them
+    /// (several while Civic rotates its key). `None` is Civic's production key.
+    pub civic_public_keys: Option<Vec<String>>,
     pub timeout_ms: Option<f64>,
     pub max_response_bytes: Option<f64>,
     /// PEM certificates to trust instead of the system's roots (Node's `ca`).
@@ -60,7 +62,7 @@ impl fmt::Debug for Options {
             .field("api", &self.api)
             .field("include_stage_in_url", &self.include_stage_in_url)
             .field("proxy", &self.proxy)
-            .field("civic_public_key", &self.civic_public_key)
+            .field("civic_public_keys", &self.civic_public_keys)
             .field("timeout_ms", &self.timeout_ms)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("ca", &self.ca.as_ref().map(Vec::len))
@@ -103,7 +105,8 @@ pub struct Config {
     pub app_secret: Zeroizing<String>,
     pub signing_key: Result<SigningKey, Error>,
     pub aes_key: Result<AesKey, Error>,
-    pub civic_key: Result<VerifyingKey, Error>,
+    /// Every key a response token may be signed with (at least one).
+    pub civic_keys: Result<Vec<VerifyingKey>, Error>,
     /// Base URL with its trailing slash: the request token's `aud`.
     pub audience: String,
     pub exchange_url: String,
@@ -123,7 +126,7 @@ impl fmt::Debug for Config {
             .field("app_secret", &Redacted)
             .field("signing_key", &Redacted)
             .field("aes_key", &Redacted)
-            .field("civic_key", &self.civic_key.as_ref().map(|_| "P-256"))
+            .field("civic_keys", &self.civic_keys.as_ref().map(Vec::len))
             .field("audience", &self.audience)
             .field("exchange_url", &self.exchange_url)
             .field("proxy", &self.proxy)
@@ -193,7 +196,7 @@ impl Config {
                 invalid("appSecret must be 32, 48 or 64 hex characters (the app secret from Civic's integration portal)")
             }),
             app_secret,
-            civic_key: parse_civic_key(options.civic_public_key.as_deref().unwrap_or(CIVIC_PUBLIC_KEY)),
+            civic_keys: parse_civic_keys(options.civic_public_keys.as_deref()),
             audience,
             exchange_url,
             proxy: options.proxy,
@@ -216,11 +219,31 @@ fn parse_signing_key(prv_key: &str) -> Result<SigningKey, Error> {
     SigningKey::from_slice(&bytes[..]).map_err(|_| fail())
 }
 
-fn parse_civic_key(hex_key: &str) -> Result<VerifyingKey, Error> {
+/// The keys `civicPublicKey` names: one, or a list while Civic rotates its key (Civic's
+/// production key when none is given). An empty list names no key, so it is refused rather than
+/// read as the default; a bad entry is named by its place, never its value.
+fn parse_civic_keys(hex_keys: Option<&[String]>) -> Result<Vec<VerifyingKey>, Error> {
+    let Some(hex_keys) = hex_keys else {
+        return parse_civic_key(CIVIC_PUBLIC_KEY, "civicPublicKey").map(|key| vec![key]);
+    };
+    match hex_keys {
+        [] => Err(invalid(
+            "civicPublicKey must name at least one P-256 public key (an empty list names none)",
+        )),
+        [one] => parse_civic_key(one, "civicPublicKey").map(|key| vec![key]),
+        many => many
+            .iter()
+            .enumerate()
+            .map(|(i, hex_key)| parse_civic_key(hex_key, &format!("civicPublicKey[{i}]")))
+            .collect(),
+    }
+}
+
+fn parse_civic_key(hex_key: &str, field: &str) -> Result<VerifyingKey, Error> {
     let fail = || {
-        invalid(
-            "civicPublicKey must be a P-256 public key in hex (SEC1, compressed or uncompressed)",
-        )
+        invalid(&format!(
+            "{field} must be a P-256 public key in hex (SEC1, compressed or uncompressed)"
+        ))
     };
     let bytes = key_text::public_key_sec1(hex_key).ok_or_else(fail)?;
     VerifyingKey::from_sec1_bytes(&bytes).map_err(|_| fail())
@@ -324,14 +347,14 @@ mod tests {
             app_id: Some("a".into()),
             app_secret: Some("b-secret".into()),
             prv_key: Some("c-secret".into()),
-            civic_public_key: Some("04zz".into()),
+            civic_public_keys: Some(vec!["04zz".into()]),
             ..Options::default()
         };
         let c = Config::new(o).expect("construction must not fail");
         for e in [
             c.signing_key.as_ref().map(|_| ()).expect_err("prvKey"),
             c.aes_key.as_ref().map(|_| ()).expect_err("appSecret"),
-            c.civic_key
+            c.civic_keys
                 .as_ref()
                 .map(|_| ())
                 .expect_err("civicPublicKey"),
