@@ -43,6 +43,17 @@ let emu;
 let app;
 let browser;
 
+/** The environment variables that point the example at `emulator`, as it would be pointed at Civic. */
+const civicEnv = (emulator) => ({
+  CIVIC_APP_ID: emulator.app.appId,
+  CIVIC_APP_SECRET: emulator.app.appSecret,
+  CIVIC_PRV_KEY: emulator.app.prvKey,
+  CIVIC_API: emulator.url,
+  CIVIC_PUBLIC_KEY: emulator.civicPublicKey,
+  CIVIC_SIP_JS: emulator.scriptUrl,
+  CIVIC_SIP_CSS: emulator.stylesheetUrl,
+});
+
 /** Starts the example (`node server.js`, as `npm start` does) and waits for its address. */
 function startApp(dir, env) {
   const child = spawn(process.execPath, ['server.js'], {
@@ -108,15 +119,7 @@ before(async () => {
   // The suite's own emulator, so that it can switch faults on; the app reaches it through the
   // environment variables it would use for Civic.
   emu = await startEmulator({ app: { name: 'Express example' }, user: USER });
-  app = await startApp(appDir, {
-    CIVIC_APP_ID: emu.app.appId,
-    CIVIC_APP_SECRET: emu.app.appSecret,
-    CIVIC_PRV_KEY: emu.app.prvKey,
-    CIVIC_API: emu.url,
-    CIVIC_PUBLIC_KEY: emu.civicPublicKey,
-    CIVIC_SIP_JS: emu.scriptUrl,
-    CIVIC_SIP_CSS: emu.stylesheetUrl,
-  });
+  app = await startApp(appDir, civicEnv(emu));
   const { chromium } = require('playwright-core');
   // launch() gives Chromium a fresh temporary --user-data-dir, removed on close.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -234,6 +237,45 @@ test('the app refuses a code posted from another site, and a post with no code',
   assert.equal(own.status, 303);
   assert.equal(own.headers.get('location'), '/me');
   assert.match(own.headers.get('set-cookie'), /^sid=[^;]+; Path=\/; HttpOnly; SameSite=Lax$/);
+});
+
+test('the Passport variant (CIVIC_PASSPORT=1): allow signs in; a tampered answer, a used-up code and no code do not', OPTS, async (t) => {
+  const viaPassport = await startApp(appDir, { ...civicEnv(emu), CIVIC_PASSPORT: '1' });
+  t.after(() => viaPassport.stop());
+  const { context, page } = await newPage(t);
+  await page.goto(viaPassport.url);
+  await page.getByRole('button', { name: 'Sign in with Civic' }).click();
+  await page.frameLocator('iframe.civic-iframe').getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(`${viaPassport.url}me`);
+  assert.equal(await page.locator('#greeting').textContent(), 'Welcome, ada@example.com');
+  assert.equal(await page.locator('#records tbody tr').count(), 2);
+  await shot(page, '6-passport-signed-in');
+  assert.equal((await context.cookies()).length, 1);
+
+  // A tampered answer from Civic: Passport's error, the same clean page as without Passport.
+  const other = await newPage(t);
+  emu.fault('tamperedResponse', { times: 1 });
+  t.after(() => emu.fault(null));
+  await other.page.goto(viaPassport.url);
+  await other.page.getByRole('button', { name: 'Sign in with Civic' }).click();
+  const answer = other.page.waitForResponse(`${viaPassport.url}auth/civic`);
+  await other.page.frameLocator('iframe.civic-iframe').getByRole('button', { name: 'Allow' }).click();
+  assert.equal((await answer).status(), 401);
+  assert.equal(await other.page.locator('#error-code').textContent(), 'ERR_CIVIC_VERIFICATION');
+  assert.doesNotMatch(await other.page.locator('body').innerText(), /attacker@example\.com/);
+  assert.deepEqual(await other.context.cookies(), []);
+
+  // An auth code Civic refuses (expired), and none at all, over plain HTTP from our own origin.
+  const post = (body) => fetch(`${viaPassport.url}auth/civic`, {
+    method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: viaPassport.url.slice(0, -1) }, body,
+  });
+  const expired = await post(new URLSearchParams({ authCode: emu.mintAuthCode(undefined, { expiresIn: -5 }) }));
+  assert.equal(expired.status, 502);
+  assert.match(await expired.text(), /<code id="error-code">ERR_CIVIC_HTTP_STATUS<\/code>/);
+  assert.equal(expired.headers.get('set-cookie'), null);
+  const empty = await post('');
+  assert.equal(empty.status, 400);
+  assert.match(await empty.text(), /No auth code was sent\./);
 });
 
 test('the example by default: its own emulator, the default user', OPTS, async (t) => {

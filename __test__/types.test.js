@@ -61,6 +61,8 @@ const EXPECTED = {
   'unknown-code': { code: 'TS2322', names: 'notACode', message: /^Type '"ERR_CIVIC_SOMETHING"' is not assignable to type 'ErrorCode'\.$/ },
   'retries-type': { code: 'TS2322', names: 'retries', message: /^Type 'boolean' is not assignable to type 'number'\.$/ },
   'signal-type': { code: 'TS2322', names: 'signal', message: /^Type 'string' is not assignable to type 'AbortSignalLike'\.$/ },
+  'verify-userData': { code: 'TS2769', names: 'CivicStrategy', message: /^No overload matches this call\./ },
+  'strategy-config': { code: 'TS2769', names: '{ authCodeField', message: /^No overload matches this call\./ },
   'refusal-check': { code: 'TS2322', names: 'notACheck', message: /^Type '"hmac"' is not assignable to type 'RefusalCheck'\.$/ },
   'status-type': { code: 'TS2322', names: 'statusCode', message: /^Type 'string' is not assignable to type 'number'\.$/ },
   'esm-missing-prvKey': { code: 'TS2345', names: 'prvKey', message: /Property 'prvKey' is missing in type '\{ appId: string; appSecret: string; \}' but required in type 'ClientConfig'/ },
