@@ -56,6 +56,28 @@ function machine() {
   };
 }
 
+// The addons built on this machine: the host build (`npm run build`) and the cross builds
+// (`npm run build:platforms`) in npm/<platform>/. Release builds strip symbols (Cargo.toml);
+// `stripped` says whether the file has no symbol table left (readelf, where installed).
+function binaries() {
+  const found = [];
+  const add = (platform, file) => {
+    if (!fs.existsSync(file)) return;
+    let stripped;
+    try { stripped = !execFileSync('readelf', ['-S', '-W', file], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().includes('.symtab'); } catch { /* not ELF, or no readelf */ }
+    const { size, mtime } = fs.statSync(file);
+    found.push({ platform, file: path.relative(root, file), bytes: size, MB: size / 1e6, stripped, built: mtime.toISOString() });
+  };
+  for (const name of fs.readdirSync(root)) {
+    const m = /^civic-sip-native\.(.+)\.node$/.exec(name);
+    if (m) add(`${m[1]} (host build)`, path.join(root, name));
+  }
+  for (const platform of fs.readdirSync(path.join(root, 'npm'))) {
+    add(platform, path.join(root, 'npm', platform, `civic-sip-native.${platform}.node`));
+  }
+  return found;
+}
+
 const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const ratio = (a, b) => `${fmt(a / b, a / b >= 100 ? 0 : 1)}x`;
 
@@ -92,15 +114,16 @@ async function main() {
       .toString().trim().split('\n').map((line) => JSON.parse(line)),
   ];
 
-  const results = { date: new Date().toISOString(), machine: machine(), cpuPlan: plan, secondsPerRun: SECONDS, load, micro };
+  const results = { date: new Date().toISOString(), machine: machine(), loadAverage: os.loadavg(), cpuPlan: plan, secondsPerRun: SECONDS, load, micro, binaries: binaries() };
   fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
   console.log(`\nMachine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, ${results.machine.node}`);
   console.log(plan.pinned ? `Emulator pinned to CPU ${plan.emulator}, clients to CPU ${plan.clients}.` : 'Nothing pinned.');
-  console.log('\n| client | in flight | CPU µs/exchange | exchanges/s | loop delay p99 ms | loop delay max ms | peak RSS MB | failed |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log(`Load average at the end: ${results.loadAverage.map((l) => fmt(l, 2)).join(', ')} (other work on the machine skews the absolute figures).`);
+  console.log('\n| client | in flight | CPU µs/exchange | context switches/exchange | exchanges/s | loop delay p99 ms | loop delay max ms | peak RSS MB | failed |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of load) {
-    console.log(`| ${r.client} | ${r.inFlight} | ${fmt(r.cpuUsPerExchange)} | ${fmt(r.exchangesPerSecond)} | ${fmt(r.loopDelayP99Ms, 1)} | ${fmt(r.loopDelayMaxMs, 1)} | ${fmt(r.peakRssMB)} | ${r.failed} |`);
+    console.log(`| ${r.client} | ${r.inFlight} | ${fmt(r.cpuUsPerExchange)} | ${fmt(r.contextSwitchesPerExchange, 1)} | ${fmt(r.exchangesPerSecond)} | ${fmt(r.loopDelayP99Ms, 1)} | ${fmt(r.loopDelayMaxMs, 1)} | ${fmt(r.peakRssMB)} | ${r.failed} |`);
   }
   console.log('\n| in flight | CPU: civic-sip-api / native | CPU: node:crypto / native | throughput: native / node:crypto |');
   console.log('| ---: | ---: | ---: | ---: |');
@@ -112,6 +135,9 @@ async function main() {
   console.log('\n| implementation | Authorization header µs | verify + decrypt µs |');
   console.log('| --- | ---: | ---: |');
   for (const m of micro) console.log(`| ${m.implementation} | ${fmt(m.authorizationHeaderUs, 1)} | ${fmt(m.verifyDecryptUs, 1)} |`);
+  console.log('\n| addon built here | MB | symbols stripped | built |');
+  console.log('| --- | ---: | --- | --- |');
+  for (const b of results.binaries) console.log(`| ${b.platform} | ${fmt(b.MB, 2)} | ${b.stripped === undefined ? '?' : b.stripped ? 'yes' : 'no'} | ${b.built.slice(0, 16)} |`);
   console.log('\nWritten to benchmark/results.json');
 }
 

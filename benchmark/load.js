@@ -2,7 +2,8 @@
 
 // One measurement in a fresh process: `node load.js <client> <inFlight> <seconds>`, config and
 // auth code in BENCH_CONFIG. Prints one JSON line: exchanges, wall time, CPU of the whole
-// process (all threads), event-loop delay while exchanging, peak RSS.
+// process (all threads), context switches (all threads, voluntary and involuntary, from
+// getrusage), event-loop delay while exchanging, peak RSS.
 
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 
@@ -51,12 +52,16 @@ async function main() {
 
   const delay = monitorEventLoopDelay({ resolution: 1 });
   const cpu0 = process.cpuUsage();
+  const usage0 = process.resourceUsage();
   const t0 = performance.now();
   delay.enable();
   const { done: exchanges, failed, firstError } = await run(client, inFlight, t0 + seconds * 1000);
   delay.disable();
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const usage = process.resourceUsage();
+  const voluntary = usage.voluntaryContextSwitches - usage0.voluntaryContextSwitches;
+  const involuntary = usage.involuntaryContextSwitches - usage0.involuntaryContextSwitches;
 
   process.stdout.write(`${JSON.stringify({
     client: clientName,
@@ -67,6 +72,8 @@ async function main() {
     wallMs,
     cpuUsPerExchange: (cpu.user + cpu.system) / exchanges,
     exchangesPerSecond: exchanges / (wallMs / 1000),
+    contextSwitchesPerExchange: (voluntary + involuntary) / exchanges,
+    voluntarySwitchesPerExchange: voluntary / exchanges,
     loopDelayP99Ms: delay.percentile(99) / 1e6,
     loopDelayMaxMs: delay.max / 1e6,
     peakRssMB: process.resourceUsage().maxRSS / 1024,

@@ -46,7 +46,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &config.audience,
             1_700_000_000_123,
             &[7; 16],
-        );
+        )
+        .expect("the system random source");
         let body = request_body(auth_code);
         std::hint::black_box(authorization_header(
             &token,

@@ -8,7 +8,8 @@ use std::path::Path;
 use civic_sip_native::core::client::Reply;
 use civic_sip_native::core::jwt::verify_response_token;
 use civic_sip_native_fuzz::{
-    claims, encrypt, sign, CIVIC, ES256_HEADER, NOW, RECORDED as RECORDED_CLIENT, SECRETS, SIGNED,
+    claims, encrypt, sign, CIVIC_PUBLIC, ES256_HEADER, NOW, RECORDED as RECORDED_CLIENT, SECRETS,
+    SIGNED,
 };
 
 const RECORDED: &str = include_str!("../../__test__/fixtures/civic-recorded-2018.json");
@@ -139,6 +140,6 @@ fn main() -> std::io::Result<()> {
     assert!(matches!(opened, Ok(Reply::Ready(_))), "{opened:?}");
     let opened = SIGNED[0].process_payload(200, Some(&template.replacen("TOKEN", &token, 1)));
     assert!(matches!(opened, Ok(Reply::Ready(u)) if u.data == USER_DATA));
-    assert!(verify_response_token(&token, CIVIC.verifying_key(), NOW).is_ok());
+    assert!(verify_response_token(&token, &CIVIC_PUBLIC, NOW).is_ok());
     Ok(())
 }

@@ -8,14 +8,14 @@
 #![no_main]
 
 use civic_sip_native::core::jwt::{verify_response_token, Rejected};
-use civic_sip_native_fuzz::{mode_and_text, sign, CIVIC, NOW};
+use civic_sip_native_fuzz::{mode_and_text, sign, CIVIC_PUBLIC, NOW};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
     let Some((mode, text)) = mode_and_text(input) else {
         return;
     };
-    let key = CIVIC.verifying_key();
+    let key = &*CIVIC_PUBLIC;
     if mode & 1 == 0 {
         let _ = verify_response_token(text, key, NOW);
     } else {

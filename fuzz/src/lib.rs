@@ -8,6 +8,7 @@ use aes::{Aes128, Aes192, Aes256};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use cbc::cipher::{block_padding::Pkcs7, BlockModeEncrypt, KeyIvInit};
+use civic_sip_native::core::es256::VerifyingKey;
 use civic_sip_native::core::{Client, Options};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -36,6 +37,12 @@ pub const ES256_HEADER: &str = r#"{"alg":"ES256","typ":"JWT"}"#;
 /// The stand-in Civic signing key.
 pub static CIVIC: LazyLock<SigningKey> = LazyLock::new(|| {
     SigningKey::from_slice(&from_hex(CIVIC_STAND_IN)).expect("a valid P-256 scalar")
+});
+
+/// [`CIVIC`]'s public key as the client reads one, for calling the verifier directly.
+pub static CIVIC_PUBLIC: LazyLock<VerifyingKey> = LazyLock::new(|| {
+    VerifyingKey::from_sec1_bytes(CIVIC.verifying_key().to_sec1_point(false).as_bytes())
+        .expect("a point on P-256")
 });
 
 /// The recorded app with Civic's production key and the clock at [`NOW`]: Civic's recorded

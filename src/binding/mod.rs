@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
+use napi::{check_status, sys};
 use napi::{Env, JsValue, JSON};
 use napi_derive::napi;
 
-use crate::core::client::{contain_panics, Abort, Reply};
+use crate::core::client::{Abort, Reply};
 use crate::core::error::{json_string, Error as CoreError, ErrorKind};
 use crate::core::{Client, Options, ProxyOptions, UserData};
 
@@ -166,17 +167,277 @@ fn js_type_name(t: ValueType) -> &'static str {
     }
 }
 
-/// Runs an exchange on the tokio runtime and settles the promise on the JS thread. A panic in
-/// the work becomes a rejection, never a promise left pending.
+/// Runs an exchange on the tokio runtime and settles its promise on the JS thread. Every exchange
+/// of a JS thread reports through that thread's one threadsafe function ([`settler`]) instead of
+/// one made per call (napi-rs's `spawn_future_with_callback`): no libuv handle, async resource and
+/// cleanup hook set up and torn down per exchange, no second wake-up of the loop to release it,
+/// and replies that arrive together are settled in one wake-up. A panic in the work, or the work
+/// being dropped, still settles the promise (see [`Pending`]).
 fn settle<'env>(
     env: &'env Env,
     work: impl std::future::Future<Output = std::result::Result<UserData, CoreError>> + Send + 'static,
 ) -> Result<PromiseRaw<'env, Object<'env>>> {
-    let guarded = async move { Ok(contain_panics(work).await) };
-    env.spawn_future_with_callback(guarded, |env, outcome| match outcome {
-        Ok(user_data) => to_js_user_data(env, user_data),
-        Err(e) => Err(to_js_error(env, e)),
-    })
+    let settler = settler(env)?;
+    let mut deferred = std::ptr::null_mut();
+    let mut promise = std::ptr::null_mut();
+    // SAFETY: plain Node-API calls on the JS thread with this thread's env.
+    check_status!(unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
+    started_one(env, &settler);
+    let pending = Pending {
+        settler,
+        deferred,
+        outcome: None,
+    };
+    napi::bindgen_prelude::spawn(async move {
+        let mut pending = pending;
+        pending.outcome = Some(work.await);
+    });
+    Ok(PromiseRaw::new(env.raw(), promise))
+}
+
+thread_local! {
+    /// This JS thread's threadsafe function for settling exchanges, once made.
+    static SETTLER: std::cell::RefCell<Option<Settler>> = const { std::cell::RefCell::new(None) };
+    /// Exchanges of this JS thread not yet settled: the settler keeps the event loop alive
+    /// (is ref'd) exactly while this is above zero, as a pending request would.
+    static IN_FLIGHT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A JS thread's threadsafe function, shared with the exchanges in flight. Node frees it when
+/// its environment is torn down (a worker thread ending, the process exiting) even if calls may
+/// still come, so it is taken out, under the lock, by an environment cleanup hook that runs
+/// before Node's own (hooks run in reverse order of registration); an exchange finishing after
+/// that finds `None` and drops its outcome, as its promise is gone too.
+#[derive(Clone)]
+struct Settler(Arc<std::sync::Mutex<Option<Tsfn>>>);
+
+#[derive(Clone, Copy)]
+struct Tsfn(sys::napi_threadsafe_function);
+
+// SAFETY: a threadsafe function may be called from any thread while Node has not closed it,
+// which the mutex around it guarantees.
+unsafe impl Send for Tsfn {}
+
+impl Settler {
+    fn tsfn(&self) -> Option<Tsfn> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The JS thread's settler, made on first use. Unref'd while nothing is in flight, so it never
+/// holds the process open.
+fn settler(env: &Env) -> Result<Settler> {
+    if let Some(settler) = SETTLER.with(|s| s.borrow().clone()) {
+        return Ok(settler);
+    }
+    const NAME: &str = "civic-sip-native exchange";
+    let mut name = std::ptr::null_mut();
+    let mut tsfn = std::ptr::null_mut();
+    // SAFETY: Node-API calls on the JS thread; a null function is allowed with a `call_js_cb`.
+    unsafe {
+        check_status!(sys::napi_create_string_utf8(
+            env.raw(),
+            NAME.as_ptr().cast(),
+            NAME.len() as isize,
+            &mut name
+        ))?;
+        check_status!(sys::napi_create_threadsafe_function(
+            env.raw(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            name,
+            0,
+            1,
+            std::ptr::null_mut(),
+            Some(forget_settler),
+            std::ptr::null_mut(),
+            Some(deliver),
+            &mut tsfn,
+        ))?;
+        check_status!(sys::napi_unref_threadsafe_function(env.raw(), tsfn))?;
+    }
+    let settler = Settler(Arc::new(std::sync::Mutex::new(Some(Tsfn(tsfn)))));
+    // Leaked on purpose if the hook cannot be added: the tsfn must then never be dropped early.
+    let hook = Arc::into_raw(Arc::clone(&settler.0));
+    // SAFETY: the hook gets back the Arc leaked here, once.
+    check_status!(unsafe {
+        sys::napi_add_env_cleanup_hook(env.raw(), Some(close_settler), hook as *mut _)
+    })?;
+    SETTLER.with(|s| *s.borrow_mut() = Some(settler.clone()));
+    IN_FLIGHT.with(|n| n.set(0));
+    Ok(settler)
+}
+
+/// The environment is being torn down: no exchange may call the settler from now on.
+unsafe extern "C" fn close_settler(hook: *mut std::ffi::c_void) {
+    // SAFETY: the Arc that `settler` leaked for this hook.
+    let state = unsafe { Arc::from_raw(hook as *const std::sync::Mutex<Option<Tsfn>>) };
+    *state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    let _ = SETTLER.try_with(|s| s.borrow_mut().take());
+}
+
+/// Node closed the settler (the environment is going away): the next exchange on this thread, if
+/// any, makes a new one.
+unsafe extern "C" fn forget_settler(
+    _env: sys::napi_env,
+    _data: *mut std::ffi::c_void,
+    _hint: *mut std::ffi::c_void,
+) {
+    let _ = SETTLER.try_with(|s| s.borrow_mut().take());
+}
+
+fn started_one(env: &Env, settler: &Settler) {
+    let before = IN_FLIGHT.with(|n| n.replace(n.get() + 1));
+    if let (0, Some(tsfn)) = (before, settler.tsfn()) {
+        // SAFETY: on the JS thread that owns the settler, which is open.
+        unsafe { sys::napi_ref_threadsafe_function(env.raw(), tsfn.0) };
+    }
+}
+
+fn settled_one(env: sys::napi_env) {
+    let after = IN_FLIGHT.with(|n| {
+        n.set(n.get().saturating_sub(1));
+        n.get()
+    });
+    if after > 0 {
+        // The common case takes no lock: the worker may hold it while calling the settler.
+        return;
+    }
+    let settler = SETTLER.with(|s| s.borrow().clone());
+    if let Some(tsfn) = settler.and_then(|s| s.tsfn()) {
+        // SAFETY: as in `started_one`.
+        unsafe { sys::napi_unref_threadsafe_function(env, tsfn.0) };
+    }
+}
+
+/// An exchange's way back to its promise. Sent to the JS thread when dropped: with the outcome
+/// once the work finished, as an internal error if the work panicked or was dropped unfinished.
+struct Pending {
+    settler: Settler,
+    deferred: sys::napi_deferred,
+    outcome: Option<std::result::Result<UserData, CoreError>>,
+}
+
+// SAFETY: the deferred is only handed back to the JS thread that made it, never used here.
+unsafe impl Send for Pending {}
+
+/// What the settler carries to the JS thread.
+struct Completion {
+    deferred: sys::napi_deferred,
+    outcome: std::result::Result<UserData, CoreError>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let outcome = self
+            .outcome
+            .take()
+            .unwrap_or_else(|| Err(CoreError::new(ErrorKind::Internal).in_exchange()));
+        let completion = Box::into_raw(Box::new(Completion {
+            deferred: self.deferred,
+            outcome,
+        }));
+        // The lock is held across the call so the environment cannot close the settler midway.
+        let open = self
+            .settler
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let status = match *open {
+            // SAFETY: open, so Node has not freed it; callable from any thread.
+            Some(tsfn) => unsafe {
+                sys::napi_call_threadsafe_function(
+                    tsfn.0,
+                    completion.cast(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                )
+            },
+            None => sys::Status::napi_closing,
+        };
+        drop(open);
+        if status != sys::Status::napi_ok {
+            // Closing: the environment is gone, and the promise with it. Free what we sent.
+            // SAFETY: Node did not take `completion`, so it is still ours, and only ours.
+            drop(unsafe { Box::from_raw(completion) });
+        }
+    }
+}
+
+/// The settler's `call_js_cb`, on the JS thread: resolves or rejects one exchange's promise.
+/// `env` is null when Node drops queued calls while tearing down.
+unsafe extern "C" fn deliver(
+    env: sys::napi_env,
+    _js_callback: sys::napi_value,
+    _context: *mut std::ffi::c_void,
+    data: *mut std::ffi::c_void,
+) {
+    // SAFETY: `data` is the `Completion` that `Pending::drop` boxed and Node handed back once.
+    let completion = unsafe { Box::from_raw(data.cast::<Completion>()) };
+    if env.is_null() {
+        return;
+    }
+    settled_one(env);
+    // Never unwind into Node; a panic here leaves at worst this one promise pending.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let env = Env::from_raw(env);
+        let Completion { deferred, outcome } = *completion;
+        let settled = match outcome.map(|user_data| to_js_user_data(&env, user_data)) {
+            Ok(Ok(value)) => {
+                // SAFETY: the deferred made with this env, settled exactly once, here.
+                unsafe { sys::napi_resolve_deferred(env.raw(), deferred, value.raw()) }
+            }
+            Ok(Err(e)) => reject(&env, deferred, rejection_of_napi_error(&env, e)),
+            Err(e) => reject(&env, deferred, rejection(&env, e)),
+        };
+        debug_assert_eq!(settled, sys::Status::napi_ok);
+    }));
+}
+
+fn reject(env: &Env, deferred: sys::napi_deferred, reason: sys::napi_value) -> sys::napi_status {
+    // SAFETY: as in `deliver`.
+    unsafe { sys::napi_reject_deferred(env.raw(), deferred, reason) }
+}
+
+/// The JS error for a core error; `undefined` only if not even a plain Error can be made.
+fn rejection(env: &Env, e: CoreError) -> sys::napi_value {
+    match build_js_error(env, &e) {
+        Ok(error) => error.raw(),
+        Err(_) => plain_error(env, &e.to_string()),
+    }
+}
+
+/// Building the user data failed: reject with the exception JS left pending, if any.
+fn rejection_of_napi_error(env: &Env, e: Error) -> sys::napi_value {
+    let mut pending = false;
+    let mut exception = std::ptr::null_mut();
+    // SAFETY: Node-API calls on the JS thread.
+    unsafe {
+        if sys::napi_is_exception_pending(env.raw(), &mut pending) == sys::Status::napi_ok
+            && pending
+            && sys::napi_get_and_clear_last_exception(env.raw(), &mut exception)
+                == sys::Status::napi_ok
+        {
+            return exception;
+        }
+    }
+    plain_error(env, &e.reason)
+}
+
+fn plain_error(env: &Env, message: &str) -> sys::napi_value {
+    match env.create_error(Error::new(Status::GenericFailure, message.to_owned())) {
+        Ok(error) => error.raw(),
+        Err(_) => {
+            let mut undefined = std::ptr::null_mut();
+            // SAFETY: Node-API call on the JS thread.
+            unsafe { sys::napi_get_undefined(env.raw(), &mut undefined) };
+            undefined
+        }
+    }
 }
 
 /// `{ data, userId }` built with one `JSON.parse` of text the core already checked is JSON.

@@ -203,7 +203,7 @@ impl Client {
         // Each attempt gets a request token of its own (a fresh `jti` and `iat`).
         let reply = self
             .with_retries(deadline, || {
-                let request_token = random_jti().map(|jti| {
+                let request_token = random_jti().and_then(|jti| {
                     let now_ms = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
                         .map_or(0, |d| d.as_millis() as u64);
@@ -214,6 +214,7 @@ impl Client {
                         now_ms,
                         &jti,
                     )
+                    .map_err(|_| random_failed())
                 });
                 let body = body.clone();
                 let extension = &extension;
@@ -358,9 +359,12 @@ where
 /// The request token's `jti`: 16 random bytes.
 fn random_jti() -> Result<[u8; 16], Error> {
     let mut jti = [0u8; 16];
-    getrandom::fill(&mut jti)
-        .map_err(|_| Error::new(ErrorKind::Network("the system random source failed".into())))?;
+    getrandom::fill(&mut jti).map_err(|_| random_failed())?;
     Ok(jti)
+}
+
+fn random_failed() -> Error {
+    Error::new(ErrorKind::Network("the system random source failed".into()))
 }
 
 /// The wait before retry number `retried + 1`: 200 ms doubling per retry up to 10 s, of which a

@@ -4,11 +4,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use p256::ecdsa::{SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
 use super::cipher::AesKey;
 use super::error::{Error, ErrorKind};
+use super::es256::{SigningKey, VerifyingKey};
 use super::key_text;
 use super::proxy::without_password;
 

@@ -100,6 +100,7 @@ impl Http {
     /// (`Error: Invalid protocol: htp:`, civic-sip-api's words), a `ca` that is not PEM
     /// certificates, a `NODE_EXTRA_CA_CERTS` file that cannot be read as such.
     pub fn new(proxy: Option<&ProxyOptions>, ca: Option<&[String]>) -> Result<Http, Error> {
+        tls::install_default();
         let accept_any = proxy.is_some_and(|p| p.reject_unauthorized == Some(false));
         let trust = match (accept_any, ca) {
             (true, _) => Trust::Any,

@@ -2,12 +2,13 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use p256::ecdsa::signature::{Signer, Verifier};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use serde_json::{Map, Value};
 
 use super::config::AUTH_CODE_PATH;
 use super::error::json_string;
+#[cfg(test)]
+use super::es256::Signature;
+use super::es256::{RandomFailed, SigningKey, VerifyingKey};
 use super::json::UniqueKeys;
 
 /// base64url of `{"alg":"ES256","typ":"JWT"}`, the header civic-sip-api sends.
@@ -26,13 +27,14 @@ const B64URL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::n
 
 /// The request token: `iss` = `sub` = appId, `aud` = the base URL, `iat`/`exp` as seconds with
 /// milliseconds (civic-sip-api sends floats), `data` = the method and path being called.
+/// Fails only if the system's random source does (each signature takes a fresh nonce).
 pub fn sign_request_token(
     key: &SigningKey,
     app_id: &str,
     audience: &str,
     now_ms: u64,
     jti: &[u8; 16],
-) -> String {
+) -> Result<String, RandomFailed> {
     let app_id = json_string(app_id);
     let claims = format!(
         r#"{{"jti":"{}","iat":{},"exp":{},"iss":{app_id},"aud":{},"sub":{app_id},"data":{{"method":"POST","path":"{AUTH_CODE_PATH}"}}}}"#,
@@ -45,10 +47,10 @@ pub fn sign_request_token(
     token.push_str(ES256_HEADER);
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(claims, &mut token);
-    let signature: Signature = key.sign(token.as_bytes());
+    let signature = key.try_sign(token.as_bytes())?;
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut token);
-    token
+    Ok(token)
 }
 
 /// Milliseconds as JS prints `ms / 1000`: `1519931717.035`, `1519931717.1`, `1519931717`.
@@ -61,20 +63,21 @@ fn seconds(ms: u64) -> String {
     format!("{s}.{}", digits.trim_end_matches('0'))
 }
 
-/// Formats 16 random bytes as a version-4 UUID.
+/// Formats 16 random bytes as a version-4 UUID, in one allocation (it is built per exchange).
 fn uuid_v4(random: &[u8; 16]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut b = *random;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    let mut uuid = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            uuid.push('-');
+        }
+        uuid.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        uuid.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    uuid
 }
 
 /// Why a response token was refused. Every reason surfaces as the same verification failure
@@ -109,10 +112,10 @@ pub fn verify_response_token(
         return Err(Rejected::Algorithm);
     }
     let signature = B64URL.decode(signature).map_err(|_| Rejected::Malformed)?;
-    let signature = Signature::from_slice(&signature).map_err(|_| Rejected::Signature)?;
     let signed = &token.as_bytes()[..header_b64.len() + 1 + payload.len()];
-    key.verify(signed, &signature)
-        .map_err(|_| Rejected::Signature)?;
+    if !key.verify(signed, &signature) {
+        return Err(Rejected::Signature);
+    }
 
     let claims = decode_object(payload)?;
     let now = now as f64;
@@ -179,7 +182,8 @@ pub(crate) mod tests {
             "https://api.civic.com/sip/",
             1_519_931_717_035,
             &[0xab; 16],
-        );
+        )
+        .expect("signs");
         let claims =
             verify_response_token(&token, k.verifying_key(), 1_519_931_717).expect("verifies");
         assert_eq!(claims["iss"], "HyhaWO1SG");
@@ -193,6 +197,13 @@ pub(crate) mod tests {
         );
         assert_eq!(claims["jti"], "abababab-abab-4bab-abab-abababababab");
         assert!(token.starts_with("eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9."));
+    }
+
+    #[test]
+    fn jti_is_a_version_4_uuid_of_the_random_bytes_in_order() {
+        let bytes: [u8; 16] = std::array::from_fn(|i| i as u8 * 17);
+        assert_eq!(uuid_v4(&bytes), "00112233-4455-4677-8899-aabbccddeeff");
+        assert_eq!(uuid_v4(&[0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod civic_ext;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod es256;
 pub mod hex;
 pub mod http;
 pub mod json;

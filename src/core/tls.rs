@@ -17,9 +17,22 @@ use rustls::{
     RootCertStore, SignatureScheme,
 };
 
-/// The crypto provider of every TLS connection: choosing another is this one line.
+/// The crypto provider of every TLS connection: choosing another is this one line (and the
+/// `rustls` features in Cargo.toml). ring, whose P-256 also signs and verifies the tokens
+/// (`es256`): one implementation of the curve in the binary, not two (AWS-LC's added 2.1 MB).
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Makes [`provider`] rustls's process default, for any reqwest client built without a TLS
+/// configuration of ours (reqwest is built without a provider of its own and would panic).
+/// Idempotent; where the embedding program installed a provider first, that one stays.
+pub fn install_default() {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        // Err only when a default is already there, which is then kept.
+        let _ = CryptoProvider::install_default(CryptoProvider::clone(&provider()));
+    });
 }
 
 /// Which server certificates a client accepts.
@@ -326,6 +339,26 @@ fn altname_words(server_name: &ServerName<'_>, presented: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_provider_is_rings_and_is_the_process_default() {
+        install_default();
+        let suites = |p: &CryptoProvider| format!("{:?}", p.cipher_suites);
+        let installed = CryptoProvider::get_default().expect("installed");
+        assert_eq!(suites(installed), suites(&provider()));
+        assert_eq!(
+            suites(&provider()),
+            format!(
+                "{:?}",
+                rustls::crypto::ring::default_provider().cipher_suites
+            )
+        );
+        // ring's provider offers no post-quantum key exchange, aws-lc-rs's does (X25519MLKEM768).
+        assert!(provider()
+            .kx_groups
+            .iter()
+            .all(|g| !format!("{:?}", g.name()).contains("MLKEM")));
+    }
 
     #[test]
     fn altnames_are_worded_as_node_words_them() {
