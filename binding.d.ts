@@ -37,7 +37,8 @@ export interface NativeOptions {
   api?: string
   includeStageInURL?: boolean
   proxy?: NativeProxy
-  civicPublicKey?: string
+  /** Civic's response-token keys; index.js turns one string or a list into this. */
+  civicPublicKeys?: Array<string>
   timeout?: number
   maxResponseBytes?: number
   /** PEM texts; index.js turns a string, a Buffer or an array of them into this. */

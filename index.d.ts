@@ -2,7 +2,12 @@
 
 /** Proxy settings, as civic-sip-api took them. */
 export interface ProxyConfig {
-  /** Proxy URL for every call (the exchange and the processed payload fetch), e.g. `http://proxy:3128`. */
+  /**
+   * Proxy URL for every call (the exchange and the processed payload fetch), e.g. `http://proxy:3128`,
+   * `https://user:password@proxy:3128` or `proxy:3128` (plain HTTP). Any other scheme, or a lone
+   * host without a port, rejects the exchange with `ERR_CIVIC_CONFIG` (`Error: Invalid protocol: htp:`)
+   * before any request: it is never skipped.
+   */
   url?: string
   /** `false` accepts any server certificate (civic-sip-api's option). Default `true`. */
   rejectUnauthorized?: boolean
@@ -12,39 +17,71 @@ export interface ProxyConfig {
 export interface ClientConfig {
   /** The application ID from Civic's integration portal. */
   appId: string
-  /** The application secret: 32 hex characters (64 for AES-256). Keys the request HMAC and decrypts the user data. */
+  /**
+   * The application secret: 32 hex characters (48 or 64 for AES-192/256), either case, nothing
+   * else (civic-sip-api's CryptoJS reads any other text as another key). Keys the request HMAC
+   * (as text) and decrypts the user data (hex-decoded).
+   */
   appSecret: string
-  /** The application's private signing key: the P-256 scalar as 64 hex characters. */
+  /**
+   * The application's private signing key: the P-256 scalar in hex, as civic-sip-api reads it:
+   * either case, any leading zeros (`'00'` + 64 digits, or a key printed without its leading
+   * zeros), whitespace and separators anywhere (a trailing newline, OpenSSL's `00:bf:5e:...`).
+   * A `0x` prefix, other letters, a minus sign, zero or a value not below the curve's order
+   * reject the exchange with `ERR_CIVIC_CONFIG`.
+   */
   prvKey: string
   /** The stage in the URL. Default `'prod'`. */
   env?: string
-  /** Base URL of Civic's SIP API. Default `'https://api.civic.com/sip/'`; a missing trailing `/` is added. */
+  /**
+   * Base URL of Civic's SIP API. Default `'https://api.civic.com/sip/'`; a missing trailing `/` is
+   * added. Not http(s): `ERR_CIVIC_CONFIG`. A redirect of the exchange is never followed.
+   */
   api?: string
   /** Whether the stage (`env`) is part of the URL. Default `true`. */
   includeStageInURL?: boolean
-  /** A proxy for all calls. Without it, `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` apply as they did for civic-sip-api. */
+  /**
+   * A proxy for all calls. Without it, `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` (and their lower-case
+   * forms) apply as they did for civic-sip-api; one that applies but is not an http(s) URL rejects
+   * with `ERR_CIVIC_CONFIG`.
+   */
   proxy?: ProxyConfig
   /**
    * Civic's public key that response tokens must be signed with, as hex SEC1 (compressed or
-   * uncompressed). Default: Civic's production key. Set it for a staging server or the emulator.
+   * uncompressed; either case; surrounding whitespace ignored). Default: Civic's production key.
+   * Set it for a staging server or the emulator.
+   *
+   * A list of keys is for rotation: a response token verifies if it verifies under any of them,
+   * so the new key can be added before Civic switches and the old one removed after, with no
+   * deploy at the moment of the switch. An empty list, or an entry that is not a P-256 public key,
+   * rejects every exchange with `ERR_CIVIC_CONFIG` naming the entry (`civicPublicKey[1]`).
    */
-  civicPublicKey?: string
-  /** Milliseconds for the whole exchange, the payload fetch included (retries too). Default `30000`. */
+  civicPublicKey?: string | readonly string[]
+  /**
+   * Milliseconds for the whole exchange, the payload fetch included (retries too). Default
+   * `30000`. More than Node's longest timer (2147483647 ms), `Infinity` included, counts as that;
+   * `0`, `-0`, negative numbers and `NaN` throw `ERR_CIVIC_CONFIG` at construction.
+   */
   timeout?: number
   /**
    * Largest response body read, in bytes, for the exchange reply and the processed payload alike;
    * a longer one is refused while it streams in (`ERR_CIVIC_RESPONSE_TOO_LARGE`). Default 16 MiB.
+   * A positive whole number; `Infinity` means no limit. `0`, `-0`, fractions and `NaN` throw
+   * `ERR_CIVIC_CONFIG` at construction.
    */
   maxResponseBytes?: number
   /**
-   * Certificates (PEM) to trust instead of the system's roots, as Node's `tls` takes them: for a
-   * server with a private CA. `NODE_EXTRA_CA_CERTS` is honoured too, in addition to the roots.
+   * Certificates (PEM) to trust instead of the system's roots, as Node's `ca` takes them: for a
+   * server with a private CA, or a self-signed server certificate itself (CA:TRUE or not).
+   * `NODE_EXTRA_CA_CERTS` is honoured too, in addition to the roots. Not PEM certificates (here
+   * or in that file): `ERR_CIVIC_CONFIG`.
    */
   ca?: string | Uint8Array | Array<string | Uint8Array>
   /**
    * Further attempts after a 429, 503 or 504 reply or a connection that could not be made, with
-   * exponential backoff and jitter (or the server's `Retry-After`), within `timeout`. 0 to 10;
-   * default `0` (one attempt, as civic-sip-api).
+   * exponential backoff and jitter (or the server's `Retry-After`), within `timeout`. A whole
+   * number from 0 to 10 (`-0` is 0; `Infinity` throws `ERR_CIVIC_CONFIG`); default `0` (one
+   * attempt, as civic-sip-api).
    */
   retries?: number
 }
@@ -61,15 +98,41 @@ export interface AbortSignalLike {
 export interface ExchangeOptions {
   /**
    * Aborts the exchange: it rejects with an `AbortError` (`code` `'ABORT_ERR'`, `cause` the
-   * signal's reason) and its connection is closed.
+   * signal's reason) and its connection is closed. Any number of exchanges may share a signal:
+   * it gets one listener from this package, removed when the last of them settles.
    */
   signal?: AbortSignalLike
 }
 
+/**
+ * The labels of user data Civic documents (its SIP docs and scope requests): contact details,
+ * the generic ID document's fields and the verification level.
+ */
+export type KnownCivicLabel =
+  | 'contact.personal.email'
+  | 'contact.personal.phoneNumber'
+  | 'contact.personal.address'
+  | 'documents.genericId.type'
+  | 'documents.genericId.number'
+  | 'documents.genericId.name'
+  | 'documents.genericId.dateOfBirth'
+  | 'documents.genericId.dateOfIssue'
+  | 'documents.genericId.dateOfExpiry'
+  | 'documents.genericId.image'
+  | 'documents.genericId.image_md5'
+  | 'documents.genericId.country'
+  | 'verifications.levels.CIVIC:IAL1'
+
+/**
+ * A label of user data: one of Civic's documented labels, or any other string (Civic may send
+ * labels newer than these types; editors still offer the known ones).
+ */
+export type CivicLabel = KnownCivicLabel | (string & {})
+
 /** One verified item of user data. */
 export interface UserDataRecord {
   /** What the item is, e.g. `'contact.personal.email'`, `'contact.personal.phoneNumber'`. */
-  label: string
+  label: CivicLabel
   /** The value, e.g. `'user@example.com'`. */
   value: string
   /** Civic has validated the value. */
@@ -86,13 +149,31 @@ export interface UserData {
   userId: string
 }
 
+/** The records of some user data by label: `byLabel(userData)['contact.personal.email']?.value`. */
+export type RecordsByLabel = { readonly [L in KnownCivicLabel]?: UserDataRecord } & { readonly [label: string]: UserDataRecord | undefined }
+
+/**
+ * The records of `userData` (an exchange's result, or its `data` array) by label, for lookups
+ * such as `byLabel(userData)['contact.personal.email']`. Leaves `userData` as it is (it stays the
+ * plain object civic-sip-api gave); the result is a new object without a prototype, so a label
+ * such as `'constructor'` finds nothing that is not in the data. Check `isValid` (and `isOwner`)
+ * before trusting a value.
+ *
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` when the data is not an array of records with
+ *   string labels, or names a label twice (which record to trust would be a guess).
+ */
+export declare function byLabel(userData: UserData | readonly UserDataRecord[]): RecordsByLabel
+
 /** Every `error.code` this package gives, one per kind of failure. */
 export type ErrorCode =
-  /** A required option is missing (thrown by the constructor) or key material is malformed (rejected). */
+  /**
+   * A required option is missing (thrown by the constructor), or key material, `api`, `proxy`,
+   * `ca` or a proxy environment variable cannot be used (rejected, before any request).
+   */
   | 'ERR_CIVIC_CONFIG'
-  /** Civic (or the payload URL) answered with an HTTP status other than 200; see `statusCode` and `body`. */
+  /** Civic (or the payload URL) answered with an HTTP status other than 200; see `response`. */
   | 'ERR_CIVIC_HTTP_STATUS'
-  /** The connection failed: refused, reset, DNS, TLS, proxy. */
+  /** The connection failed: refused, reset, cut short, DNS, not HTTP, TLS, proxy; in Node's words. */
   | 'ERR_CIVIC_NETWORK'
   /** The exchange took longer than `timeout`. */
   | 'ERR_CIVIC_TIMEOUT'
@@ -111,13 +192,24 @@ export type ErrorCode =
   /** The exchange was aborted by its `signal` (the error's `name` is `'AbortError'`). */
   | 'ABORT_ERR'
 
+/**
+ * Civic's answer, for `ERR_CIVIC_HTTP_STATUS`: where HTTP clients (got, request) keep it, not on
+ * the error itself, so Express's and Koa's error handlers answer the browser with 500, not with
+ * Civic's status (a top-level `statusCode` or `status` would become the app's own).
+ */
+export interface CivicHttpResponse {
+  /** The HTTP status Civic (or the payload URL) answered with; absent when a `processPayload`
+   * caller gave a status that is not one (`'200'`, `70000`). */
+  statusCode?: number
+  /** The response body text (for `processPayload`, the given body as civic-sip-api printed it). */
+  body: string
+}
+
 /** The errors this package throws and rejects with: civic-sip-api's messages, plus a `code`. */
 export interface CivicSipError extends Error {
   code: ErrorCode
-  /** The HTTP status, for `ERR_CIVIC_HTTP_STATUS`. */
-  statusCode?: number
-  /** The response body text, for `ERR_CIVIC_HTTP_STATUS`. */
-  body?: string
+  /** Civic's status and body, for `ERR_CIVIC_HTTP_STATUS`; absent otherwise. */
+  response?: CivicHttpResponse
 }
 
 /** The `code` values by name. */
@@ -146,13 +238,18 @@ export interface PayloadResponse {
 export declare class sip {
   /**
    * @throws {CivicSipError} `ERR_CIVIC_CONFIG` when `appId`, `appSecret` or `prvKey` is missing,
-   * with civic-sip-api's messages (`Please supply your application ID.` ...). Malformed keys do
-   * not throw here; the exchange rejects.
+   * with civic-sip-api's messages (`Please supply your application ID.` ...), or for a bad
+   * `timeout`, `maxResponseBytes` or `retries`. Malformed keys do not throw here; the exchange
+   * rejects.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `appId`, `env`, `api`, `proxy.url` or a `ca`
+   * entry holds a lone surrogate (it cannot reach the request unchanged).
    */
   constructor(config: ClientConfig)
   /**
    * Exchanges the auth code (the JWT `civic.sip.js` handed the browser) for the user's verified data.
-   * Rejects with a {@link CivicSipError} whose message starts `Error exchanging code for data: `.
+   * Rejects with a {@link CivicSipError} whose message starts `Error exchanging code for data: `;
+   * an auth code that is not a string, or holds a lone surrogate, with `ERR_INVALID_ARG_TYPE`
+   * before anything is sent.
    */
   exchangeCode(authCode: string, options?: ExchangeOptions): Promise<UserData>
   /** Node-style callback form, as in Civic's docs. */

@@ -119,7 +119,7 @@ test('--json, --app-name, --user and --origin shape the emulator', OPTS, async (
   const lines = stdout.split('\n');
   assert.equal(lines.length, 2);
   const printed = JSON.parse(lines[0]);
-  assert.deepEqual(Object.keys(printed), ['appId', 'appSecret', 'prvKey', 'api', 'civicPublicKey', 'scriptUrl', 'stylesheetUrl']);
+  assert.deepEqual(Object.keys(printed), ['appId', 'appSecret', 'prvKey', 'api', 'civicPublicKey', 'scriptUrl', 'stylesheetUrl', 'mintUrl']);
   assert.match(printed.appId, /^[0-9A-Za-z]{9}$/);
   assert.match(printed.appSecret, /^[0-9a-f]{32}$/);
 
@@ -130,7 +130,10 @@ test('--json, --app-name, --user and --origin shape the emulator', OPTS, async (
   assert.deepEqual(JSON.parse(res.body).records, [{ label: 'contact.personal.email', description: 'Email', value: 'cli@example.com' }]);
   assert.equal((await ask('http://localhost:4000')).status, 403);
 
-  const { scriptUrl, stylesheetUrl, ...config } = printed;
+  const {
+    scriptUrl, stylesheetUrl, mintUrl, ...config
+  } = printed;
+  assert.equal(mintUrl, `${printed.api}emulator/auth-code`);
   assert.equal(scriptUrl, `${printed.api}js/civic.sip.js`);
   assert.equal(stylesheetUrl, `${printed.api}css/civic-modal.css`);
   const result = await civicSip.newClient(config).exchangeCode(await authCode(printed.api, printed.appId, 'PROOF_OF_EMAIL'));
@@ -162,5 +165,98 @@ test('--help; and every failure exits 2 with a message that says what to fix', O
     assert.equal(out.code, 2, args.join(' '));
     assert.equal(out.stdout, '');
     assert.match(out.stderr, stderr);
+  }
+});
+
+test('--version prints the package version', OPTS, async () => {
+  for (const flag of ['--version', '-v']) {
+    const out = await runCli([flag]);
+    assert.equal(out.code, 0);
+    assert.equal(out.stdout, `${require('../package.json').version}\n`);
+    assert.equal(out.stderr, '');
+  }
+});
+
+test('--credentials keeps the app and Civic keys across restarts; refuses what it cannot honour', OPTS, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'civic-cli-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'emulator.json');
+
+  const first = await startCli(t, ['--port', '0', '--credentials', file]);
+  assert.match(first.stdout, new RegExp(`^Credentials made and saved to ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: later runs`));
+  const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+  assert.deepEqual(Object.keys(saved), ['appId', 'appSecret', 'prvKey', 'civicPrivateKey']);
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600, 'readable by its owner only');
+  const configOf = (stdout) => new Function(`return (${/newClient\((\{[\s\S]*?\})\);/.exec(stdout)[1]});`)();
+  const before = configOf(first.stdout);
+  first.child.kill('SIGTERM');
+  assert.equal(await exited(first.child), 0);
+
+  const second = await startCli(t, ['--port', '0', '--credentials', file, '--json']);
+  const after = JSON.parse(second.stdout);
+  for (const key of ['appId', 'appSecret', 'prvKey', 'civicPublicKey']) assert.equal(after[key], before[key], key);
+  assert.equal(after.appId, saved.appId);
+  // The same config keeps working against the restarted emulator.
+  const { scriptUrl, stylesheetUrl, mintUrl, ...config } = after;
+  const res = await httpRequest(mintUrl, { method: 'POST' });
+  const result = await civicSip.newClient({ ...before, api: config.api }).exchangeCode(JSON.parse(res.body).authCode);
+  assert.deepEqual(result.data, DEFAULT_USER_DATA.slice(0, 2));
+  second.child.kill('SIGTERM');
+
+  const notCredentials = path.join(dir, 'other.json');
+  fs.writeFileSync(notCredentials, '{"appId":"x"}');
+  const cases = [
+    [['--credentials', file, '--app-id', 'x'], /^civic-sip-emulator: --credentials and --app-id cannot be combined: the file holds the credentials/],
+    [['--credentials', notCredentials], /is not a credentials file \(a JSON object with appId, appSecret, prvKey, civicPrivateKey\); give a new path to make one\n$/],
+    [['--credentials', path.join(dir, 'no', 'such', 'dir.json')], /^civic-sip-emulator: --credentials: cannot save \/.*\/no\/such\/dir\.json: ENOENT\n$/],
+    [['--credentials', dir], /^civic-sip-emulator: --credentials: cannot read \/.*: EISDIR\n$/],
+  ];
+  for (const [args, stderr] of cases) {
+    const out = await runCli(['--port', '0', ...args]);
+    assert.equal(out.code, 2, args.join(' '));
+    assert.equal(out.stdout, '');
+    assert.match(out.stderr, stderr);
+  }
+  assert.equal(fs.readFileSync(notCredentials, 'utf8'), '{"appId":"x"}', 'never overwritten');
+});
+
+test('auth-code mints from a running emulator; each refusal is logged with its check, no secret', OPTS, async (t) => {
+  const { child, stdout } = await startCli(t, ['--port', '0', '--json']);
+  let stderr = '';
+  child.stderr.on('data', (c) => { stderr += c; });
+  const printed = JSON.parse(stdout);
+  const { scriptUrl, stylesheetUrl, mintUrl, ...config } = printed;
+
+  const minted = await runCli(['auth-code', '--url', printed.api, '--scope', 'PROOF_OF_EMAIL']);
+  assert.equal(minted.code, 0, minted.stderr);
+  assert.match(minted.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+  const result = await civicSip.newClient(config).exchangeCode(minted.stdout.trim());
+  assert.deepEqual(result.data.map((r) => r.label), ['contact.personal.email']);
+
+  const wrongSecret = '11'.repeat(16);
+  await assert.rejects(civicSip.newClient({ ...config, appSecret: wrongSecret }).exchangeCode(minted.stdout.trim()), {
+    code: 'ERR_CIVIC_HTTP_STATUS', message: 'Error exchanging code for data: 401 - "{\\"message\\":\\"Unauthorized\\"}"',
+  });
+  const deadline = Date.now() + 5000;
+  while (!stderr.includes('\n') && Date.now() < deadline) await new Promise((r) => { setTimeout(r, 20); });
+  assert.match(stderr, /^\d{4}-\d\d-\d\dT[\d:.]+Z refused POST \/prod\/scopeRequest\/authCode with 401: civic-extension: the Civic extension is not the HMAC-SHA256 of the body keyed with the app's appSecret/);
+  for (const secret of [config.appSecret, config.prvKey, wrongSecret]) assert.ok(!stderr.includes(secret));
+
+  const free = net.createServer();
+  await new Promise((resolve) => { free.listen(0, '127.0.0.1', resolve); });
+  const { port } = free.address();
+  await new Promise((resolve) => { free.close(resolve); });
+  const cases = [
+    [['auth-code', '--url', `http://127.0.0.1:${port}/`], new RegExp(`^civic-sip-emulator: no emulator answers at http://127\\.0\\.0\\.1:${port}/ \\(ECONNREFUSED\\): start one with \`npx civic-sip-emulator\`, or pass --url\\n$`)],
+    [['auth-code', '--url', printed.api, '--scope', 'NOPE'], /^civic-sip-emulator: http:\/\/127\.0\.0\.1:\d+\/ did not mint an auth code: Unknown scope request 'NOPE': expected one of /],
+    [['auth-code', '--url', 'not a url'], /^civic-sip-emulator: --url must be the emulator's URL, such as http:\/\/127\.0\.0\.1:8080\/, not 'not a url'\n$/],
+    [['auth-code', '--expires-in', 'soon'], /^civic-sip-emulator: --expires-in must be a number of seconds, not 'soon'\n$/],
+    [['auth-code', '--bogus'], /^civic-sip-emulator: Unknown option '--bogus'/],
+  ];
+  for (const [args, expected] of cases) {
+    const out = await runCli(args);
+    assert.equal(out.code, 2, args.join(' '));
+    assert.equal(out.stdout, '');
+    assert.match(out.stderr, expected);
   }
 });

@@ -43,6 +43,17 @@ let emu;
 let app;
 let browser;
 
+/** The environment variables that point the example at `emulator`, as it would be pointed at Civic. */
+const civicEnv = (emulator) => ({
+  CIVIC_APP_ID: emulator.app.appId,
+  CIVIC_APP_SECRET: emulator.app.appSecret,
+  CIVIC_PRV_KEY: emulator.app.prvKey,
+  CIVIC_API: emulator.url,
+  CIVIC_PUBLIC_KEY: emulator.civicPublicKey,
+  CIVIC_SIP_JS: emulator.scriptUrl,
+  CIVIC_SIP_CSS: emulator.stylesheetUrl,
+});
+
 /** Starts the example (`node server.js`, as `npm start` does) and waits for its address. */
 function startApp(dir, env) {
   const child = spawn(process.execPath, ['server.js'], {
@@ -108,15 +119,7 @@ before(async () => {
   // The suite's own emulator, so that it can switch faults on; the app reaches it through the
   // environment variables it would use for Civic.
   emu = await startEmulator({ app: { name: 'Express example' }, user: USER });
-  app = await startApp(appDir, {
-    CIVIC_APP_ID: emu.app.appId,
-    CIVIC_APP_SECRET: emu.app.appSecret,
-    CIVIC_PRV_KEY: emu.app.prvKey,
-    CIVIC_API: emu.url,
-    CIVIC_PUBLIC_KEY: emu.civicPublicKey,
-    CIVIC_SIP_JS: emu.scriptUrl,
-    CIVIC_SIP_CSS: emu.stylesheetUrl,
-  });
+  app = await startApp(appDir, civicEnv(emu));
   const { chromium } = require('playwright-core');
   // launch() gives Chromium a fresh temporary --user-data-dir, removed on close.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -236,6 +239,45 @@ test('the app refuses a code posted from another site, and a post with no code',
   assert.match(own.headers.get('set-cookie'), /^sid=[^;]+; Path=\/; HttpOnly; SameSite=Lax$/);
 });
 
+test('the Passport variant (CIVIC_PASSPORT=1): allow signs in; a tampered answer, a used-up code and no code do not', OPTS, async (t) => {
+  const viaPassport = await startApp(appDir, { ...civicEnv(emu), CIVIC_PASSPORT: '1' });
+  t.after(() => viaPassport.stop());
+  const { context, page } = await newPage(t);
+  await page.goto(viaPassport.url);
+  await page.getByRole('button', { name: 'Sign in with Civic' }).click();
+  await page.frameLocator('iframe.civic-iframe').getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(`${viaPassport.url}me`);
+  assert.equal(await page.locator('#greeting').textContent(), 'Welcome, ada@example.com');
+  assert.equal(await page.locator('#records tbody tr').count(), 2);
+  await shot(page, '6-passport-signed-in');
+  assert.equal((await context.cookies()).length, 1);
+
+  // A tampered answer from Civic: Passport's error, the same clean page as without Passport.
+  const other = await newPage(t);
+  emu.fault('tamperedResponse', { times: 1 });
+  t.after(() => emu.fault(null));
+  await other.page.goto(viaPassport.url);
+  await other.page.getByRole('button', { name: 'Sign in with Civic' }).click();
+  const answer = other.page.waitForResponse(`${viaPassport.url}auth/civic`);
+  await other.page.frameLocator('iframe.civic-iframe').getByRole('button', { name: 'Allow' }).click();
+  assert.equal((await answer).status(), 401);
+  assert.equal(await other.page.locator('#error-code').textContent(), 'ERR_CIVIC_VERIFICATION');
+  assert.doesNotMatch(await other.page.locator('body').innerText(), /attacker@example\.com/);
+  assert.deepEqual(await other.context.cookies(), []);
+
+  // An auth code Civic refuses (expired), and none at all, over plain HTTP from our own origin.
+  const post = (body) => fetch(`${viaPassport.url}auth/civic`, {
+    method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: viaPassport.url.slice(0, -1) }, body,
+  });
+  const expired = await post(new URLSearchParams({ authCode: emu.mintAuthCode(undefined, { expiresIn: -5 }) }));
+  assert.equal(expired.status, 502);
+  assert.match(await expired.text(), /<code id="error-code">ERR_CIVIC_HTTP_STATUS<\/code>/);
+  assert.equal(expired.headers.get('set-cookie'), null);
+  const empty = await post('');
+  assert.equal(empty.status, 400);
+  assert.match(await empty.text(), /No auth code was sent\./);
+});
+
 test('the example by default: its own emulator, the default user', OPTS, async (t) => {
   const own = await startApp(appDir, { EMULATOR_PORT: '0' });
   t.after(() => own.stop());
@@ -248,6 +290,52 @@ test('the example by default: its own emulator, the default user', OPTS, async (
   await page.frameLocator('iframe.civic-iframe').getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(`${own.url}me`);
   assert.equal(await page.locator('#greeting').textContent(), 'Welcome, user@example.com');
+});
+
+test("Express's default error handler answers 500, not Civic's 401, when an exchange fails", OPTS, async (t) => {
+  // The example's own Express (installed from the registry), with no error handler of the app's.
+  const express = require(path.join(appDir, 'node_modules', 'express'));
+  const client = civicSip.newClient(emu.clientConfig());
+  // env 'test': finalhandler shows the stack on the page but does not also log it.
+  const server = express()
+    .set('env', 'test')
+    .post('/auth/civic', async (req, res) => { res.json(await client.exchangeCode(emu.mintAuthCode())); })
+    .listen(0, '127.0.0.1');
+  await new Promise((resolve) => { server.once('listening', resolve); });
+  t.after(() => new Promise((resolve) => { server.close(resolve); }));
+  emu.fault('unauthorized', { times: 1 });
+  const res = await fetch(`http://127.0.0.1:${server.address().port}/auth/civic`, { method: 'POST' });
+  assert.equal(res.status, 500);
+  const page = await res.text();
+  // In development finalhandler shows the stack: the message, then the route's own frame.
+  assert.match(page, /Error exchanging code for data: 401 - &quot;{\\&quot;message\\&quot;:\\&quot;Unauthorized\\&quot;}&quot;/);
+  // Civic's answer stays on the error for the app's own handler.
+  const error = await client.exchangeCode('a.b.c').catch((e) => e);
+  assert.deepEqual(error.response, { statusCode: 400, body: '{"message":"Invalid auth code"}' });
+});
+
+test('a taken port: the example says which variable moves it; the emulator logs a refusal', OPTS, async (t) => {
+  const busy = await startServer((req, res) => res.end());
+  t.after(() => busy.close());
+  const port = String(busy.port);
+  for (const [env, message] of [
+    [{ EMULATOR_PORT: port }, `port ${port} is in use, so the Civic emulator cannot start: set EMULATOR_PORT to another port (0 for any free one)\n`],
+    [{ EMULATOR_PORT: '0', PORT: port }, `port ${port} is in use, so the app cannot start: set PORT to another port (0 for any free one)\n`],
+  ]) {
+    await assert.rejects(startApp(appDir, env), (error) => {
+      assert.equal(error.message, `the example exited with 1:\n${message}`.replace(/\n$/, '\n'));
+      return true;
+    });
+  }
+  // A client with the wrong appSecret: the example's log says which check Civic's stand-in failed.
+  const own = await startApp(appDir, { EMULATOR_PORT: '0' });
+  t.after(() => own.stop());
+  const api = /at (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(own.output.stdout)[1];
+  const res = await fetch(`${api}prod/scopeRequest/authCode`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+  assert.equal(res.status, 401);
+  const deadline = Date.now() + 5000;
+  while (!own.output.stderr.includes('\n') && Date.now() < deadline) await new Promise((r) => { setTimeout(r, 20); });
+  assert.equal(own.output.stderr, 'Civic emulator refused POST /prod/scopeRequest/authCode with 401: authorization-header: no Authorization header (expected "Civic <request token>.<Civic extension>")\n');
 });
 
 test('against Civic: the page loads Civic\'s hosted script and stylesheet unless told otherwise', OPTS, async (t) => {

@@ -625,3 +625,143 @@ test('close() ends a delayed exchange and refuses new connections', OPTS, async 
   await rejectsWith(pending, `${PREFIX}Error: socket hang up`);
   await rejectsWith(civicClient(emu).exchangeCode(emu.mintAuthCode()), /^Error exchanging code for data: Error: connect ECONNREFUSED/);
 });
+
+// ------------------------------------------------- why a request was refused
+
+/** Sends `req` and returns the answer with the refusal the emulator reported for it (or null). */
+async function sendAndHear(emu, req) {
+  const heard = [];
+  const listener = (r) => heard.push(r);
+  emu.on('refusal', listener);
+  try {
+    const res = await (req.url ? send(req) : req());
+    assert.ok(heard.length <= 1, 'one refusal per request');
+    return { res, refusal: heard[0] ?? null };
+  } finally {
+    emu.off('refusal', listener);
+  }
+}
+
+test('each refusal names the check that failed and what it expected, never a secret', OPTS, async (t) => {
+  const civicPrivateKey = crypto.randomBytes(32).toString('hex');
+  const emu = await start(t, { civicPrivateKey });
+  const foreign = await start(t, { civicPrivateKey });
+  const stranger = await start(t);
+  const now = Date.now() / 1000;
+  const code = emu.mintAuthCode();
+  const signed = (opts) => signedRequest(emu, opts);
+  const authHeaderOnly = (authorization) => () => request(`${emu.url}prod/scopeRequest/authCode`, {
+    headers: { 'Content-Type': 'application/json', ...(authorization ? { Authorization: authorization } : {}) },
+    body: '{}',
+  });
+  const cases = [
+    ['no Authorization header', authHeaderOnly(null), 401, 'authorization-header', /^no Authorization header/],
+    ['another scheme', authHeaderOnly('Bearer abc'), 401, 'authorization-header', /is not "Civic <request token>\.<Civic extension>"$/],
+    ['HS256 request token', signed({ header: { alg: 'HS256', typ: 'JWT' } }), 401, 'request-token', /^the request token is signed with alg "HS256", not ES256 /],
+    ['request token under another key', signed({ prvKey: crypto.randomBytes(32).toString('hex') }), 401, 'request-token-signature',
+      new RegExp(`^the request token has a signature that does not verify under the app's public key ${emu.app.appPublicKey} \\(is prvKey`)],
+    ['unknown app', signed({ claims: { iss: 'someoneElse', sub: 'someoneElse' } }), 401, 'app-id',
+      /^unknown app: the request token's iss is "someoneElse" and sub "someoneElse"; this emulator serves the app "/, { expected: emu.app.appId, received: 'someoneElse' }],
+    ['wrong aud', signed({ claims: { aud: 'https://api.civic.com/sip/' } }), 401, 'aud',
+      /^the request token's aud is "https:\/\/api\.civic\.com\/sip\/"; expected "http:\/\/127\.0\.0\.1:\d+\/" \(is the client's api the emulator's URL\?\)$/,
+      { expected: [emu.url], received: 'https://api.civic.com/sip/' }],
+    ['expired request token', signed({ claims: { iat: now - 400, exp: now - 200 } }), 401, 'exp', /^the request token expired 2\d\d\.\d s ago \(exp /],
+    ['no exp', signed({ claims: { exp: undefined } }), 401, 'exp', /^the request token has no numeric exp \(got undefined\)/],
+    ['wrong path', signed({ claims: { data: { method: 'POST', path: 'scopeRequest/other' } } }), 401, 'method-and-path',
+      /^the request token's data names "POST" "scopeRequest\/other"; expected "POST" "scopeRequest\/authCode"$/],
+    ['HMAC with another secret', signed({ secret: crypto.randomBytes(16).toString('hex') }), 401, 'civic-extension',
+      /^the Civic extension is not the HMAC-SHA256 of the body keyed with the app's appSecret/],
+    ['no authToken', signed({ body: '{"allowS3UploadedPayload":true}' }), 400, 'body', /^the body is not a JSON object with an authToken string$/],
+    ['malformed auth code', signed({ body: '{"authToken":"a.b.c"}' }), 400, 'auth-code', /^the auth code has a header or claims part that is not JSON$/],
+    ['auth code from another Civic key', signed({ body: JSON.stringify({ authToken: stranger.mintAuthCode() }) }), 400, 'auth-code-signature',
+      /^the auth code has a signature that does not verify under this emulator's Civic key \(was it minted by another emulator, or by Civic\?\)$/],
+    ['expired auth code', signed({ body: JSON.stringify({ authToken: emu.mintAuthCode(undefined, { expiresIn: -5 }) }) }), 400, 'auth-code-expired',
+      /^the auth code expired [5-9]\.\d s ago \(exp /],
+    ['auth code for another app', signed({ body: JSON.stringify({ authToken: foreign.mintAuthCode() }) }), 400, 'auth-code-app',
+      /^the auth code was minted for the app "[^"]+", not "/, { expected: emu.app.appId, received: foreign.app.appId }],
+    ['auth code from an earlier run', async () => {
+      // Same keys, another process lifetime: the signature holds, the code was never minted here.
+      const again = await start(t, { civicPrivateKey, app: { ...emu.app } });
+      const req = signedRequest(again, { body: JSON.stringify({ authToken: code }) });
+      const heard = [];
+      again.on('refusal', (r) => heard.push(r));
+      const res = await send(req);
+      return Object.assign(res, { heard });
+    }, 400, 'auth-code-unknown', /^the auth code is signed by this emulator's Civic key but was not minted by this run of it/],
+    ['GET', () => request(`${emu.url}prod/scopeRequest/authCode`, { method: 'GET' }), 405, 'method', /^the exchange is a POST, not GET$/],
+    ['unknown path', () => request(`${emu.url}sip/prod/scopeRequest/authCode`, { body: '{}' }), 404, 'path',
+      new RegExp(`^no such path: the exchange is POST <api>scopeRequest/authCode \\(is the client's api ${emu.url}\\?\\)$`)],
+  ];
+  const civicBodies = { 401: '{"message":"Unauthorized"}', 400: null, 404: '{"message":"Not Found"}', 405: '{"message":"Method Not Allowed"}' };
+  const secrets = [emu.app.appSecret, emu.app.prvKey, civicPrivateKey];
+  for (const [why, req, status, check, message, data] of cases) {
+    let { res, refusal } = await sendAndHear(emu, req);
+    if (res.heard) refusal = res.heard[0];
+    assert.equal(res.status, status, why);
+    // What goes over the wire stays Civic's: the body says nothing of the reason.
+    if (civicBodies[status]) assert.equal(res.body, civicBodies[status], why);
+    else assert.match(res.body, /^\{"message":"(Bad Request|Invalid auth code)"\}$/, why);
+    assert.ok(refusal, `${why}: reported`);
+    assert.equal(refusal.status, status, why);
+    assert.equal(refusal.check, check, why);
+    assert.match(refusal.message, message, why);
+    assert.equal(refusal.method, why === 'GET' ? 'GET' : 'POST', why);
+    assert.match(refusal.path, /scopeRequest\/authCode$/, why);
+    for (const [k, v] of Object.entries(data ?? {})) assert.deepEqual(refusal[k], v, `${why}: ${k}`);
+    const text = JSON.stringify(refusal);
+    for (const secret of secrets) assert.ok(!text.includes(secret), `${why}: no secret`);
+  }
+  // The request log carries the refusal too; an accepted request has none.
+  const last = emu.requests.at(-1);
+  assert.equal(last.refusal.check, 'path');
+  assert.equal((await send(signedRequest(emu))).status, 200);
+  assert.equal(emu.requests.at(-1).refusal, undefined);
+});
+
+test('POST /emulator/auth-code mints an auth code without a browser', OPTS, async (t) => {
+  const emu = await start(t);
+  const client = require('..').newClient(emu.clientConfig());
+  const mint = (body, headers = {}) => request(emu.mintUrl, {
+    headers: { 'Content-Type': 'application/json', ...headers }, body,
+  });
+  assert.equal(emu.mintUrl, `${emu.url}emulator/auth-code`);
+
+  // No body: the emulated user's BASIC_SIGNUP records, as the consent screen would share them.
+  let res = await mint();
+  assert.equal(res.status, 200);
+  assert.deepEqual(Object.keys(JSON.parse(res.body)), ['authCode']);
+  let result = await client.exchangeCode(JSON.parse(res.body).authCode);
+  assert.deepEqual(result.data, emu.userDataFor('BASIC_SIGNUP'));
+
+  res = await mint(JSON.stringify({ scope: 'PROOF_OF_EMAIL' }));
+  result = await client.exchangeCode(JSON.parse(res.body).authCode);
+  assert.deepEqual(result.data, emu.userDataFor('PROOF_OF_EMAIL'));
+
+  const records = [{ label: 'contact.personal.email', value: 'script@example.com', isValid: true, isOwner: true }];
+  res = await mint(JSON.stringify({ userData: records }));
+  result = await client.exchangeCode(JSON.parse(res.body).authCode);
+  assert.deepEqual(result.data, records);
+
+  res = await mint(JSON.stringify({ expiresIn: -5 }));
+  await assert.rejects(client.exchangeCode(JSON.parse(res.body).authCode), {
+    message: 'Error exchanging code for data: 400 - "{\\"message\\":\\"Invalid auth code\\"}"', code: 'ERR_CIVIC_HTTP_STATUS',
+  });
+
+  const refused = [
+    [() => request(emu.mintUrl, { method: 'GET' }), 405, 'POST /emulator/auth-code mints an auth code'],
+    [() => mint('not json'), 400, 'Expected no body or a JSON object { scope, userData, expiresIn }'],
+    [() => mint('{"scopes":"BASIC_SIGNUP"}'), 400, "Unknown field 'scopes' (expected scope, userData, expiresIn)"],
+    [() => mint('{"scope":"NOPE"}'), 400, /^Unknown scope request 'NOPE': expected one of BASIC_SIGNUP, /],
+    [() => mint('{"expiresIn":"soon"}'), 400, 'expiresIn must be a number of seconds'],
+    [() => mint('{"scope":"BASIC_SIGNUP","userData":[]}'), 400, 'Give scope or userData, not both'],
+    // A page on another origin cannot mint codes (a browser always sends Origin cross-origin).
+    [() => mint('{}', { Origin: 'http://evil.example' }), 403, 'Cross-origin request from http://evil.example refused'],
+  ];
+  for (const [call, status, message] of refused) {
+    res = await call();
+    assert.equal(res.status, status, res.body);
+    const said = JSON.parse(res.body).error.message;
+    if (message instanceof RegExp) assert.match(said, message);
+    else assert.equal(said, message);
+  }
+});

@@ -45,7 +45,7 @@ test('default and named imports of civic-sip-native', OPTS, () => {
   assert.equal(civicSip.newClient, newClient);
   assert.equal(civicSip.sip, sip);
   assert.equal(civicSip.codes, codes);
-  assert.deepEqual(Object.keys(civicSip).sort(), ['codes', 'newClient', 'sip']);
+  assert.deepEqual(Object.keys(civicSip).sort(), ['byLabel', 'codes', 'newClient', 'sip']);
 });
 
 test("import('civic-sip-native') and import('../index.js') give the same module", OPTS, async () => {
@@ -70,6 +70,15 @@ test('only the exported subpaths resolve', OPTS, async () => {
   await assert.rejects(import('civic-sip-native/binding.js'), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
   const pkg = require('civic-sip-native/package.json');
   assert.equal(pkg.name, 'civic-sip-native');
+});
+
+test("import { Strategy } from 'civic-sip-native/passport'; import { byLabel } from 'civic-sip-native'", OPTS, async () => {
+  const ns = await import('civic-sip-native/passport');
+  assert.equal(ns.Strategy, require('../passport').Strategy);
+  assert.equal(ns.default, require('../passport'));
+  assert.equal(new ns.Strategy({ appId: 'a', appSecret: '0'.repeat(32), prvKey: '1'.repeat(64) }, () => {}).name, 'civic');
+  const { byLabel } = await import('civic-sip-native');
+  assert.equal(byLabel, require('..').byLabel);
 });
 
 test("import { startEmulator } from 'civic-sip-native/emulator'", OPTS, async () => {
@@ -116,8 +125,8 @@ test('a full exchange through the ESM import', OPTS, async (t) => {
     assert.ok(err instanceof Error);
     assert.equal(err.message, 'Error exchanging code for data: 401 - "{\\"message\\":\\"Unauthorized\\"}"');
     assert.equal(err.code, codes.HTTP_STATUS);
-    assert.equal(err.statusCode, 401);
-    assert.equal(err.body, '{"message":"Unauthorized"}');
+    assert.deepEqual(err.response, { statusCode: 401, body: '{"message":"Unauthorized"}' });
+    assert.equal(err.statusCode, undefined);
     return true;
   });
   assert.deepEqual(emu.requests.map((r) => `${r.method} ${r.url.replace(/[0-9a-f]{32}$/, '<id>')}`), [

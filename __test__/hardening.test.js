@@ -265,10 +265,154 @@ describe('stalls settle within the timeout', () => {
     fake.processed((req, res) => fake.send(res, 302, '', { Location: req.url }));
     outcome = await settle(client.exchangeCode('code'));
     assertCivicError(outcome.error, {
-      message: `${PREFIX}Could not return data from processed payload url: RequestError: Error: error following redirect: Exceeded maxRedirects. Probably stuck in a redirect loop`,
+      message: `${PREFIX}Could not return data from processed payload url: RequestError: Error: Exceeded maxRedirects. Probably stuck in a redirect loop ${fake.url}payload/1`,
       code: codes.NETWORK,
     });
     assert.ok(outcome.elapsed < TIMEOUT + MARGIN, `settled after ${outcome.elapsed} ms`);
+  });
+});
+
+describe('a redirect never carries the auth code anywhere', () => {
+  // The exchange POST is never followed, whatever its URL looks like: the policy belongs to the
+  // request, not to the shape of its URL. Every 3xx, with and without Location, with a query or
+  // fragment in `api` or `env`, direct and through a proxy; the second server must see nothing.
+  test('every 3xx to the exchange POST is its answer; nothing reaches the Location host', OPTS, async (t) => {
+    const elsewhere = await startServer((req, res) => { res.writeHead(200); res.end('{"data":"stolen"}'); });
+    t.after(() => elsewhere.close());
+    let answer;
+    const civicLike = await startServer((req, res) => answer(req, res));
+    t.after(() => civicLike.close());
+    const { startProxy } = require('./helpers/proxy');
+    const proxy = await startProxy();
+    t.after(() => proxy.close());
+    const routes = [
+      ['api with a query', { api: `${civicLike.url}sip?gw=1` }],
+      ['api with a fragment', { api: `${civicLike.url}sip#frag` }],
+      ['env with ?', { api: civicLike.url, env: 'prod?x=scopeRequest/authCode' }],
+      ['env with #', { api: civicLike.url, env: 'prod#' }],
+      ['plain api', { api: civicLike.url }],
+      ['no stage, query in api', { api: `${civicLike.url}?a=1`, includeStageInURL: false }],
+      ['through a proxy, api with a query', { api: `${civicLike.url}sip?gw=1`, proxy: { url: proxy.url } }],
+    ];
+    const targets = [
+      `${elsewhere.url}elsewhere`,
+      `${elsewhere.url}sip?gw=1/prod/scopeRequest/authCode`,
+      '//localhost:1/scheme-relative',
+      '/same-host-other-path',
+      null,
+    ];
+    let cases = 0;
+    for (const status of [300, 301, 302, 303, 307, 308]) {
+      for (const target of targets) {
+        answer = (req, res) => {
+          res.writeHead(status, target === null ? {} : { Location: target.replace('localhost:1', `localhost:${elsewhere.port}`) });
+          res.end();
+        };
+        for (const [name, options] of routes) {
+          const before = civicLike.requests.length;
+          const client = civicSip.newClient({ ...civic.newApp(), ...options });
+          await rejectsWith(client.exchangeCode('the-auth-code'), {
+            message: `${PREFIX}${status} - ""`, code: codes.HTTP_STATUS, statusCode: status, body: '',
+          });
+          // One POST, with the auth code, to the server it was addressed to, and nothing else.
+          const sent = civicLike.requests.slice(before);
+          assert.deepEqual(sent.map((r) => r.method), ['POST'], `${status} ${target} ${name}`);
+          assert.match(sent[0].body, /"authToken":"the-auth-code"/);
+          cases += 1;
+        }
+      }
+    }
+    assert.equal(elsewhere.requests.length, 0, JSON.stringify(elsewhere.requests.map((r) => [r.method, r.url])));
+    assert.ok(proxy.requests.every((r) => r.method === 'POST' && r.url.startsWith(civicLike.url)), JSON.stringify(proxy.requests.map((r) => r.url)));
+    assert.equal(proxy.requests.length, 6 * targets.length);
+    t.diagnostic(`${cases} redirects refused`);
+  });
+
+  test('the payload GET still follows redirects (any 3xx with a Location), relative or not', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const other = await startServer((req, res) => { res.writeHead(200); res.end(fake.token()); });
+    t.after(() => other.close());
+    for (const status of [301, 302, 303, 307, 308]) {
+      fake.route('/moved', { status, headers: { Location: `${other.url}token?x=1` } });
+      fake.processed({ status, headers: { Location: '/moved' } });
+      assert.deepEqual(await civicSip.newClient(fake.clientConfig()).exchangeCode('code'),
+        { data: records(DEFAULT_USER_DATA), userId: 'fake-user-id' });
+    }
+    assert.deepEqual(other.requests.map((r) => `${r.method} ${r.url}`), Array(5).fill('GET /token?x=1'));
+    // A redirect without Location is the answer, as in civic-sip-api.
+    fake.processed({ status: 302 });
+    await rejectsWith(civicSip.newClient(fake.clientConfig()).exchangeCode('code'), {
+      message: `${PREFIX}Could not return data from processed payload url: StatusCodeError: 302 - ""`, code: codes.HTTP_STATUS, statusCode: 302, body: '',
+    });
+  });
+});
+
+describe('a pre-signed payload URL is fetched exactly as given', () => {
+  // Its signature covers the path as written: dot segments, doubled slashes and escapes must
+  // reach the wire byte for byte, as civic-sip-api sent them. Direct, through an HTTP proxy
+  // (absolute form) and through a CONNECT tunnel (https).
+  const SIGNED = 'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0a1b%2Fc%3D';
+  const TARGETS = [
+    `/bucket/a/../b?${SIGNED}`,
+    `/bucket/./a/./b?${SIGNED}`,
+    `/bucket/a/..?${SIGNED}`,
+    `/bucket//double//slashes/?${SIGNED}`,
+    `/bucket/%2e%2E/%2F%2f%7E%7e%41?${SIGNED}`,
+    `/bucket/..%2F../key?${SIGNED}`,
+    `/bucket/key.json?${SIGNED}&a=..%2F&b=./`,
+    "/bucket/it's;(a)*,=@:!$+~key",
+  ];
+
+  test('dot segments, doubled slashes and escapes reach the server byte for byte', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const token = fake.token();
+    const client = civicSip.newClient(fake.clientConfig());
+    for (const target of TARGETS) {
+      const before = fake.requests.length;
+      fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: `${fake.url}${target.slice(1)}`, processed: true }));
+      // The fake answers 404 for paths it does not know: only the request line matters here.
+      const err = await client.exchangeCode('code').catch((e) => e);
+      assert.equal(err.code, codes.HTTP_STATUS, err.message);
+      assert.deepEqual(fake.requests.slice(before).map((r) => `${r.method} ${r.url}`), ['POST /prod/scopeRequest/authCode', `GET ${target}`]);
+    }
+    // And the token at such a URL is read: the exchange succeeds.
+    const url = fake.route('/bucket/a/../b', { body: token });
+    assert.equal(url, `${fake.url}bucket/a/../b`);
+    fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: `${url}?${SIGNED}`, processed: true }));
+    assert.deepEqual(await client.exchangeCode('code'), { data: records(DEFAULT_USER_DATA), userId: 'fake-user-id' });
+  });
+
+  test('through an HTTP proxy (absolute form) and through a CONNECT tunnel to https', OPTS, async (t) => {
+    const { startProxy } = require('./helpers/proxy');
+    const proxy = await startProxy();
+    t.after(() => proxy.close());
+    const fake = await fakeCivic(t);
+    const tlsFake = await fakeCivic(t, { tls: true });
+    for (const target of TARGETS) {
+      fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: `${fake.url}${target.slice(1)}`, processed: true }));
+      await civicSip.newClient(fake.clientConfig({ proxy: { url: proxy.url } })).exchangeCode('code').catch((e) => e);
+      // The proxy records the request line it got.
+      assert.equal(proxy.requests.at(-1).url, `${fake.url}${target.slice(1)}`);
+      tlsFake.onExchange = (req, res) => tlsFake.send(res, 200, civic.replyBody({ data: `${tlsFake.url}${target.slice(1)}`, processed: true }));
+      const before = tlsFake.requests.length;
+      await civicSip.newClient(tlsFake.clientConfig({ proxy: { url: proxy.url, rejectUnauthorized: false } })).exchangeCode('code').catch((e) => e);
+      assert.deepEqual(tlsFake.requests.slice(before).map((r) => `${r.method} ${r.url}`), ['POST /prod/scopeRequest/authCode', `GET ${target}`]);
+    }
+  });
+
+  test('what a request line cannot carry is percent-encoded; a fragment is not sent', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const client = civicSip.newClient(fake.clientConfig());
+    for (const [written, sent] of [
+      ['bucket/a b/"q"?x=<y>', '/bucket/a%20b/%22q%22?x=%3Cy%3E'],
+      ['bucket/caf\u00e9', '/bucket/caf%C3%A9'],
+      ['bucket/key#fragment', '/bucket/key'],
+    ]) {
+      const before = fake.requests.length;
+      fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: `${fake.url}${written}`, processed: true }));
+      await client.exchangeCode('code').catch((e) => e);
+      assert.deepEqual(fake.requests.slice(before).map((r) => r.url), ['/prod/scopeRequest/authCode', sent]);
+    }
   });
 });
 
@@ -465,7 +609,7 @@ describe('TLS', () => {
     const fake = await fakeCivic(t, { tls: true });
     const client = civicSip.newClient(fake.clientConfig());
     await rejectsWith(client.exchangeCode('code'), {
-      message: `${PREFIX}Error: error sending request: client error (Connect): invalid peer certificate: UnknownIssuer`, code: codes.NETWORK,
+      message: `${PREFIX}Error: self-signed certificate`, code: codes.NETWORK,
     });
     assert.equal(fake.requests.length, 0);
     const lenient = civicSip.newClient(fake.clientConfig({ proxy: { rejectUnauthorized: false } }));
@@ -477,7 +621,7 @@ describe('TLS', () => {
     const server = await rawServer(t, civicHandler(fake), { tls: SERVER_TLS });
     const config = fake.clientConfig({ api: server.url });
     await rejectsWith(civicSip.newClient(config).exchangeCode('code'), {
-      message: `${PREFIX}Error: error sending request: client error (Connect): invalid peer certificate: UnknownIssuer`, code: codes.NETWORK,
+      message: `${PREFIX}Error: unable to verify the first certificate`, code: codes.NETWORK,
     });
     for (const ca of [CA_PEM, Buffer.from(CA_PEM), [CA_PEM], [fs.readFileSync(path.join(TLS_DIR, 'server.pem')), Buffer.from(CA_PEM)]]) {
       assert.deepEqual(await civicSip.newClient({ ...config, ca }).exchangeCode('code'), { data: records(DEFAULT_USER_DATA), userId: 'over-tls' });
@@ -485,7 +629,7 @@ describe('TLS', () => {
     // `ca` replaces the roots, as Node's does: another CA alone does not vouch for this server.
     const selfSigned = require('./helpers/servers').TLS_CERT;
     await rejectsWith(civicSip.newClient({ ...config, ca: selfSigned }).exchangeCode('code'), {
-      message: /^Error exchanging code for data: Error: error sending request: client error \(Connect\): invalid peer certificate: /, code: codes.NETWORK,
+      message: `${PREFIX}Error: unable to verify the first certificate`, code: codes.NETWORK,
     });
     const notDer = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
     for (const ca of ['not a certificate', '', [CA_PEM, 'junk'], notDer, [CA_PEM, notDer]]) {
@@ -504,8 +648,74 @@ describe('TLS', () => {
     assert.deepEqual(JSON.parse(trusted.stdout), { data: records(DEFAULT_USER_DATA), userId: 'over-tls' });
     const untrusted = await runNode(script);
     assert.deepEqual(JSON.parse(untrusted.stdout), {
-      message: `${PREFIX}Error: error sending request: client error (Connect): invalid peer certificate: UnknownIssuer`, code: codes.NETWORK,
+      message: `${PREFIX}Error: unable to verify the first certificate`, code: codes.NETWORK,
     });
+    // A file that cannot be read as PEM certificates is refused, not skipped.
+    for (const file of [path.join(TLS_DIR, 'missing.pem'), path.join(TLS_DIR, 'make-localhost.sh')]) {
+      const unreadable = await runNode(script, { env: { NODE_EXTRA_CA_CERTS: file } });
+      assert.deepEqual(JSON.parse(unreadable.stdout), {
+        message: `${PREFIX}NODE_EXTRA_CA_CERTS (${file}) is not a readable file of PEM certificates`, code: codes.CONFIG,
+      });
+    }
+  });
+
+  test('ca as Node\'s https judges it: a CA:TRUE self-signed certificate is accepted; wrong host, dates, issuer refused in Node\'s words', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    const tlsFixture = (name) => ({
+      key: fs.readFileSync(path.join(TLS_DIR, `${name}-key.pem`)),
+      cert: fs.readFileSync(path.join(TLS_DIR, `${name}.pem`), 'utf8'),
+    });
+    const localhost = tlsFixture('localhost'); // openssl req -x509 for localhost: CA:TRUE
+    const expired = tlsFixture('localhost-expired');
+    const notYet = tlsFixture('localhost-not-yet-valid');
+    const serverPem = fs.readFileSync(path.join(TLS_DIR, 'server.pem'), 'utf8');
+    const selfSignedLeaf = require('./helpers/servers').TLS_CERT; // CA:FALSE, for 127.0.0.1
+    const servers = {};
+    for (const [name, tls] of Object.entries({
+      localhost,
+      expired,
+      notYet,
+      server: SERVER_TLS,
+      // The server sends its CA after its own certificate.
+      chain: { key: SERVER_TLS.key, cert: `${serverPem}${CA_PEM}` },
+      leaf: { key: require('./helpers/servers').TLS_KEY, cert: selfSignedLeaf },
+    })) {
+      servers[name] = await rawServer(t, civicHandler(fake), { tls });
+    }
+    // Node's own https client, given the same `ca`: 'ok' or the message it refused with.
+    const nodeVerdict = (url, ca) => new Promise((resolve) => {
+      const req = https.get(url, { ca, agent: false }, (res) => { res.resume(); res.on('end', () => resolve('ok')); });
+      req.on('error', (e) => resolve(e.message));
+    });
+    const cases = [
+      ['CA:TRUE self-signed, in ca, by its name', 'localhost', 'localhost', localhost.cert, 'ok'],
+      ['CA:TRUE self-signed, in ca among others', 'localhost', 'localhost', [CA_PEM, localhost.cert], 'ok'],
+      ['CA:TRUE self-signed, in ca, by another name', 'localhost', '127.0.0.1', localhost.cert,
+        'Hostname/IP does not match certificate\'s altnames: IP: 127.0.0.1 is not in the cert\'s list: '],
+      ['CA:TRUE self-signed, not in ca', 'localhost', 'localhost', CA_PEM, 'self-signed certificate'],
+      ['CA:TRUE self-signed, no ca', 'localhost', 'localhost', undefined, 'self-signed certificate'],
+      ['expired, in ca', 'expired', 'localhost', expired.cert, 'certificate has expired'],
+      ['expired, not in ca (the dates are judged first, as in OpenSSL)', 'expired', 'localhost', CA_PEM, 'certificate has expired'],
+      ['not yet valid, in ca', 'notYet', 'localhost', notYet.cert, 'certificate is not yet valid'],
+      ['issued by the ca', 'server', '127.0.0.1', CA_PEM, 'ok'],
+      ['issued by another CA', 'server', '127.0.0.1', localhost.cert, 'unable to verify the first certificate'],
+      ['the server certificate itself (not self-signed) as ca', 'server', '127.0.0.1', serverPem, 'unable to verify the first certificate'],
+      ['a chain ending in a self-signed CA, trusted', 'chain', '127.0.0.1', CA_PEM, 'ok'],
+      ['a chain ending in a self-signed CA, not trusted', 'chain', '127.0.0.1', localhost.cert, 'self-signed certificate in certificate chain'],
+      ['a chain ending in a self-signed CA, no ca', 'chain', '127.0.0.1', undefined, 'self-signed certificate in certificate chain'],
+      ['a self-signed CA:FALSE certificate, in ca', 'leaf', '127.0.0.1', selfSignedLeaf, 'ok'],
+      ['a self-signed CA:FALSE certificate, not in ca', 'leaf', '127.0.0.1', CA_PEM, 'self-signed certificate'],
+    ];
+    for (const [name, server, host, ca, expected] of cases) {
+      const url = `https://${host}:${servers[server].port}/`;
+      assert.equal(await nodeVerdict(url, ca), expected, `Node's https: ${name}`);
+      const outcome = await settle(civicSip.newClient(fake.clientConfig({ api: url, ...(ca ? { ca } : {}) })).exchangeCode('code'));
+      if (expected === 'ok') {
+        assert.deepEqual(outcome.value, { data: records(DEFAULT_USER_DATA), userId: 'over-tls' }, `${name}: ${outcome.error && outcome.error.message}`);
+      } else {
+        assertCivicError(outcome.error, { message: `${PREFIX}Error: ${expected}`, code: codes.NETWORK });
+      }
+    }
   });
 });
 
@@ -673,6 +883,24 @@ describe('optional resilience: AbortSignal per call', () => {
     const closedIn = await settle(socketClosed, 2000);
     assert.equal(closedIn.ok, true);
     assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+  });
+
+  test('a timeout or an abort during the payload GET closes that connection too', OPTS, async (t) => {
+    const fake = await fakeCivic(t);
+    let closed;
+    fake.processed((req) => { req.socket.once('close', () => closed()); });
+    const client = civicSip.newClient(fake.clientConfig({ timeout: 300 }));
+    let socketClosed = new Promise((resolve) => { closed = resolve; });
+    const timedOut = await settle(client.exchangeCode('code'));
+    assertCivicError(timedOut.error, { message: `${PREFIX}Error: ETIMEDOUT: no answer within 300 ms`, code: codes.TIMEOUT });
+    assert.equal((await settle(socketClosed, 1000)).ok, true);
+    socketClosed = new Promise((resolve) => { closed = resolve; });
+    const controller = new AbortController();
+    const pending = civicSip.newClient(fake.clientConfig()).exchangeCode('code', { signal: controller.signal });
+    while (fake.requests.filter((r) => r.method === 'GET').length < 2) await sleep(5);
+    controller.abort();
+    assertAborted((await settle(pending, 1000)).error, controller.signal.reason);
+    assert.equal((await settle(socketClosed, 1000)).ok, true);
   });
 
   test('an already aborted signal rejects without a request; AbortSignal.timeout works', OPTS, async (t) => {

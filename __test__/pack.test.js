@@ -91,12 +91,17 @@ test('aliased as civic-sip-api: an app written for civic-sip-api runs unchanged'
     'emulator/browser.js', 'emulator/browser/civic-modal.css', 'emulator/browser/civic.sip.js',
     'emulator/browser/consent.css', 'emulator/browser/consent.html', 'emulator/browser/consent.js',
     'emulator/cli.js', 'emulator/index.d.ts', 'emulator/index.js',
-    'index.d.ts', 'index.js', 'package.json',
+    'index.d.ts', 'index.js', 'package.json', 'passport.d.ts', 'passport.js',
   ]);
   assert.deepEqual(files(path.join(dir, 'node_modules', `civic-sip-native-${platformSuffix()}`)).sort(), [
     `civic-sip-native.${platformSuffix()}.node`, 'package.json',
   ]);
   assert.deepEqual(await run(dir, 'civic-sip-api-app.js'), { data: records, userId: 'packed' });
+  // The Passport strategy loads without Passport installed (an optional peer dependency).
+  assert.ok(!fs.existsSync(path.join(dir, 'node_modules', 'passport')));
+  const strategy = execFileSync(process.execPath, ['-e', `const { Strategy } = require('civic-sip-api/passport');
+process.stdout.write(new Strategy({ appId: 'a', appSecret: '${'0'.repeat(32)}', prvKey: '${'1'.repeat(64)}' }, () => {}).name);`], { cwd: dir }).toString();
+  assert.equal(strategy, 'civic');
 });
 
 test('as civic-sip-native: an ES module app, and a TypeScript app checked by tsc --strict, compiled and run', { skip }, async () => {
@@ -114,7 +119,7 @@ test('as civic-sip-native: an ES module app, and a TypeScript app checked by tsc
     const line = await new Promise((resolve) => { lines.once('line', resolve); lines.once('close', () => resolve('')); });
     assert.match(line, /^\{"appId":/);
     const printed = JSON.parse(line);
-    assert.deepEqual(Object.keys(printed).sort(), ['api', 'appId', 'appSecret', 'civicPublicKey', 'prvKey', 'scriptUrl', 'stylesheetUrl']);
+    assert.deepEqual(Object.keys(printed).sort(), ['api', 'appId', 'appSecret', 'civicPublicKey', 'mintUrl', 'prvKey', 'scriptUrl', 'stylesheetUrl']);
     const script = await fetch(printed.scriptUrl);
     assert.equal(script.status, 200);
     assert.match(await script.text(), /auth-code-received/);

@@ -59,7 +59,7 @@ civicSip.newClient(config).exchangeCode(code).then(
   (result) => { process.stdout.write(JSON.stringify({ ok: true, result })); },
   (e) => {
     process.stdout.write(JSON.stringify({
-      ok: false, error: { message: e.message, code: e.code, statusCode: e.statusCode, body: e.body },
+      ok: false, error: { message: e.message, code: e.code, response: e.response },
     }));
   },
 );
@@ -184,13 +184,42 @@ describe('proxy option', () => {
     assert.deepEqual(seen(proxy), [['POST', `http://127.0.0.1:${port}/prod/scopeRequest/authCode`]]);
   });
 
-  test('an invalid proxy URL rejects with ERR_CIVIC_CONFIG at exchange time', OPTS, async (t) => {
-    const emu = await emulator(t);
-    const client = civicSip.newClient(emu.clientConfig({ proxy: { url: 'http://[' } }));
-    await rejectsWith(client.exchangeCode(emu.mintAuthCode()), {
-      message: `${PREFIX}proxy.url is not a valid proxy URL`, code: codes.CONFIG,
-    });
+  test('a proxy URL that cannot be used rejects with ERR_CIVIC_CONFIG, civic-sip-api\'s words; nothing is sent, direct or not', OPTS, async (t) => {
+    const [emu, fake, proxy] = await Promise.all([emulator(t), fakeCivic(t, { tls: true }), proxyServer(t)]);
+    const rewire = require('rewire');
+    const cases = [
+      // [proxy.url, message after the prefix, civic-sip-api's message for an http:// api (null: it differs)]
+      ['htp://127.0.0.1:1', 'Error: Invalid protocol: htp:', 'same'],
+      [`ftp://127.0.0.1:${proxy.port}`, 'Error: Invalid protocol: ftp:', 'same'],
+      [`socks5://127.0.0.1:${proxy.port}`, 'Error: Invalid protocol: socks5:', 'same'],
+      [`socks5h://u:pw@127.0.0.1:${proxy.port}`, 'Error: Invalid protocol: socks5h:', 'same'],
+      ['file:///tmp/proxy.sock', 'Error: Invalid protocol: file:', null],
+      // Without a scheme only host:port is a proxy address: a lone word or number could resolve anywhere.
+      ['localhost', 'Error: Invalid protocol: null', 'same'],
+      ['8080', 'Error: Invalid protocol: null', null],
+      [`127.0.0.1:${proxy.port}/path`, 'Error: Invalid protocol: null', null],
+      ['http://', 'proxy.url is not a valid proxy URL', null],
+      ['http://[', 'proxy.url is not a valid proxy URL', null],
+      ['http://:1', 'proxy.url is not a valid proxy URL', null],
+    ];
+    for (const [url, message, reference] of cases) {
+      for (const server of [emu, fake]) {
+        const config = server === emu ? emu.clientConfig({ proxy: { url } }) : fake.clientConfig({ proxy: { url } });
+        await rejectsWith(civicSip.newClient(config).exchangeCode(server === emu ? emu.mintAuthCode() : 'code'), {
+          message: `${PREFIX}${message}`, code: codes.CONFIG,
+        });
+        if (reference === 'same' && server === emu) {
+          const theirs = await rewire('civic-sip-api').newClient(config).exchangeCode(emu.mintAuthCode()).catch((e) => e);
+          assert.equal(theirs.message, `${PREFIX}${message}`, `civic-sip-api with proxy ${url}`);
+        }
+      }
+    }
     assert.equal(emu.requests.length, 0);
+    assert.equal(fake.requests.length, 0);
+    assert.equal(proxy.requests.length, 0);
+    // The message never shows the URL, which may hold a password.
+    const err = await civicSip.newClient(emu.clientConfig({ proxy: { url: 'htp://ada:pr0xy-S3cret@127.0.0.1:1' } })).exchangeCode('x').catch((e) => e);
+    assert.ok(!util.inspect(err, { showHidden: true }).includes('pr0xy-S3cret'));
   });
 
   test('HTTPS through the proxy: CONNECT tunnel, rejectUnauthorized: false accepts a self-signed server', OPTS, async (t) => {
@@ -207,6 +236,24 @@ describe('proxy option', () => {
     assert.ok(proxy.requests.every((r) => r.method === 'CONNECT' && r.url === `127.0.0.1:${fake.port}`), JSON.stringify(seen(proxy)));
     assert.deepEqual(fake.requests.slice(1).map((r) => [r.method, r.url]),
       [['POST', '/prod/scopeRequest/authCode'], ['GET', '/payload/1']]);
+  });
+
+  test('a proxy that refuses the CONNECT tunnel: request\'s words (the payload GET with the proxy\'s status)', OPTS, async (t) => {
+    const [fake, proxy] = await Promise.all([fakeCivic(t), proxyServer(t)]);
+    const port = await closedPort();
+    const rewire = require('rewire');
+    // The payload GET: civic-sip-api's message exactly.
+    fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: `https://127.0.0.1:${port}/payload`, processed: true }));
+    const config = fake.clientConfig({ proxy: { url: proxy.url } });
+    const message = `${PREFIX}Could not return data from processed payload url: RequestError: Error: tunneling socket could not be established, statusCode=502`;
+    const { civicPublicKey, ...theirs } = config; // eslint-disable-line no-unused-vars
+    assert.equal((await rewire('civic-sip-api').newClient(theirs).exchangeCode('code').catch((e) => e)).message, message);
+    await rejectsWith(civicSip.newClient(config).exchangeCode('code'), { message, code: codes.NETWORK });
+    // The exchange POST: the same words without the status, which reqwest's tunnel does not keep
+    // (civic-sip-api: `..., statusCode=502`).
+    const direct = civicSip.newClient({ ...civic.newApp(), api: `https://127.0.0.1:${port}/`, proxy: { url: proxy.url } });
+    await rejectsWith(direct.exchangeCode('code'), { message: `${PREFIX}Error: tunneling socket could not be established`, code: codes.NETWORK });
+    assert.deepEqual(proxy.requests.filter((r) => r.method === 'CONNECT').map((r) => r.url), [`127.0.0.1:${port}`, `127.0.0.1:${port}`, `127.0.0.1:${port}`]);
   });
 
   test('HTTPS through the proxy with certificate checks on: a self-signed server is refused', OPTS, async (t) => {
@@ -229,6 +276,33 @@ describe('proxy option', () => {
     await rejectsWith(civicSip.newClient(fake.clientConfig()).exchangeCode('code'), { message: CERT_ERROR, code: codes.NETWORK });
   });
 });
+
+const BOTH_SCRIPT = `
+const civicSip = require(${JSON.stringify(path.resolve(__dirname, '..'))});
+const rewire = require('rewire');
+const { config, code } = JSON.parse(process.env.CIVIC_SIP_TEST_INPUT);
+const run = (client) => client.exchangeCode(code).then(
+  (result) => ({ ok: true, result }),
+  (e) => ({ ok: false, error: { message: e.message, code: e.code } }),
+);
+(async () => {
+  const native = await run(civicSip.newClient(config));
+  const { civicPublicKey, ...theirs } = config;
+  const reference = await run(rewire('civic-sip-api').newClient(theirs));
+  process.stdout.write(JSON.stringify({ native, reference }));
+})();
+`;
+
+/** Both clients, civic-sip-native then civic-sip-api, in one child process with exactly `env`. */
+function bothInChild(env, config, code) {
+  const childEnv = { PATH: process.env.PATH, CIVIC_SIP_TEST_INPUT: JSON.stringify({ config, code }), ...env };
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['-e', BOTH_SCRIPT], { env: childEnv, timeout: 10000, cwd: path.resolve(__dirname, '..') }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`child failed: ${err.message}\n${stderr}`));
+      else resolve(JSON.parse(stdout));
+    });
+  });
+}
 
 describe('proxy environment variables (child processes)', () => {
   test('HTTP_PROXY routes the exchange through the proxy', OPTS, async (t) => {
@@ -298,6 +372,55 @@ describe('proxy environment variables (child processes)', () => {
     assert.equal(outcome.error.code, codes.NETWORK);
     assert.match(outcome.error.message, /^Error exchanging code for data: Error: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
     assert.equal(emu.requests.length, 0);
+  });
+
+  test('a proxy variable that applies but cannot be used rejects as civic-sip-api does, before any request', OPTS, async (t) => {
+    const [emu, proxy] = await Promise.all([emulator(t), proxyServer(t)]);
+    const cases = [
+      [{ HTTP_PROXY: 'htp://127.0.0.1:1' }, 'Error: Invalid protocol: htp:'],
+      [{ http_proxy: 'htp://127.0.0.1:1' }, 'Error: Invalid protocol: htp:'],
+      [{ HTTP_PROXY: `ftp://127.0.0.1:${proxy.port}` }, 'Error: Invalid protocol: ftp:'],
+      [{ HTTP_PROXY: `socks5://127.0.0.1:${proxy.port}` }, 'Error: Invalid protocol: socks5:'],
+      [{ HTTP_PROXY: 'localhost' }, 'Error: Invalid protocol: null'],
+      [{ HTTP_PROXY: 'htp://127.0.0.1:1', NO_PROXY: 'example.com' }, 'Error: Invalid protocol: htp:'],
+      [{ http_proxy: 'htp://127.0.0.1:1', HTTP_PROXY: '' }, 'Error: Invalid protocol: htp:'],
+    ];
+    for (const [env, message] of cases) {
+      const { native, reference } = await bothInChild(env, emu.clientConfig(), emu.mintAuthCode());
+      assert.deepEqual(native, { ok: false, error: { message: `${PREFIX}${message}`, code: codes.CONFIG } }, JSON.stringify(env));
+      assert.deepEqual(reference, { ok: false, error: { message: `${PREFIX}${message}` } }, `civic-sip-api with ${JSON.stringify(env)}`);
+    }
+    assert.equal(emu.requests.length, 0);
+    assert.equal(proxy.requests.length, 0);
+    // An unusable variable for an https:// server: refused too (civic-sip-api tunnelled through
+    // it as if it said http://, whatever it said).
+    const fake = await fakeCivic(t, { tls: true });
+    for (const env of [{ HTTPS_PROXY: 'htp://127.0.0.1:1' }, { https_proxy: `socks5://127.0.0.1:${proxy.port}` }, { HTTP_PROXY: 'htp://127.0.0.1:1' }]) {
+      const outcome = await exchangeInChild(env, fake.clientConfig(), 'code');
+      assert.equal(outcome.ok, false);
+      assert.equal(outcome.error.code, codes.CONFIG, JSON.stringify(outcome));
+      assert.match(outcome.error.message, /^Error exchanging code for data: Error: Invalid protocol: (htp|socks5):$/);
+    }
+    assert.equal(fake.requests.length, 0);
+    assert.equal(proxy.requests.length, 0);
+  });
+
+  test('variables that do not apply change nothing, as in civic-sip-api: NO_PROXY, HTTPS_PROXY for http://, ALL_PROXY', OPTS, async (t) => {
+    const emu = await emulator(t);
+    const cases = [
+      { HTTP_PROXY: 'htp://127.0.0.1:1', NO_PROXY: '127.0.0.1' },
+      { HTTP_PROXY: 'htp://127.0.0.1:1', no_proxy: '*' },
+      { HTTPS_PROXY: 'htp://127.0.0.1:1' },
+      // Read neither by request nor here.
+      { ALL_PROXY: 'htp://127.0.0.1:1', all_proxy: 'htp://127.0.0.1:1' },
+    ];
+    for (const env of cases) {
+      const { native, reference } = await bothInChild(env, emu.clientConfig(), emu.mintAuthCode(undefined, { userId: 'direct' }));
+      assert.deepEqual(native, { ok: true, result: { data: records(), userId: 'direct' } }, JSON.stringify(env));
+      // civic-sip-api went direct too: the emulator answered it (its Civic key is not the emulator's).
+      assert.ok(!reference.ok && /could not be verified/.test(reference.error.message), JSON.stringify(reference));
+    }
+    assert.equal(emu.requests.length, cases.length * 2);
   });
 
   test('the proxy option wins over the environment; proxy without url ignores it', OPTS, async (t) => {

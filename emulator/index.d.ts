@@ -86,6 +86,43 @@ export interface RecordedRequest {
   url: string;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** Why the emulator refused the request; absent when it was answered normally. */
+  refusal?: Refusal;
+}
+
+/**
+ * Which of Civic's checks of an exchange request failed, in the order Civic makes them:
+ * the Authorization header's form, the request token (`request-token` when malformed or not
+ * ES256, `-signature` when signed by another key than the app's), the app (`iss`/`sub`), `aud`,
+ * `exp`, the token's `data.method`/`data.path`, the Civic extension (HMAC of the body keyed with
+ * the appSecret), the body, then the auth code (malformed, signed by another Civic key, expired,
+ * for another app, never minted by this run). `path`, `method` and `body-size` are refusals
+ * before any of those.
+ */
+export type RefusalCheck =
+  | 'authorization-header' | 'request-token' | 'request-token-signature' | 'app-id' | 'aud' | 'exp'
+  | 'method-and-path' | 'civic-extension' | 'body'
+  | 'auth-code' | 'auth-code-signature' | 'auth-code-expired' | 'auth-code-app' | 'auth-code-unknown'
+  | 'path' | 'method' | 'body-size';
+
+/**
+ * A request the emulator refused. The HTTP answer is Civic's own (its status and a body such as
+ * `{"message":"Unauthorized"}`, which never says why); this report says why. It never holds a
+ * secret (appSecret, a private key, an HMAC).
+ */
+export interface Refusal {
+  /** The HTTP status sent: 401, 400, 404, 405 or 413. */
+  status: number;
+  check: RefusalCheck;
+  /** What failed, what was expected and what was received, in words, with a hint at the usual cause. */
+  message: string;
+  /** The value the check wanted, where there is one to show (an appId, the aud URLs, ...). */
+  expected?: unknown;
+  /** The value the request carried for it. */
+  received?: unknown;
+  method: string;
+  /** The request target as received (path and query). */
+  path: string;
 }
 
 export interface ClientConfig {
@@ -109,6 +146,12 @@ export interface Emulator {
   readonly scriptUrl: string;
   /** `<url>css/civic-modal.css`: the modal's stylesheet. */
   readonly stylesheetUrl: string;
+  /**
+   * `<url>emulator/auth-code`: POST (no body, or JSON `{ scope?, userData?, expiresIn? }`) answers
+   * `{ "authCode": "..." }`, an auth code as if the emulated user had allowed (default scope
+   * BASIC_SIGNUP). For scripts and tests without a browser; refused (403) for pages of other origins.
+   */
+  readonly mintUrl: string;
   /** Every request received, in order. */
   readonly requests: RecordedRequest[];
   readonly faults: readonly FaultName[];
@@ -118,8 +161,22 @@ export interface Emulator {
   /** An auth code as Civic's browser flow hands it over; reusable until it expires. */
   mintAuthCode(userData?: unknown, options?: { userId?: string; expiresIn?: number }): string;
   fault(name: FaultName | null, options?: FaultOptions): Emulator;
+  /** Called with each request the emulator refuses, saying which check failed. */
+  on(event: 'refusal', listener: (refusal: Refusal) => void): Emulator;
+  off(event: 'refusal', listener: (refusal: Refusal) => void): Emulator;
   close(): Promise<void>;
 }
+
+/** Credentials the CLI's `--credentials <file>` saves: an app's and the emulator's Civic key (64 hex each). */
+export interface EmulatorCredentials {
+  appId: string;
+  /** 32 hex characters. */
+  appSecret: string;
+  prvKey: string;
+  civicPrivateKey: string;
+}
+/** Fresh random credentials, for `startEmulator({ app: { appId, appSecret, prvKey }, civicPrivateKey })`. */
+export function newCredentials(): EmulatorCredentials;
 
 export function startEmulator(options?: EmulatorOptions): Promise<Emulator>;
 export const DEFAULT_USER_DATA: readonly UserDataRecord[];

@@ -12,6 +12,7 @@
 
 const http = require('node:http');
 const crypto = require('node:crypto');
+const { EventEmitter } = require('node:events');
 const {
   buildProfile, browserRoutes, DEFAULT_USER_RECORDS, DEFAULT_SCOPES,
 } = require('./browser');
@@ -20,6 +21,8 @@ const CIVIC_ISS = 'civic-sip-hosted-service';
 const CIVIC_AUD = 'https://api.civic.com/sip/';
 const TOKEN_LIFETIME_MS = 30 * 60 * 1000;
 const EXCHANGE_PATH = 'scopeRequest/authCode';
+/** Where a script (any language) mints an auth code without a browser. */
+const MINT_PATH = '/emulator/auth-code';
 const MAX_BODY_BYTES = 1024 * 1024;
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -144,6 +147,16 @@ function keyPair(privateHex) {
   };
 }
 
+/** Fresh credentials for an app and for the emulator's Civic key (what the CLI's --credentials keeps). */
+function newCredentials() {
+  return {
+    appId: randomBase62(9),
+    appSecret: crypto.randomBytes(16).toString('hex'),
+    prvKey: keyPair().privateHex,
+    civicPrivateKey: keyPair().privateHex,
+  };
+}
+
 // -------------------------------------------------------------------- JWT
 
 function signJwt(claims, privateKey) {
@@ -153,26 +166,31 @@ function signJwt(claims, privateKey) {
 }
 
 /**
- * Parses and checks an ES256 JWT's signature with `publicKey`. Returns the
- * claims object, or null for anything malformed, not ES256, or badly signed.
+ * Parses and checks an ES256 JWT's signature with `publicKey` (named `keyName` in words).
+ * Returns `{ claims }`, or `{ problem, badSignature }`: in a few words why the token is not
+ * one that key signed, and whether it was well formed but signed by another key.
  */
-function verifyJwt(token, publicKey) {
-  if (typeof token !== 'string') return null;
+function checkJwt(token, publicKey, keyName) {
+  if (typeof token !== 'string') return { problem: 'is not a string' };
   const parts = token.split('.');
-  if (parts.length !== 3 || !parts.every((p) => B64U_RE.test(p))) return null;
+  if (parts.length !== 3 || !parts.every((p) => B64U_RE.test(p))) {
+    return { problem: 'is not a compact JWT (three base64url parts joined by dots)' };
+  }
   let header;
   let claims;
   try {
     header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
     claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
   } catch {
-    return null;
+    return { problem: 'has a header or claims part that is not JSON' };
   }
-  if (!header || typeof header !== 'object' || header.alg !== 'ES256') return null;
-  if (header.typ !== undefined && header.typ !== 'JWT') return null;
-  if (!claims || typeof claims !== 'object' || Array.isArray(claims)) return null;
+  if (!header || typeof header !== 'object' || header.alg !== 'ES256') {
+    return { problem: `is signed with alg ${JSON.stringify(header && header.alg)}, not ES256` };
+  }
+  if (header.typ !== undefined && header.typ !== 'JWT') return { problem: `has typ ${JSON.stringify(header.typ)}, not JWT` };
+  if (!claims || typeof claims !== 'object' || Array.isArray(claims)) return { problem: 'has claims that are not a JSON object' };
   const sig = Buffer.from(parts[2], 'base64url');
-  if (sig.length !== 64) return null;
+  if (sig.length !== 64) return { problem: `has a ${sig.length}-byte signature, not ES256's 64 (r || s)` };
   let ok = false;
   try {
     ok = crypto.verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`),
@@ -180,7 +198,14 @@ function verifyJwt(token, publicKey) {
   } catch {
     ok = false;
   }
-  return ok ? claims : null;
+  return ok ? { claims } : { problem: `has a signature that does not verify under ${keyName}`, badSignature: true };
+}
+
+/** How long ago `exp` (seconds since the epoch) passed, for a refusal's words. */
+function expiredWords(exp) {
+  if (typeof exp !== 'number') return `has no numeric exp (got ${JSON.stringify(exp)})`;
+  const ago = (Date.now() - exp * 1000) / 1000;
+  return `expired ${ago.toFixed(1)} s ago (exp ${exp})`;
 }
 
 // -------------------------------------------------------------------- AES
@@ -285,6 +310,9 @@ async function startEmulator(options = {}) {
   const codes = new Map(); // codeToken -> { userData, userId }
   const payloads = new Map(); // id -> { jwt, payloadStatus }
   const requests = [];
+  // The recorded request of each live one, so a refusal can be noted on it.
+  const entries = new WeakMap();
+  const events = new EventEmitter();
   // Off for long runs (benchmarks), where the log would only grow.
   const recordRequests = options.recordRequests ?? true;
   const sockets = new Set();
@@ -315,6 +343,15 @@ async function startEmulator(options = {}) {
     res.end(text);
   }
 
+  /** Answers with Civic's own body (Civic never says why) and reports why to the listeners. */
+  function refuse(req, res, why, body) {
+    send(res, why.status, body);
+    const report = { ...why, method: req.method, path: req.url };
+    const entry = entries.get(req);
+    if (entry) entry.refusal = report;
+    events.emit('refusal', report);
+  }
+
   function sleep(ms) {
     return new Promise((resolve) => {
       const t = setTimeout(() => { timers.delete(t); resolve(); }, ms);
@@ -337,47 +374,98 @@ async function startEmulator(options = {}) {
   }
 
   // One userId per app for the emulated user, whatever the scope, as Civic keeps it.
+  const profileUserId = profile.userId ?? userIdFor([...profile.records.values()]);
   const handleBrowser = browserRoutes({
     app,
     profile,
     origins: options.origins ?? null,
-    userId: profile.userId ?? userIdFor([...profile.records.values()]),
+    userId: profileUserId,
     mint: (records, mintOptions) => emu.mintAuthCode(records, mintOptions),
   });
 
-  // ---- verification of the Authorization header (steps 1-3). Returns true if it passes.
-  function authorized(req, bodyText, parsedBody, bodyParsed) {
+  // ---- the checks Civic makes of an exchange request, in its order. Each returns null when it
+  // passes, or a refusal: the status the emulator answers, which check failed, and in words what
+  // it expected and what it got (never a secret: not the appSecret, the private key or an HMAC).
+  const refusal = (status, check, message, details = {}) => ({ status, check, message, ...details });
+
+  /** Steps 1-3: the Authorization header (request token and Civic extension). */
+  function checkAuthorization(req, bodyText, parsedBody, bodyParsed) {
     const header = req.headers.authorization;
-    if (typeof header !== 'string') return false;
+    if (typeof header !== 'string') {
+      return refusal(401, 'authorization-header', 'no Authorization header (expected "Civic <request token>.<Civic extension>")');
+    }
     const m = /^Civic ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\.([A-Za-z0-9+/=]+)$/.exec(header);
-    if (!m) return false;
+    if (!m) {
+      return refusal(401, 'authorization-header', 'the Authorization header is not "Civic <request token>.<Civic extension>"');
+    }
     const [, requestJwt, extension] = m;
 
-    const claims = verifyJwt(requestJwt, appKey.publicKey);
-    if (!claims) return false;
-    const auds = new Set([`http://${req.headers.host}/`, url]);
-    if (claims.iss !== appId || claims.sub !== appId) return false;
-    if (typeof claims.aud !== 'string' || !auds.has(claims.aud)) return false;
-    if (typeof claims.exp !== 'number' || !(claims.exp * 1000 > Date.now())) return false;
+    const checked = checkJwt(requestJwt, appKey.publicKey, `the app's public key ${appKey.publicHex}`);
+    if (checked.problem) {
+      return refusal(401, checked.badSignature ? 'request-token-signature' : 'request-token',
+        `the request token ${checked.problem} (is prvKey the app's private key?)`);
+    }
+    const { claims } = checked;
+    if (claims.iss !== appId || claims.sub !== appId) {
+      return refusal(401, 'app-id',
+        `unknown app: the request token's iss is ${JSON.stringify(claims.iss)} and sub ${JSON.stringify(claims.sub)}; this emulator serves the app ${JSON.stringify(appId)} (is appId the emulator's?)`,
+        { expected: appId, received: claims.iss === appId ? claims.sub : claims.iss });
+    }
+    const auds = [url, `http://${req.headers.host}/`].filter((a, i, all) => all.indexOf(a) === i);
+    if (typeof claims.aud !== 'string' || !auds.includes(claims.aud)) {
+      return refusal(401, 'aud',
+        `the request token's aud is ${JSON.stringify(claims.aud)}; expected ${auds.map((a) => JSON.stringify(a)).join(' or ')} (is the client's api the emulator's URL?)`,
+        { expected: auds, received: claims.aud });
+    }
+    if (typeof claims.exp !== 'number' || !(claims.exp * 1000 > Date.now())) {
+      return refusal(401, 'exp', `the request token ${expiredWords(claims.exp)} (is this machine's clock right?)`,
+        { expected: `exp after ${secondsFromMs(Date.now())}`, received: claims.exp });
+    }
     const data = claims.data;
-    if (!data || typeof data !== 'object' || data.method !== 'POST' || data.path !== EXCHANGE_PATH) return false;
+    if (!data || typeof data !== 'object' || data.method !== 'POST' || data.path !== EXCHANGE_PATH) {
+      const said = data && typeof data === 'object' ? `${JSON.stringify(data.method)} ${JSON.stringify(data.path)}` : JSON.stringify(data);
+      return refusal(401, 'method-and-path',
+        `the request token's data names ${said}; expected "POST" "${EXCHANGE_PATH}"`,
+        { expected: { method: 'POST', path: EXCHANGE_PATH }, received: data });
+    }
 
     // HMAC over the key-sorted serialisation of the parsed body (the raw text if it is not JSON).
     const signed = bodyParsed ? stableStringify(parsedBody) : bodyText;
     const expected = Buffer.from(crypto.createHmac('sha256', Buffer.from(appSecret, 'utf8')).update(signed, 'utf8').digest('base64'));
     const given = Buffer.from(extension);
-    return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+    if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
+      return refusal(401, 'civic-extension',
+        "the Civic extension is not the HMAC-SHA256 of the body keyed with the app's appSecret (is appSecret the emulator's, and the body sent as signed?)");
+    }
+    return null;
   }
 
-  // ---- the auth code (step 4). Returns the code record or null.
+  /** Step 4: the auth code. Returns `{ record }` or `{ refusal }`. */
   function redeem(authToken) {
-    const claims = verifyJwt(authToken, civicKey.publicKey);
-    if (!claims) return null;
-    if (typeof claims.exp !== 'number' || !(claims.exp * 1000 > Date.now())) return null;
-    if (claims.sub !== appId || claims.iss !== CIVIC_ISS) return null;
+    const checked = checkJwt(authToken, civicKey.publicKey, "this emulator's Civic key (was it minted by another emulator, or by Civic?)");
+    if (checked.problem) {
+      return { refusal: refusal(400, checked.badSignature ? 'auth-code-signature' : 'auth-code', `the auth code ${checked.problem}`) };
+    }
+    const { claims } = checked;
+    if (typeof claims.exp !== 'number' || !(claims.exp * 1000 > Date.now())) {
+      return { refusal: refusal(400, 'auth-code-expired', `the auth code ${expiredWords(claims.exp)}`, { received: claims.exp }) };
+    }
+    if (claims.sub !== appId || claims.iss !== CIVIC_ISS) {
+      return {
+        refusal: refusal(400, 'auth-code-app',
+          `the auth code was minted for the app ${JSON.stringify(claims.sub)}, not ${JSON.stringify(appId)}`,
+          { expected: appId, received: claims.sub }),
+      };
+    }
     const codeToken = claims.data && claims.data.codeToken;
-    if (typeof codeToken !== 'string') return null;
-    return codes.get(codeToken) ?? null;
+    const record = typeof codeToken === 'string' ? codes.get(codeToken) : undefined;
+    if (!record) {
+      return {
+        refusal: refusal(400, 'auth-code-unknown',
+          'the auth code is signed by this emulator\'s Civic key but was not minted by this run of it (codes live in memory until the emulator stops)'),
+      };
+    }
+    return { record };
   }
 
   function responseJwt(record, name, opts) {
@@ -448,17 +536,18 @@ async function startEmulator(options = {}) {
       bodyParsed = false;
     }
 
-    if (!authorized(req, bodyText, parsed, bodyParsed)) {
-      send(res, 401, MESSAGES.unauthorized);
+    const unauthorized = checkAuthorization(req, bodyText, parsed, bodyParsed);
+    if (unauthorized) {
+      refuse(req, res, unauthorized, MESSAGES.unauthorized);
       return;
     }
     if (!bodyParsed || !parsed || typeof parsed !== 'object' || typeof parsed.authToken !== 'string') {
-      send(res, 400, MESSAGES.badRequest);
+      refuse(req, res, refusal(400, 'body', 'the body is not a JSON object with an authToken string'), MESSAGES.badRequest);
       return;
     }
-    const record = redeem(parsed.authToken);
-    if (!record) {
-      send(res, 400, MESSAGES.invalidCode);
+    const { record, refusal: badCode } = redeem(parsed.authToken);
+    if (badCode) {
+      refuse(req, res, badCode, MESSAGES.invalidCode);
       return;
     }
 
@@ -502,6 +591,35 @@ async function startEmulator(options = {}) {
     send(res, 200, entry.jwt, 'binary/octet-stream');
   }
 
+  // POST /emulator/auth-code {scope?, userData?, expiresIn?}: an auth code as if the emulated user
+  // had allowed, for scripts and other languages' tests. Not for pages on other origins.
+  function handleMint(req, res, bodyText) {
+    const fail = (status, message) => send(res, status, { error: { message } });
+    if (req.method !== 'POST') return fail(405, `POST ${MINT_PATH} mints an auth code`);
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host}`) return fail(403, `Cross-origin request from ${origin} refused`);
+    let ask = {};
+    if (bodyText.trim() !== '') {
+      try {
+        ask = JSON.parse(bodyText);
+      } catch {
+        ask = null;
+      }
+    }
+    if (!ask || typeof ask !== 'object' || Array.isArray(ask)) {
+      return fail(400, 'Expected no body or a JSON object { scope, userData, expiresIn }');
+    }
+    const unknown = Object.keys(ask).filter((k) => !['scope', 'userData', 'expiresIn'].includes(k));
+    if (unknown.length) return fail(400, `Unknown field '${unknown[0]}' (expected scope, userData, expiresIn)`);
+    if (ask.expiresIn !== undefined && !Number.isFinite(ask.expiresIn)) return fail(400, 'expiresIn must be a number of seconds');
+    if (ask.userData !== undefined && ask.scope !== undefined) return fail(400, 'Give scope or userData, not both');
+    const scope = ask.scope ?? 'BASIC_SIGNUP';
+    const userData = ask.userData ?? profile.dataFor(scope);
+    if (!userData) return fail(400, `Unknown scope request '${scope}': expected one of ${Object.keys(profile.scopes).join(', ')}`);
+    const userId = ask.userData === undefined ? profileUserId : undefined;
+    return send(res, 200, { authCode: emu.mintAuthCode(userData, { userId, expiresIn: ask.expiresIn }) });
+  }
+
   server.on('request', (req, res) => {
     const chunks = [];
     let size = 0;
@@ -514,9 +632,16 @@ async function startEmulator(options = {}) {
     req.on('error', () => {});
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      if (recordRequests) requests.push({ method: req.method, url: req.url, headers: { ...req.headers }, body });
+      if (recordRequests) {
+        const entry = { method: req.method, url: req.url, headers: { ...req.headers }, body };
+        requests.push(entry);
+        entries.set(req, entry);
+      }
       if (closed) { req.socket.destroy(); return; }
-      if (tooLarge) { send(res, 413, MESSAGES.tooLarge); return; }
+      if (tooLarge) {
+        refuse(req, res, refusal(413, 'body-size', `the body is over ${MAX_BODY_BYTES} bytes`), MESSAGES.tooLarge);
+        return;
+      }
 
       // Not `new URL(req.url, base)`: civic-sip-api with includeStageInURL false
       // requests '//scopeRequest/authCode', which URL would read as a host.
@@ -529,6 +654,10 @@ async function startEmulator(options = {}) {
           return;
         }
       }
+      if (pathname === MINT_PATH) {
+        handleMint(req, res, body);
+        return;
+      }
       if (handleBrowser(req, res, pathname, body)) return;
       const payloadMatch = /^\/payloads\/([^/]+)$/.exec(pathname);
       if (payloadMatch) {
@@ -536,11 +665,11 @@ async function startEmulator(options = {}) {
         return;
       }
       if (!matchExchangePath(pathname)) {
-        send(res, 404, MESSAGES.notFound);
+        refuse(req, res, refusal(404, 'path', `no such path: the exchange is POST <api>${EXCHANGE_PATH} (is the client's api ${url}?)`), MESSAGES.notFound);
         return;
       }
       if (req.method !== 'POST') {
-        send(res, 405, MESSAGES.methodNotAllowed);
+        refuse(req, res, refusal(405, 'method', `the exchange is a POST, not ${req.method}`), MESSAGES.methodNotAllowed);
         return;
       }
       handleExchange(req, res, body).catch(() => send(res, 500, MESSAGES.serverError));
@@ -568,6 +697,7 @@ async function startEmulator(options = {}) {
     stylesheetUrl: `${url}css/civic-modal.css`,
     requests,
     faults: FAULTS,
+    mintUrl: `${url}${MINT_PATH.slice(1)}`,
 
     clientConfig(overrides = {}) {
       return {
@@ -623,6 +753,20 @@ async function startEmulator(options = {}) {
       return emu;
     },
 
+    /**
+     * Listens for 'refusal': `{ status, check, message, expected?, received?, method, path }`
+     * for each request the emulator refuses, saying which of Civic's checks failed.
+     */
+    on(event, listener) {
+      events.on(event, listener);
+      return emu;
+    },
+
+    off(event, listener) {
+      events.off(event, listener);
+      return emu;
+    },
+
     close() {
       if (closePromise) return closePromise;
       closed = true;
@@ -646,6 +790,7 @@ module.exports = {
   DEFAULT_USER_RECORDS,
   DEFAULT_SCOPES,
   FAULTS,
+  newCredentials,
   // small helpers other tests may want (independent of civic-sip-api)
   stableStringify,
 };

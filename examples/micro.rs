@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         app_secret: text("appSecret"),
         prv_key: text("prvKey"),
         api: text("api"),
-        civic_public_key: text("civicPublicKey"),
+        civic_public_keys: text("civicPublicKey").map(|key| vec![key]),
         ..Options::default()
     })?;
     let auth_code = input["authCode"].as_str().ok_or("authCode")?;

@@ -10,6 +10,7 @@
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { replaceAddon } = require('./build');
 
 const root = path.resolve(__dirname, '..');
 // Absolute, as cargo-zigbuild and napi resolve a relative one against their own working directory.
@@ -73,7 +74,7 @@ function buildPlatforms(platforms = Object.keys(PLATFORMS)) {
   run('cargo', ['zigbuild', '--release', '--lib', '--target-dir', targetDir, ...targets], env);
   return platforms.map((p) => {
     const built = path.join(targetDir, PLATFORMS[p].triple, 'release', 'libcivic_sip_native.so');
-    fs.copyFileSync(built, addonPath(p));
+    replaceAddon(built, addonPath(p));
     console.log(`${path.relative(root, addonPath(p))}: ${fs.statSync(built).size} bytes`);
     return addonPath(p);
   });

@@ -35,11 +35,22 @@ function ensureBuilt({ quiet = false } = {}) {
   // cargo decides what is stale; a no-op build takes well under a second.
   execFileSync('cargo', ['build', '--release', '--lib', '--quiet'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   if (!fs.existsSync(addon) || fs.statSync(library).mtimeMs > fs.statSync(addon).mtimeMs) {
-    fs.copyFileSync(library, addon);
+    replaceAddon(library, addon);
   }
   return addon;
 }
 
-module.exports = { ensureBuilt, platformSuffix };
+/**
+ * Puts a copy of `built` at `addon` as a new file renamed over the old one, never by writing into
+ * it: a process that has the old addon loaded (a test suite that packs the package while it
+ * runs) keeps its mapping of the old file instead of crashing on the new bytes.
+ */
+function replaceAddon(built, addon) {
+  const fresh = `${addon}.${process.pid}.tmp`;
+  fs.copyFileSync(built, fresh);
+  fs.renameSync(fresh, addon);
+}
+
+module.exports = { ensureBuilt, platformSuffix, replaceAddon };
 
 if (require.main === module) ensureBuilt();

@@ -10,9 +10,10 @@
  *
  *   assertCivicError(err, { message, code, statusCode, body }) -> err
  *     err must be an Error (not merely Error-like) with exactly `message` (a string, or a RegExp
- *     it must match) and `code`. With `statusCode` in the expectation, err.statusCode and
- *     err.body must equal statusCode and body (body may be a RegExp); without it, err must have
- *     neither.
+ *     it must match) and `code`. With `statusCode` in the expectation, err.response must be
+ *     `{ statusCode, body }` (body may be a RegExp); without it, err must have no `response`.
+ *     err never has a top-level `statusCode`, `status` or `body` (an Express or Koa error
+ *     handler would answer the browser with Civic's status).
  *   rejectsWith(promise, expected) -> Promise<err>  the promise must reject; checks as above.
  *   throwsWith(fn, expected) -> err                 fn() must throw synchronously; as above.
  *   settle(promise, ms = 5000) -> Promise<{ ok, value?, error?, elapsed }>  waits for the promise
@@ -29,13 +30,16 @@ function assertCivicError(err, expected) {
   if (expected.message instanceof RegExp) assert.match(err.message, expected.message);
   else assert.equal(err.message, expected.message);
   assert.equal(err.code, expected.code, `code of: ${err.message}`);
+  for (const key of ['statusCode', 'status', 'body']) assert.ok(!(key in err), `no top-level ${key} on: ${err.message}`);
   if ('statusCode' in expected) {
-    assert.equal(err.statusCode, expected.statusCode, `statusCode of: ${err.message}`);
-    if (expected.body instanceof RegExp) assert.match(err.body, expected.body, `body of: ${err.message}`);
-    else assert.equal(err.body, expected.body, `body of: ${err.message}`);
+    const { response } = err;
+    assert.ok(response && typeof response === 'object', `response of: ${err.message}`);
+    assert.deepEqual(Object.keys(response), expected.statusCode === undefined ? ['body'] : ['statusCode', 'body']);
+    assert.equal(response.statusCode, expected.statusCode, `statusCode of: ${err.message}`);
+    if (expected.body instanceof RegExp) assert.match(response.body, expected.body, `body of: ${err.message}`);
+    else assert.equal(response.body, expected.body, `body of: ${err.message}`);
   } else {
-    assert.equal(err.statusCode, undefined, `statusCode of: ${err.message}`);
-    assert.equal(err.body, undefined, `body of: ${err.message}`);
+    assert.equal(err.response, undefined, `response of: ${err.message}`);
   }
   return err;
 }

@@ -27,7 +27,7 @@ try {
   if (err instanceof Error && 'code' in err) {
     const civicError = err as CivicSipError;
     failure = civicError.code === civicSip.codes.HTTP_STATUS ? civicError.code : undefined;
-    const status: number | undefined = civicError.statusCode;
+    const status: number | undefined = civicError.response?.statusCode;
     void status;
   }
 }

@@ -2,7 +2,7 @@
 // Type-checked only (tsc --noEmit, strict), never run. Every `@ts-expect-error` line carries a
 // [tag] that __test__/types.test.js uses to remove it and check that tsc then reports the error.
 
-import { newClient, sip, codes } from 'civic-sip-native';
+import { newClient, sip, codes, byLabel } from 'civic-sip-native';
 import type {
   AbortSignalLike,
   Client,
@@ -14,9 +14,11 @@ import type {
   ProxyConfig,
   UserData,
   UserDataRecord,
+  CivicLabel,
 } from 'civic-sip-native';
+import { Strategy as CivicStrategy } from 'civic-sip-native/passport';
 import civicSipCjs = require('civic-sip-native');
-import { startEmulator } from 'civic-sip-native/emulator';
+import { startEmulator, RefusalCheck } from 'civic-sip-native/emulator';
 
 const appId = 'HyhaWO1SG';
 const appSecret = '44bbae32d1e02bf481074177002bbdef';
@@ -83,8 +85,8 @@ async function login(authCode: string): Promise<string | undefined> {
 const returned: void = configured.exchangeCode('auth-code', (error: CivicSipError | null, userData?: UserData) => {
   if (error) {
     const code: ErrorCode = error.code;
-    const status: number | undefined = error.statusCode;
-    const body: string | undefined = error.body;
+    const status: number | undefined = error.response?.statusCode;
+    const body: string | undefined = error.response?.body;
     const message: string = error.message;
     void [code, status, body, message];
     return;
@@ -134,8 +136,8 @@ async function safeLogin(authCode: string): Promise<string> {
   } catch (err: unknown) {
     if (!isCivicSipError(err)) throw err;
     if (err.code === codes.HTTP_STATUS) {
-      const status: number | undefined = err.statusCode;
-      return `Civic answered ${status ?? '?'}: ${err.body ?? ''}`;
+      const status: number | undefined = err.response?.statusCode;
+      return `Civic answered ${status ?? '?'}: ${err.response?.body ?? ''}`;
     }
     if (err.code === codes.TIMEOUT || err.code === codes.NETWORK) return 'try again later';
     return describe(err.code);
@@ -166,9 +168,33 @@ const { exchangeCode, processPayload } = client;
 const pending: Promise<UserData> = exchangeCode('auth-code');
 void processPayload;
 
+// ---- Civic's labels and the lookup
+function email(userData: UserData): string | undefined {
+  const found = byLabel(userData)['contact.personal.email'];
+  return found && found.isValid ? found.value : undefined;
+}
+const anyLabel: CivicLabel = 'some.label.newer.than.these.types';
+const fromArray: UserDataRecord | undefined = byLabel([] as UserDataRecord[])['documents.genericId.dateOfBirth'];
+
+// ---- the Passport strategy
+const strategy = new CivicStrategy({ appId, appSecret, prvKey, authCodeField: 'code' }, (userData, done) => {
+  done(null, { id: userData.userId, email: email(userData) });
+});
+const withRequest = new CivicStrategy({ client, passReqToCallback: true }, (req, userData, done) => {
+  void req;
+  done(null, false, { message: `no account for ${userData.userId}` });
+});
+const strategyName: string = strategy.name;
+
 // ---- the emulator's types
 async function withEmulator(): Promise<UserData> {
   const emu = await startEmulator({ userData: [{ label: 'x', value: 'y', isValid: true, isOwner: false }] });
+  emu.on('refusal', (refusal) => {
+    const why: string = `${refusal.status} ${refusal.check}: ${refusal.message}`;
+    void why;
+  });
+  const mintUrl: string = emu.mintUrl;
+  void mintUrl;
   try {
     return await newClient(emu.clientConfig({ timeout: 5000 })).exchangeCode(emu.mintAuthCode());
   } finally {
@@ -209,9 +235,15 @@ const notNumber: number = ({} as UserDataRecord).value;
 codes.CONFIG = 'ERR_SOMETHING_ELSE';
 // @ts-expect-error [unknown-code] not one of the codes
 const notACode: ErrorCode = 'ERR_CIVIC_SOMETHING';
+// @ts-expect-error [verify-userData] the verify callback gets UserData, not a string
+new CivicStrategy({ appId, appSecret, prvKey }, (userData: string, done) => { done(null, userData); });
+// @ts-expect-error [strategy-config] the strategy needs the client's configuration or a client
+new CivicStrategy({ authCodeField: 'code' }, (userData: UserData, done: (error: unknown, user?: unknown) => void) => { done(null, userData); });
+// @ts-expect-error [refusal-check] not one of the emulator's checks
+const notACheck: RefusalCheck = 'hmac';
 // @ts-expect-error [status-type] processPayload wants a numeric statusCode
 client.processPayload({ statusCode: '200', body: '' });
 
 export {
-  login, safeLogin, abortable, badOptions, readReply, withEmulator, returned, httpStatus, anyCode, allCodes, noAppId, notNumber, notACode,
+  login, safeLogin, abortable, badOptions, readReply, withEmulator, returned, httpStatus, anyCode, allCodes, noAppId, notNumber, notACode, notACheck, anyLabel, fromArray, withRequest, strategyName,
 };

@@ -4,6 +4,7 @@
 //
 //   npm start                        against a local Civic emulator started here (port 8080)
 //   CIVIC_APP_ID=... npm start       against Civic (or any emulator): see settings() below
+//   CIVIC_PASSPORT=1 npm start       the same app with the sign-in route on Passport
 //
 // The browser gets an auth code from Civic's civic.sip.js and posts it to /auth/civic; the server
 // exchanges it for the user's verified data, keeps it in the session and greets the user.
@@ -17,6 +18,12 @@ const civicSip = require('civic-sip-native');
 const CIVIC_SCRIPT = 'https://hosted-sip.civic.com/js/civic.sip.min.js';
 const CIVIC_STYLESHEET = 'https://hosted-sip.civic.com/css/civic-modal.min.css';
 const EMAIL = 'contact.personal.email';
+
+/** The signed-in user kept in the session: the verified email (if Civic vouches for it) and the records. */
+function sessionUser({ data, userId }) {
+  const email = civicSip.byLabel(data)[EMAIL];
+  return { userId, email: email && email.isValid ? email.value : null, records: data };
+}
 
 /** Civic's settings from the environment, or a local emulator's when CIVIC_APP_ID is not set. */
 async function settings(env) {
@@ -37,11 +44,18 @@ async function settings(env) {
     };
   }
   const { startEmulator } = require('civic-sip-native/emulator');
-  const emulator = await startEmulator({
-    port: Number(env.EMULATOR_PORT ?? 8080),
-    app: { name: 'Express example' },
-    recordRequests: false,
-  });
+  const port = Number(env.EMULATOR_PORT ?? 8080);
+  let emulator;
+  try {
+    emulator = await startEmulator({ port, app: { name: 'Express example' }, recordRequests: false });
+  } catch (error) {
+    if (error.code === 'EADDRINUSE') {
+      throw new Error(`port ${port} is in use, so the Civic emulator cannot start: set EMULATOR_PORT to another port (0 for any free one)`);
+    }
+    throw error;
+  }
+  // Why the emulator refused an exchange (Civic itself never says): the check and what it expected.
+  emulator.on('refusal', (refusal) => console.error(`Civic emulator refused ${refusal.method} ${refusal.path} with ${refusal.status}: ${refusal.check}: ${refusal.message}`));
   return {
     client: emulator.clientConfig(),
     browser: { appId: emulator.app.appId, scope, script: emulator.scriptUrl, stylesheet: emulator.stylesheetUrl },
@@ -68,7 +82,9 @@ ${body}
 `;
 }
 
-function createApp({ client: clientConfig, browser, sessionSecret }) {
+function createApp({
+  client: clientConfig, browser, sessionSecret, usePassport = false,
+}) {
   const civic = civicSip.newClient(clientConfig);
   const app = express();
 
@@ -95,40 +111,60 @@ function createApp({ client: clientConfig, browser, sessionSecret }) {
 <script src="/app.js"></script>`, `<link rel="stylesheet" href="${escapeHtml(browser.stylesheet)}">`));
   });
 
-  app.post('/auth/civic', async (req, res) => {
-    // Only our own page may post a code: another site could otherwise sign a visitor in as the
-    // other site's Civic user (login CSRF). Browsers send Origin with every POST form.
+  // Only our own page may post a code: another site could otherwise sign a visitor in as the
+  // other site's Civic user (login CSRF). Browsers send Origin with every POST form.
+  const sameOrigin = (req, res, next) => {
     const origin = req.get('origin');
     if (origin !== undefined && origin !== `${req.protocol}://${req.get('host')}`) {
       return res.status(403).send(page('Sign-in refused', '<h1>Sign-in refused</h1><p class="error">The request came from another site.</p>'));
     }
-    const authCode = req.body && req.body.authCode;
-    if (typeof authCode !== 'string' || authCode === '') {
-      return res.status(400).send(page('Sign-in failed', '<h1>Sign-in failed</h1><p class="error">No auth code was sent.</p><p><a href="/">Back</a></p>'));
-    }
-    let userData;
-    try {
-      userData = await civic.exchangeCode(authCode);
-    } catch (error) {
-      // error.code says what went wrong; the message never contains the app's secrets.
-      console.error(`sign-in failed: ${error.code}: ${error.message}`);
-      const status = error.code === civicSip.codes.VERIFICATION || error.code === civicSip.codes.DECRYPTION ? 401 : 502;
-      return res.status(status).send(page('Sign-in failed', `
+    return next();
+  };
+  const noAuthCode = (res) => res.status(400).send(page('Sign-in failed', '<h1>Sign-in failed</h1><p class="error">No auth code was sent.</p><p><a href="/">Back</a></p>'));
+  const exchangeFailed = (res, error) => {
+    // error.code says what went wrong; the message never contains the app's secrets.
+    console.error(`sign-in failed: ${error.code}: ${error.message}`);
+    const status = error.code === civicSip.codes.VERIFICATION || error.code === civicSip.codes.DECRYPTION ? 401 : 502;
+    return res.status(status).send(page('Sign-in failed', `
 <h1>Sign-in failed</h1>
 <p class="error" id="error-message">Civic's answer could not be accepted, so you are not signed in.</p>
 <p>Error code: <code id="error-code">${escapeHtml(error.code)}</code></p>
 <p class="muted">${escapeHtml(error.message)}</p>
 <p><a href="/">Try again</a></p>`));
-    }
-    const { data, userId } = userData;
-    const email = data.find((record) => record.label === EMAIL && record.isValid);
-    // A new session id at sign-in, so an id planted before it is worth nothing after.
-    return req.session.regenerate((sessionError) => {
-      if (sessionError) return res.status(500).send(page('Error', '<h1>Session error</h1>'));
-      req.session.user = { userId, email: email ? email.value : null, records: data };
-      return res.redirect(303, '/me');
-    });
+  };
+  // A new session id at sign-in, so an id planted before it is worth nothing after.
+  const signIn = (req, res, user) => req.session.regenerate((sessionError) => {
+    if (sessionError) return res.status(500).send(page('Error', '<h1>Session error</h1>'));
+    req.session.user = user;
+    return res.redirect(303, '/me');
   });
+
+  if (usePassport) {
+    // The same route on Passport: the strategy reads the auth code, exchanges it and fails (a
+    // bad, used or expired code) or errs (everything else) as Passport expects.
+    const passport = require('passport');
+    const { Strategy: CivicStrategy } = require('civic-sip-native/passport');
+    passport.use(new CivicStrategy({ client: civic }, (userData, done) => done(null, sessionUser(userData))));
+    app.post('/auth/civic', sameOrigin, (req, res, next) => {
+      passport.authenticate('civic', { session: false }, (error, user, info) => {
+        if (error) return exchangeFailed(res, error);
+        if (!user) return info && info.error ? exchangeFailed(res, info.error) : noAuthCode(res);
+        return signIn(req, res, user);
+      })(req, res, next);
+    });
+  } else {
+    app.post('/auth/civic', sameOrigin, async (req, res) => {
+      const authCode = req.body && req.body.authCode;
+      if (typeof authCode !== 'string' || authCode === '') return noAuthCode(res);
+      let userData;
+      try {
+        userData = await civic.exchangeCode(authCode);
+      } catch (error) {
+        return exchangeFailed(res, error);
+      }
+      return signIn(req, res, sessionUser(userData));
+    });
+  }
 
   app.get('/me', (req, res) => {
     const { user } = req.session;
@@ -161,15 +197,21 @@ async function main() {
   const civic = await settings(process.env);
   // Sessions last as long as the process unless SESSION_SECRET is set.
   const sessionSecret = process.env.SESSION_SECRET ?? crypto.randomBytes(32).toString('hex');
-  const app = createApp({ ...civic, sessionSecret });
+  const app = createApp({ ...civic, sessionSecret, usePassport: Boolean(process.env.CIVIC_PASSPORT) });
   const host = process.env.HOST ?? '127.0.0.1';
-  const server = app.listen(Number(process.env.PORT ?? 3000), host, () => {
+  const port = Number(process.env.PORT ?? 3000);
+  // Express 5 calls this on a failed listen too, with the error (handled below).
+  const server = app.listen(port, host, (error) => {
+    if (error) return;
     if (civic.emulator) console.log(`Civic emulator (app ${civic.emulator.app.appId}) at ${civic.emulator.url}`);
     else console.log(`Civic API: ${civic.client.api ?? 'Civic production'}`);
     console.log(`Listening on http://${host}:${server.address().port}/`);
   });
   server.on('error', (error) => {
-    console.error(`cannot listen: ${error.message}`);
+    console.error(error.code === 'EADDRINUSE'
+      ? `port ${port} is in use, so the app cannot start: set PORT to another port (0 for any free one)`
+      : `cannot listen on ${host}:${port}: ${error.message} (HOST and PORT choose where)`);
+    if (civic.emulator) civic.emulator.close();
     process.exit(1);
   });
   const stop = () => {

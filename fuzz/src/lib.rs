@@ -53,7 +53,7 @@ fn client(app_secret: &str, civic_public_key: Option<String>) -> Client {
         app_id: Some(APP_ID.to_owned()),
         app_secret: Some(app_secret.to_owned()),
         prv_key: Some(PRV_KEY.to_owned()),
-        civic_public_key,
+        civic_public_keys: civic_public_key.map(|key| vec![key]),
         ..Options::default()
     })
     .expect("a complete configuration")

@@ -21,7 +21,8 @@ pub struct NativeOptions {
     #[napi(js_name = "includeStageInURL")]
     pub include_stage_in_url: Option<bool>,
     pub proxy: Option<NativeProxy>,
-    pub civic_public_key: Option<String>,
+    /// Civic's response-token keys; index.js turns one string or a list into this.
+    pub civic_public_keys: Option<Vec<String>>,
     pub timeout: Option<f64>,
     pub max_response_bytes: Option<f64>,
     /// PEM texts; index.js turns a string, a Buffer or an array of them into this.
@@ -48,7 +49,7 @@ impl From<NativeOptions> for Options {
                 url: p.url,
                 reject_unauthorized: p.reject_unauthorized,
             }),
-            civic_public_key: o.civic_public_key,
+            civic_public_keys: o.civic_public_keys,
             timeout_ms: o.timeout,
             max_response_bytes: o.max_response_bytes,
             ca: o.ca,
@@ -204,7 +205,7 @@ fn json<'env>(env: &'env Env) -> Result<JSON<'env>> {
 }
 
 /// The one place core errors become JS errors: an `Error` with civic-sip-api's message, a
-/// `code`, and for HTTP errors `statusCode` and `body`.
+/// `code`, and for HTTP errors `response: { statusCode, body }`.
 fn to_js_error(env: &Env, e: CoreError) -> Error {
     match build_js_error(env, &e) {
         Ok(js_error) => Error::from(js_error.to_unknown()),
@@ -221,11 +222,16 @@ fn build_js_error<'env>(env: &'env Env, e: &CoreError) -> Result<Object<'env>> {
         // What `fetch` and Node's own APIs reject with, so `error.name === 'AbortError'` works.
         error.set_named_property("name", "AbortError")?;
     }
-    if let Some(status) = e.status_code() {
-        error.set_named_property("statusCode", u32::from(status))?;
-    }
+    // Civic's status under `response`, as HTTP clients (got, axios) keep it: a top-level
+    // `statusCode` or `status` would become the app's own answer in Express's or Koa's error
+    // handler (Civic's 401 for a wrong app key is the app's 500).
     if let Some(body) = e.response_body() {
-        error.set_named_property("body", body)?;
+        let mut response = Object::new(env)?;
+        if let Some(status) = e.status_code() {
+            response.set_named_property("statusCode", u32::from(status))?;
+        }
+        response.set_named_property("body", body)?;
+        error.set_named_property("response", response)?;
     }
     Ok(error)
 }
@@ -251,24 +257,16 @@ fn render_json_v8(env: &Env, body: Option<&str>) -> String {
 /// The runtime the exchanges run on: one worker, which is plenty for work of well under a
 /// millisecond of CPU per exchange, at a lower scheduling priority than the JS thread, so that on
 /// a busy machine the event loop, which serves the whole app, runs first and the exchange waits.
+/// The connections run elsewhere, on their origin's thread (`core::origin`), so a server flooding
+/// one cannot delay the deadlines and aborts this worker keeps.
 #[napi_derive::module_init]
 fn init() {
     if let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
-        .on_thread_start(yield_to_the_event_loop)
+        .on_thread_start(|| crate::core::origin::lower_thread_priority(crate::core::origin::NICE))
         .enable_all()
         .build()
     {
         napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
-    }
-}
-
-/// Lowers the calling thread's priority (Linux schedules threads individually; elsewhere the
-/// worker keeps the default priority).
-fn yield_to_the_event_loop() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain syscalls on the calling thread; a failure only leaves the priority as it was.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
     }
 }

@@ -14,7 +14,8 @@ use super::civic_ext::{authorization_header, civic_extension, request_body};
 use super::config::{Config, Options};
 use super::error::{Error, ErrorKind};
 use super::json::{self, UniqueKeys};
-use super::{http, jwt};
+use super::key_text::is_js_ascii_whitespace;
+use super::{http, jwt, origin};
 
 /// First retry delay; each further one doubles, up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
@@ -194,7 +195,7 @@ impl Client {
         let signing_key = config.signing_key.as_ref().map_err(Clone::clone)?;
         // Checked before the call so a bad secret or key fails fast, not after Civic answered.
         config.aes_key.as_ref().map_err(Clone::clone)?;
-        config.civic_key.as_ref().map_err(Clone::clone)?;
+        config.civic_keys.as_ref().map_err(Clone::clone)?;
         let http = self.http()?;
         let body = request_body(auth_code);
         let extension = civic_extension(&body, &config.app_secret);
@@ -218,13 +219,13 @@ impl Client {
                 let extension = &extension;
                 async move {
                     let authorization = authorization_header(&request_token?, extension);
-                    http.post_auth_code(
+                    let post = http.post_auth_code(
                         &config.exchange_url,
                         authorization,
                         body,
                         config.max_response_bytes,
-                    )
-                    .await
+                    );
+                    origin::on_origin_of(&config.exchange_url, post).await
                 }
             })
             .await?;
@@ -311,23 +312,32 @@ impl Client {
             })?;
         let max_bytes = self.config.max_response_bytes;
         let reply = self
-            .with_retries(deadline, || http.get_payload(url, max_bytes))
+            .with_retries(deadline, || {
+                origin::on_origin_of(url, http.get_payload(url, max_bytes))
+            })
             .await
             .map_err(in_payload)?;
         self.open(&reply.body, pending.encrypted, pending.user_id)
             .map_err(in_payload)
     }
 
-    /// Verifies the response token and reads the user data out of it.
+    /// Verifies the response token and reads the user data out of it. Whitespace around the
+    /// token (a payload body ending in a newline) is not part of the signed bytes, so it is
+    /// ignored; inside the token it is refused.
     fn open(
         &self,
         token: &str,
         encrypted: bool,
         user_id: Option<String>,
     ) -> Result<UserData, Error> {
-        let civic_key = self.config.civic_key.as_ref().map_err(Clone::clone)?;
-        let claims = jwt::verify_response_token(token, civic_key, (self.clock)())
-            .map_err(|_| Error::new(ErrorKind::Verification))?;
+        let token = token.trim_matches(is_js_ascii_whitespace);
+        let civic_keys = self.config.civic_keys.as_ref().map_err(Clone::clone)?;
+        let now = (self.clock)();
+        // Under any of the configured keys (more than one while Civic rotates its key).
+        let claims = civic_keys
+            .iter()
+            .find_map(|key| jwt::verify_response_token(token, key, now).ok())
+            .ok_or_else(|| Error::new(ErrorKind::Verification))?;
         let data = user_data_text(&claims, encrypted, &self.config)?;
         Ok(UserData { data, user_id })
     }
@@ -418,6 +428,7 @@ fn truthy(v: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::config::CIVIC_PUBLIC_KEY;
     use crate::core::error::code;
 
     /// Civic's recorded 2018 reply (__test__/fixtures/civic-recorded-2018.json, from shared/vectors), at its own time.
@@ -441,6 +452,50 @@ mod tests {
     }
 
     #[test]
+    fn a_response_token_verifies_under_any_of_the_configured_civic_keys() {
+        let v = vector();
+        let app = &v["app"];
+        let s = |k: &str| app[k].as_str().map(str::to_owned);
+        // Two well-formed P-256 points that are not Civic's: the generator G and 2G.
+        let g = "046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5";
+        let g2 = "047cf27b188d034f7e8a52380304b51ac3c08969e277f21b35a60b48fc4766997807775510db8ed040293d9ac69f7430dbba7dade63ce982299e04b79d227873d1";
+        let with_keys = |keys: &[&str]| {
+            Client::new(Options {
+                app_id: s("appId"),
+                app_secret: s("appSecret"),
+                prv_key: s("prvKey"),
+                civic_public_keys: Some(keys.iter().map(|k| (*k).to_owned()).collect()),
+                ..Options::default()
+            })
+            .expect("client")
+            .with_clock(|| 1_519_932_900)
+        };
+        let reply = v["reply"].to_string();
+        let outcome = |keys: &[&str]| with_keys(keys).process_payload(200, Some(&reply));
+        for keys in [
+            &[g, CIVIC_PUBLIC_KEY][..],
+            &[CIVIC_PUBLIC_KEY, g2],
+            &[g, g2, CIVIC_PUBLIC_KEY],
+        ] {
+            assert!(matches!(outcome(keys), Ok(Reply::Ready(_))), "{keys:?}");
+        }
+        for keys in [&[g][..], &[g, g2]] {
+            let err = outcome(keys).expect_err("a key that did not sign it");
+            assert_eq!(err.code(), code::VERIFICATION, "{keys:?}");
+        }
+        let empty = with_keys(&[]).process_payload(200, Some(&reply));
+        assert_eq!(
+            empty.expect_err("no key").to_string(),
+            "civicPublicKey must name at least one P-256 public key (an empty list names none)"
+        );
+        let bad = with_keys(&[g, "04zz"]).process_payload(200, Some(&reply));
+        assert_eq!(
+            bad.expect_err("a bad key").to_string(),
+            "civicPublicKey[1] must be a P-256 public key in hex (SEC1, compressed or uncompressed)"
+        );
+    }
+
+    #[test]
     fn civics_recorded_reply_verifies_with_the_built_in_key_and_decrypts() {
         let v = vector();
         let client = recorded_client(&v);
@@ -454,6 +509,38 @@ mod tests {
             user.user_id.as_deref(),
             Some(v["expected"]["userId"].to_string().as_str())
         );
+    }
+
+    #[test]
+    fn whitespace_around_the_response_token_is_ignored_inside_it_refused() {
+        let v = vector();
+        let client = recorded_client(&v);
+        let token = v["reply"]["data"].as_str().expect("token").to_owned();
+        let with = |data: String| {
+            let mut reply = v["reply"].clone();
+            reply["data"] = Value::String(data);
+            client.process_payload(200, Some(&reply.to_string()))
+        };
+        for around in ["\n", "\r\n", " ", "\t", "\u{0b}\u{0c}", " \r\n\t "] {
+            assert!(
+                matches!(
+                    with(format!("{around}{token}{around}")),
+                    Ok(Reply::Ready(_))
+                ),
+                "{around:?}"
+            );
+        }
+        let (signed, signature) = token.rsplit_once('.').expect("three parts");
+        for inside in [
+            format!("{signed}. {signature}"),
+            format!("{signed}.{}\n{}", &signature[..4], &signature[4..]),
+            token.replacen('.', ". ", 1),
+            format!("{token}\u{a0}"),
+            format!("{token}\0"),
+        ] {
+            let err = with(inside.clone()).expect_err("refused");
+            assert_eq!(err.code(), code::VERIFICATION, "{inside:?}");
+        }
     }
 
     #[test]

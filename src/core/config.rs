@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::cipher::AesKey;
 use super::error::{Error, ErrorKind};
-use super::hex;
+use super::key_text;
 use super::proxy::without_password;
 
 /// Civic's production base URL; `aud` of the request token is this, trailing slash included.
@@ -42,7 +42,9 @@ pub struct Options {
     pub api: Option<String>,
     pub include_stage_in_url: Option<bool>,
     pub proxy: Option<ProxyOptions>,
-    pub civic_public_key: Option<String>,
+    /// Civic's response-token keys, hex each: a token verifies if it verifies under any of them
+    /// (several while Civic rotates its key). `None` is Civic's production key.
+    pub civic_public_keys: Option<Vec<String>>,
     pub timeout_ms: Option<f64>,
     pub max_response_bytes: Option<f64>,
     /// PEM certificates to trust instead of the system's roots (Node's `ca`).
@@ -60,7 +62,7 @@ impl fmt::Debug for Options {
             .field("api", &self.api)
             .field("include_stage_in_url", &self.include_stage_in_url)
             .field("proxy", &self.proxy)
-            .field("civic_public_key", &self.civic_public_key)
+            .field("civic_public_keys", &self.civic_public_keys)
             .field("timeout_ms", &self.timeout_ms)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("ca", &self.ca.as_ref().map(Vec::len))
@@ -103,7 +105,8 @@ pub struct Config {
     pub app_secret: Zeroizing<String>,
     pub signing_key: Result<SigningKey, Error>,
     pub aes_key: Result<AesKey, Error>,
-    pub civic_key: Result<VerifyingKey, Error>,
+    /// Every key a response token may be signed with (at least one).
+    pub civic_keys: Result<Vec<VerifyingKey>, Error>,
     /// Base URL with its trailing slash: the request token's `aud`.
     pub audience: String,
     pub exchange_url: String,
@@ -123,7 +126,7 @@ impl fmt::Debug for Config {
             .field("app_secret", &Redacted)
             .field("signing_key", &Redacted)
             .field("aes_key", &Redacted)
-            .field("civic_key", &self.civic_key.as_ref().map(|_| "P-256"))
+            .field("civic_keys", &self.civic_keys.as_ref().map(Vec::len))
             .field("audience", &self.audience)
             .field("exchange_url", &self.exchange_url)
             .field("proxy", &self.proxy)
@@ -148,9 +151,10 @@ impl Config {
 
         let timeout = match options.timeout_ms {
             None => DEFAULT_TIMEOUT,
-            // Longer than Node's longest timer counts as that: no deadline can overflow a clock.
-            // Below a nanosecond rounds to zero, which is refused like 0.
-            Some(ms) if ms.is_finite() && ms >= 1e-6 => {
+            // Longer than Node's longest timer (Infinity too) counts as that: no deadline can
+            // overflow a clock. Below a nanosecond rounds to zero, which is refused like 0; NaN
+            // fails the comparison.
+            Some(ms) if ms >= 1e-6 => {
                 Duration::from_secs_f64(ms.min(MAX_TIMEOUT.as_secs_f64() * 1000.0) / 1000.0)
             }
             Some(_) => return Err(invalid("timeout must be a positive number of milliseconds")),
@@ -158,7 +162,8 @@ impl Config {
 
         let max_response_bytes = match options.max_response_bytes {
             None => DEFAULT_MAX_RESPONSE_BYTES,
-            Some(n) if n.fract() == 0.0 && n >= 1.0 && n <= usize::MAX as f64 => n as usize,
+            // Infinity, or more than memory can address, is no limit: the cast saturates.
+            Some(n) if n >= 1.0 && (n == f64::INFINITY || n.fract() == 0.0) => n as usize,
             Some(_) => return Err(invalid("maxResponseBytes must be a positive integer")),
         };
         let retries = match options.retries {
@@ -191,7 +196,7 @@ impl Config {
                 invalid("appSecret must be 32, 48 or 64 hex characters (the app secret from Civic's integration portal)")
             }),
             app_secret,
-            civic_key: parse_civic_key(options.civic_public_key.as_deref().unwrap_or(CIVIC_PUBLIC_KEY)),
+            civic_keys: parse_civic_keys(options.civic_public_keys.as_deref()),
             audience,
             exchange_url,
             proxy: options.proxy,
@@ -207,25 +212,40 @@ fn invalid(message: &str) -> Error {
     Error::new(ErrorKind::InvalidConfig(message.to_owned()))
 }
 
-/// The P-256 scalar as 64 hex digits; 60 to 63 are taken as a key printed without its leading
-/// zeros, which some tools do.
+/// The P-256 scalar in any spelling civic-sip-api reads as it (see `key_text::private_scalar`).
 fn parse_signing_key(prv_key: &str) -> Result<SigningKey, Error> {
     let fail = || invalid("prvKey must be a P-256 private key as 64 hex characters");
-    if !(60..=64).contains(&prv_key.len()) {
-        return Err(fail());
-    }
-    let padded = Zeroizing::new(format!("{prv_key:0>64}"));
-    let bytes = Zeroizing::new(hex::decode_array::<32>(&padded).ok_or_else(fail)?);
+    let bytes = key_text::private_scalar(prv_key).ok_or_else(fail)?;
     SigningKey::from_slice(&bytes[..]).map_err(|_| fail())
 }
 
-fn parse_civic_key(hex_key: &str) -> Result<VerifyingKey, Error> {
-    let fail = || {
-        invalid(
-            "civicPublicKey must be a P-256 public key in hex (SEC1, compressed or uncompressed)",
-        )
+/// The keys `civicPublicKey` names: one, or a list while Civic rotates its key (Civic's
+/// production key when none is given). An empty list names no key, so it is refused rather than
+/// read as the default; a bad entry is named by its place, never its value.
+fn parse_civic_keys(hex_keys: Option<&[String]>) -> Result<Vec<VerifyingKey>, Error> {
+    let Some(hex_keys) = hex_keys else {
+        return parse_civic_key(CIVIC_PUBLIC_KEY, "civicPublicKey").map(|key| vec![key]);
     };
-    let bytes = hex::decode(hex_key).ok_or_else(fail)?;
+    match hex_keys {
+        [] => Err(invalid(
+            "civicPublicKey must name at least one P-256 public key (an empty list names none)",
+        )),
+        [one] => parse_civic_key(one, "civicPublicKey").map(|key| vec![key]),
+        many => many
+            .iter()
+            .enumerate()
+            .map(|(i, hex_key)| parse_civic_key(hex_key, &format!("civicPublicKey[{i}]")))
+            .collect(),
+    }
+}
+
+fn parse_civic_key(hex_key: &str, field: &str) -> Result<VerifyingKey, Error> {
+    let fail = || {
+        invalid(&format!(
+            "{field} must be a P-256 public key in hex (SEC1, compressed or uncompressed)"
+        ))
+    };
+    let bytes = key_text::public_key_sec1(hex_key).ok_or_else(fail)?;
     VerifyingKey::from_sec1_bytes(&bytes).map_err(|_| fail())
 }
 
@@ -327,14 +347,14 @@ mod tests {
             app_id: Some("a".into()),
             app_secret: Some("b-secret".into()),
             prv_key: Some("c-secret".into()),
-            civic_public_key: Some("04zz".into()),
+            civic_public_keys: Some(vec!["04zz".into()]),
             ..Options::default()
         };
         let c = Config::new(o).expect("construction must not fail");
         for e in [
             c.signing_key.as_ref().map(|_| ()).expect_err("prvKey"),
             c.aes_key.as_ref().map(|_| ()).expect_err("appSecret"),
-            c.civic_key
+            c.civic_keys
                 .as_ref()
                 .map(|_| ())
                 .expect_err("civicPublicKey"),
@@ -361,17 +381,20 @@ mod tests {
     }
 
     #[test]
-    fn short_private_keys_are_left_padded_and_bad_timeouts_refused() {
+    fn key_spellings_timeouts_and_sizes() {
         let key = |k: &str| {
             let mut o = options();
             o.prv_key = Some(k.into());
             Config::new(o).expect("config").signing_key.is_ok()
         };
         assert!(key(&"1".repeat(62)));
-        assert!(!key("c"));
+        assert!(key("c"));
+        assert!(key(&format!("00{}\n", "1".repeat(64))));
         assert!(!key(&"1".repeat(65)));
         assert!(!key(&"0".repeat(64)));
-        for bad in [0.0, -1.0, 1e-9, f64::NAN, f64::INFINITY] {
+        assert!(!key(&"f".repeat(64)));
+        assert!(!key("0x1"));
+        for bad in [0.0, -0.0, -1.0, 1e-9, f64::NAN, f64::NEG_INFINITY] {
             let mut o = options();
             o.timeout_ms = Some(bad);
             let e = Config::new(o).map(|_| ()).expect_err("refused");
@@ -381,7 +404,7 @@ mod tests {
             );
         }
         let mut o = options();
-        for huge in [1e22, 1e300, f64::MAX] {
+        for huge in [1e22, 1e300, f64::MAX, f64::INFINITY] {
             o.timeout_ms = Some(huge);
             assert_eq!(Config::new(o.clone()).expect("config").timeout, MAX_TIMEOUT);
         }
@@ -390,6 +413,26 @@ mod tests {
             Config::new(o).expect("config").timeout,
             Duration::from_millis(1500)
         );
+    }
+
+    #[test]
+    fn max_response_bytes_is_a_positive_whole_number_or_infinity() {
+        let bytes = |n: f64| {
+            let mut o = options();
+            o.max_response_bytes = Some(n);
+            Config::new(o).map(|c| c.max_response_bytes)
+        };
+        assert_eq!(bytes(1.0).ok(), Some(1));
+        assert_eq!(bytes(65536.0).ok(), Some(65536));
+        assert_eq!(bytes(f64::INFINITY).ok(), Some(usize::MAX));
+        assert_eq!(bytes(1e300).ok(), Some(usize::MAX));
+        for bad in [0.0, -0.0, -1.0, 1.5, f64::NAN, f64::NEG_INFINITY] {
+            assert_eq!(
+                bytes(bad).err().map(|e| e.to_string()),
+                Some("maxResponseBytes must be a positive integer".to_owned()),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -4,12 +4,20 @@ use std::error::Error as StdError;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{redirect, Certificate, Proxy, Url};
+use http_body_util::BodyExt;
+use hyper::body::Bytes;
+use reqwest::header::{
+    HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+};
+use reqwest::{redirect, Proxy, Url};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 
-use super::config::{ProxyOptions, AUTH_CODE_PATH};
+use super::config::ProxyOptions;
 use super::error::{Error, ErrorKind};
 use super::proxy::{without_password, EnvProxies};
+use super::tls::{self, SetupError, Trust};
+use super::verbatim;
 
 const CA_MESSAGE: &str = "ca must be PEM certificates (-----BEGIN CERTIFICATE-----)";
 /// How many redirects a payload fetch follows, as `request` did.
@@ -27,7 +35,11 @@ pub struct Reply {
 
 /// The HTTP client of one Civic client, and where its connections go.
 pub struct Http {
+    /// Follows no redirect: the payload GET follows its own in `get_payload`, so the exchange
+    /// POST, which carries the auth code, can never be sent anywhere but where it was addressed.
     client: reqwest::Client,
+    /// The payload GETs, with the same TLS configuration and route (see `verbatim`).
+    payload: verbatim::Fetcher,
     route: Route,
 }
 
@@ -62,13 +74,19 @@ impl std::fmt::Debug for Route {
 }
 
 impl Route {
-    fn proxy_for(&self, target: &Url) -> Option<Url> {
+    /// The proxy for a request to `target`; an environment variable that applies to it but
+    /// cannot be used is an error (as in `request`, a variable that does not apply is not).
+    fn proxy_for(&self, target: &Url) -> Result<Option<Url>, Error> {
         match self {
-            Route::Direct => None,
-            Route::Fixed(proxy) => Some(proxy.clone()),
-            Route::Env(env) => env
-                .for_url(target.scheme(), target.host_str()?, target.port())
-                .and_then(proxy_url),
+            Route::Direct => Ok(None),
+            Route::Fixed(proxy) => Ok(Some(proxy.clone())),
+            Route::Env(env) => match target.host_str() {
+                Some(host) => env
+                    .for_url(target.scheme(), host, target.port())
+                    .map(|text| proxy_url(text, "the proxy environment variable"))
+                    .transpose(),
+                None => Ok(None),
+            },
         }
     }
 }
@@ -77,42 +95,35 @@ impl Http {
     /// Builds the client: the configured proxy, or else the proxy environment variables; the
     /// given CA certificates (PEM) instead of the system's roots, or else the system's roots plus
     /// `NODE_EXTRA_CA_CERTS`, as Node treats its own `ca` option and that variable.
+    ///
+    /// Errors (`ErrorKind::InvalidConfig`): a `proxy.url` that is not an http(s) proxy URL
+    /// (`Error: Invalid protocol: htp:`, civic-sip-api's words), a `ca` that is not PEM
+    /// certificates, a `NODE_EXTRA_CA_CERTS` file that cannot be read as such.
     pub fn new(proxy: Option<&ProxyOptions>, ca: Option<&[String]>) -> Result<Http, Error> {
+        let accept_any = proxy.is_some_and(|p| p.reject_unauthorized == Some(false));
+        let trust = match (accept_any, ca) {
+            (true, _) => Trust::Any,
+            (false, Some(pems)) => Trust::Only(parse_ca(pems)?),
+            (false, None) => Trust::System(node_extra_ca_certs()?),
+        };
+        let tls = tls::client_config(trust).map_err(|e| match e {
+            SetupError::BadCa => invalid(CA_MESSAGE),
+            SetupError::System(why) => invalid(&format!(
+                "the system's trusted certificates could not be read: {why}"
+            )),
+        })?;
+        let tls = Arc::new(tls);
         let mut builder = reqwest::Client::builder()
             .no_proxy()
-            .redirect(redirect::Policy::custom(|attempt| {
-                // `request` followed redirects for GET (the payload URL) but never for the POST.
-                let from_exchange = attempt
-                    .previous()
-                    .first()
-                    .is_some_and(|u| u.path().ends_with(AUTH_CODE_PATH));
-                if from_exchange {
-                    attempt.stop()
-                } else if attempt.previous().len() > MAX_REDIRECTS {
-                    attempt.error("Exceeded maxRedirects. Probably stuck in a redirect loop")
-                } else {
-                    attempt.follow()
-                }
-            }));
-        builder = match ca {
-            Some(pems) => builder.tls_certs_only(parse_ca(pems)?),
-            None => builder.tls_certs_merge(node_extra_ca_certs()),
-        };
+            .redirect(redirect::Policy::none())
+            .tls_backend_preconfigured(rustls::ClientConfig::clone(&tls));
         let route = match proxy {
             // civic-sip-api passed `proxy.url` to `request` as is: given, it is the proxy for
             // every call; absent, there is none (not even the environment's).
-            Some(options) => {
-                if options.reject_unauthorized == Some(false) {
-                    builder = builder.tls_danger_accept_invalid_certs(true);
-                }
-                match options.url.as_deref().filter(|u| !u.is_empty()) {
-                    Some(url) => Route::Fixed(
-                        proxy_url(url)
-                            .ok_or_else(|| invalid("proxy.url is not a valid proxy URL"))?,
-                    ),
-                    None => Route::Direct,
-                }
-            }
+            Some(options) => match options.url.as_deref().filter(|u| !u.is_empty()) {
+                Some(url) => Route::Fixed(proxy_url(url, "proxy.url")?),
+                None => Route::Direct,
+            },
             None => {
                 let env = EnvProxies::from_env();
                 if env.is_empty() {
@@ -124,21 +135,34 @@ impl Http {
         };
         if !matches!(route, Route::Direct) {
             let chooser = route.clone();
-            builder = builder.proxy(Proxy::custom(move |url| chooser.proxy_for(url)));
+            // Every URL was checked with `proxy_for` before its request was made (see `send`),
+            // so the error case cannot reach this point.
+            builder = builder.proxy(Proxy::custom(move |url| {
+                chooser.proxy_for(url).ok().flatten()
+            }));
         }
         let client = builder.build().map_err(|e| {
-            let why = cause_chain(&e);
-            // A PEM block whose content is not a certificate is only found out here.
-            if ca.is_some() && why.contains("certificate") {
-                invalid(CA_MESSAGE)
-            } else {
-                invalid(&format!("the HTTP client could not be set up: {why}"))
-            }
+            invalid(&format!(
+                "the HTTP client could not be set up: {}",
+                cause_chain(&e)
+            ))
         })?;
-        Ok(Http { client, route })
+        let chooser = route.clone();
+        // As for reqwest: every URL is checked with `proxy_for` before its request.
+        let payload = verbatim::Fetcher::new(
+            tls,
+            Arc::new(move |url| chooser.proxy_for(url).ok().flatten()),
+        );
+        Ok(Http {
+            client,
+            payload,
+            route,
+        })
     }
 
     /// POSTs the exchange body with Civic's headers; reads at most `max_bytes` of the reply.
+    /// Never follows a redirect: a 3xx is the reply. A URL that is not http(s) is a
+    /// configuration error (`api`, `env`).
     pub async fn post_auth_code(
         &self,
         url: &str,
@@ -146,53 +170,179 @@ impl Http {
         body: String,
         max_bytes: usize,
     ) -> Result<Reply, Error> {
+        let url = request_url(url).map_err(|why| invalid(&format!("Error: {why}")))?;
+        // reqwest would send them as a second Authorization header; civic-sip-api dropped them.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid(
+                "api must not hold credentials (user:password@): the exchange's Authorization header is Civic's",
+            ));
+        }
         let request = self
             .client
-            .post(url)
+            .post(url.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "*/*")
             .header(AUTHORIZATION, authorization)
             .body(body);
-        self.read(request, max_bytes).await
+        let response = self.send(&url, request).await?;
+        self.read(response, max_bytes).await
     }
 
-    /// GETs the processed payload URL; reads at most `max_bytes` of it.
+    /// GETs the processed payload URL, its path and query on the wire as written (see
+    /// `verbatim`), following up to 10 redirects (any 3xx with a `Location`, as `request` did
+    /// for a GET); reads at most `max_bytes` of it.
     pub async fn get_payload(&self, url: &str, max_bytes: usize) -> Result<Reply, Error> {
-        self.read(self.client.get(url), max_bytes).await
+        let mut text = url.to_owned();
+        let mut followed = 0;
+        loop {
+            let url = request_url(&text).map_err(|why| Error::new(ErrorKind::Network(why)))?;
+            let proxy = self.route.proxy_for(&url)?;
+            let target = verbatim::request_target(&text);
+            let reached = proxy.as_ref().unwrap_or(&url);
+            let response = self.payload.get(&url, &target).await.map_err(|e| {
+                match find_cause::<verbatim::Failure>(&e) {
+                    Some(failure) => verbatim_failure(failure, &url, reached),
+                    None => {
+                        let address = (
+                            bare_host(reached),
+                            reached.port_or_known_default().unwrap_or(80),
+                        );
+                        network_failure(&e, Stage::Exchange, Some(address))
+                    }
+                }
+            })?;
+            let location = response
+                .status()
+                .is_redirection()
+                .then(|| response.headers().get(LOCATION))
+                .flatten();
+            let Some(location) = location else {
+                let head = Head::of(response.status().as_u16(), response.headers());
+                return read_body(head, max_bytes, Body::Hyper(response.into_body())).await;
+            };
+            if followed == MAX_REDIRECTS {
+                return Err(Error::new(ErrorKind::Network(format!(
+                    "Exceeded maxRedirects. Probably stuck in a redirect loop {url}"
+                ))));
+            }
+            let location = String::from_utf8_lossy(location.as_bytes()).into_owned();
+            // An absolute Location is taken as written; a relative one is resolved.
+            text = match Url::parse(&location) {
+                Ok(_) => location,
+                Err(_) => url
+                    .join(&location)
+                    .map_err(|_| {
+                        Error::new(ErrorKind::Network(format!("Invalid URI \"{location}\"")))
+                    })?
+                    .into(),
+            };
+            followed += 1;
+        }
     }
 
-    /// Sends the request and reads the body as it streams in, refusing it as soon as it is known
-    /// to exceed `max_bytes`, so a hostile server cannot make us buffer more than that.
-    async fn read(
+    /// Sends one request, once its route is known to be usable.
+    async fn send(
         &self,
+        url: &Url,
         request: reqwest::RequestBuilder,
-        max_bytes: usize,
-    ) -> Result<Reply, Error> {
-        let network = |e| network(e, &self.route);
-        let too_large = || Error::new(ErrorKind::TooLarge(max_bytes));
-        let mut response = request.send().await.map_err(network)?;
-        let status = response.status().as_u16();
-        let retry_after = retry_after(response.headers());
-        let announced = response.content_length().unwrap_or(0);
-        if announced > max_bytes as u64 {
+    ) -> Result<reqwest::Response, Error> {
+        self.route.proxy_for(url)?;
+        request.send().await.map_err(|e| network(e, &self.route))
+    }
+
+    /// Reads the reply's body (see `read_body`).
+    async fn read(&self, response: reqwest::Response, max_bytes: usize) -> Result<Reply, Error> {
+        let head = Head::of(response.status().as_u16(), response.headers());
+        read_body(head, max_bytes, Body::Reqwest(response, &self.route)).await
+    }
+}
+
+/// What is needed of a response's head.
+struct Head {
+    status: u16,
+    retry_after: Option<Duration>,
+    content_length: Option<u64>,
+}
+
+impl Head {
+    fn of(status: u16, headers: &HeaderMap) -> Head {
+        Head {
+            status,
+            retry_after: retry_after(headers),
+            content_length: headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok()),
+        }
+    }
+}
+
+/// A body still to read: the exchange reply's (reqwest) or the payload's (hyper).
+enum Body<'a> {
+    Reqwest(reqwest::Response, &'a Route),
+    Hyper(hyper::body::Incoming),
+}
+
+impl Body<'_> {
+    async fn next(&mut self) -> Result<Option<Bytes>, Error> {
+        match self {
+            Body::Reqwest(response, route) => response.chunk().await.map_err(|e| network(e, route)),
+            Body::Hyper(body) => match body.frame().await {
+                None => Ok(None),
+                Some(Ok(frame)) => Ok(frame.into_data().ok()),
+                Some(Err(e)) => Err(network_failure(&e, Stage::Body, None)),
+            },
+        }
+    }
+}
+
+/// Reads a body chunk by chunk, refusing it as soon as it is known to exceed `max_bytes`, so a
+/// hostile server cannot make us buffer more than that.
+async fn read_body(head: Head, max_bytes: usize, mut body: Body<'_>) -> Result<Reply, Error> {
+    let too_large = || Error::new(ErrorKind::TooLarge(max_bytes));
+    let announced = head.content_length.unwrap_or(0);
+    if announced > max_bytes as u64 {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(announced.min(1 << 20) as usize);
+    while let Some(chunk) = body.next().await? {
+        if bytes.len() + chunk.len() > max_bytes {
             return Err(too_large());
         }
-        let mut bytes = Vec::with_capacity(announced.min(1 << 20) as usize);
-        while let Some(chunk) = response.chunk().await.map_err(network)? {
-            if bytes.len() + chunk.len() > max_bytes {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        let body = match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        };
-        Ok(Reply {
-            status,
-            body,
-            retry_after,
-        })
+        bytes.extend_from_slice(&chunk);
+    }
+    let body = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    Ok(Reply {
+        status: head.status,
+        body,
+        retry_after: head.retry_after,
+    })
+}
+
+/// A URL a request may be made to, or `request`'s words for why not: `Invalid URI "<url>"`
+/// (no host) or `Invalid protocol: ftp:` (a scheme other than http and https).
+fn request_url(text: &str) -> Result<Url, String> {
+    let invalid_uri = || format!("Invalid URI \"{text}\"");
+    let url = Url::parse(text).map_err(|_| invalid_uri())?;
+    let scheme = url.scheme();
+    if matches!(scheme, "http" | "https") {
+        return Ok(url);
+    }
+    // `request` (Node's legacy URL parser) saw no host in `javascript:` URLs or in an empty
+    // authority (`file:///x`), and refused those as URIs; the rest by their protocol.
+    let authority = text
+        .trim_start()
+        .get(scheme.len() + 1..)
+        .unwrap_or_default();
+    if scheme == "javascript"
+        || (authority.starts_with("//") && url.host_str().is_none_or(str::is_empty))
+    {
+        Err(invalid_uri())
+    } else {
+        Err(format!("Invalid protocol: {scheme}:"))
     }
 }
 
@@ -212,86 +362,193 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// The `ca` option's certificates; an entry with none, or one that does not parse, is refused
 /// (never echoed: it is the caller's configuration, not a secret, but can be long).
-fn parse_ca(pems: &[String]) -> Result<Vec<Certificate>, Error> {
+fn parse_ca(pems: &[String]) -> Result<Vec<CertificateDer<'static>>, Error> {
     let mut certs = Vec::new();
     for pem in pems {
-        match Certificate::from_pem_bundle(pem.as_bytes()) {
-            Ok(found) if !found.is_empty() => certs.extend(found),
-            _ => {
-                return Err(invalid(
-                    "ca must be PEM certificates (-----BEGIN CERTIFICATE-----)",
-                ))
-            }
+        match pem_certificates(pem.as_bytes()) {
+            Some(found) => certs.extend(found),
+            None => return Err(invalid(CA_MESSAGE)),
         }
     }
     Ok(certs)
 }
 
-/// The certificates of the file `NODE_EXTRA_CA_CERTS` names, which Node adds to its roots. Node
-/// already warned at startup if the file cannot be read, so a bad file is ignored here.
-fn node_extra_ca_certs() -> Vec<Certificate> {
-    std::env::var_os("NODE_EXTRA_CA_CERTS")
-        .filter(|path| !path.is_empty())
-        .and_then(|path| std::fs::read(path).ok())
-        .and_then(|pem| Certificate::from_pem_bundle(&pem).ok())
-        .unwrap_or_default()
+/// The certificates of a PEM text: `None` if it has none or a block that does not decode.
+fn pem_certificates(pem: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .ok()?;
+    (!certs.is_empty()).then_some(certs)
 }
 
-/// A proxy URL; `host:port` without a scheme means plain HTTP.
-fn proxy_url(text: &str) -> Option<Url> {
-    if text.contains("://") {
-        Url::parse(text).ok()
+/// The certificates of the file `NODE_EXTRA_CA_CERTS` names, which Node adds to its roots. A
+/// file that cannot be read as PEM certificates is refused: the variable must take effect.
+fn node_extra_ca_certs() -> Result<Vec<CertificateDer<'static>>, Error> {
+    let Some(path) = std::env::var_os("NODE_EXTRA_CA_CERTS").filter(|p| !p.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    std::fs::read(&path)
+        .ok()
+        .and_then(|pem| pem_certificates(&pem))
+        .ok_or_else(|| {
+            invalid(&format!(
+                "NODE_EXTRA_CA_CERTS ({}) is not a readable file of PEM certificates",
+                path.to_string_lossy()
+            ))
+        })
+}
+
+/// A proxy URL, http or https; `host:port` without a scheme means plain HTTP. Anything else is
+/// refused, never skipped: `Error: Invalid protocol: htp:` (civic-sip-api's words) for another
+/// scheme, `<name> is not a valid proxy URL` for the rest. Never echoes the URL (a password).
+fn proxy_url(text: &str, name: &str) -> Result<Url, Error> {
+    let not_valid = || invalid(&format!("{name} is not a valid proxy URL"));
+    let url = if text.contains("://") {
+        Url::parse(text).map_err(|_| not_valid())?
     } else {
-        Url::parse(&format!("http://{text}")).ok()
+        // Scheme-less only as `host:port`: a lone word or number is no proxy address.
+        let url = Url::parse(&format!("http://{}", text.trim())).map_err(|_| not_valid())?;
+        if url.port().is_none() || url.path() != "/" || url.query().is_some() {
+            return Err(invalid("Error: Invalid protocol: null"));
+        }
+        url
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(&format!(
+            "Error: Invalid protocol: {}:",
+            url.scheme()
+        )));
     }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(not_valid());
+    }
+    Ok(url)
 }
 
 fn invalid(message: &str) -> Error {
     Error::new(ErrorKind::InvalidConfig(message.to_owned()))
 }
 
-/// A network failure, worded like Node's where there is an equivalent (`connect ECONNREFUSED
-/// 127.0.0.1:8080`, `socket hang up`), so logs read the same as with civic-sip-api.
-/// A refused connection names what it tried to reach: the proxy when there is one.
+/// Where a network failure happened, which decides some of its words.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Making the connection (TCP, TLS, proxy tunnel).
+    Connect,
+    /// Sending the request and reading the response head.
+    Exchange,
+    /// Reading the body.
+    Body,
+}
+
+/// A failure of reqwest (the exchange POST), in Node's words. A refused connection names what
+/// it tried to reach: the proxy when there is one.
 fn network(e: reqwest::Error, route: &Route) -> Error {
-    let reached = e
-        .url()
-        .map(|target| route.proxy_for(target).unwrap_or_else(|| target.clone()));
-    let host = reached.as_ref().map(|u| {
-        let host = u.host_str().unwrap_or_default();
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned()
+    let reached = e.url().map(|target| {
+        route
+            .proxy_for(target)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| target.clone())
     });
-    let port = reached.as_ref().and_then(Url::port_or_known_default);
-    let chain = cause_chain(&e);
-    let io_kind = find_io_error(&e).map(std::io::Error::kind);
-    let dns = chain.contains("dns error") || chain.contains("failed to lookup address");
+    // hyper-util reports a failed lookup only as text ("dns error"); there is no typed cause.
+    if e.is_connect() && cause_chain(&e).contains("dns error") {
+        let host = reached.as_ref().map(bare_host).unwrap_or_default();
+        return Error::new(ErrorKind::Network(format!("getaddrinfo ENOTFOUND {host}")))
+            .before_sending();
+    }
+    let stage = if e.is_connect() {
+        Stage::Connect
+    } else if e.is_body() || e.is_decode() {
+        Stage::Body
+    } else {
+        Stage::Exchange
+    };
+    let address = reached
+        .as_ref()
+        .map(|u| (bare_host(u), u.port_or_known_default().unwrap_or_default()));
+    network_failure(&e, stage, address)
+}
+
+/// A failure of the payload GET, in Node's words.
+fn verbatim_failure(failure: &verbatim::Failure, url: &Url, reached: &Url) -> Error {
+    use verbatim::Failure as F;
+    let address = Some((
+        bare_host(reached),
+        reached.port_or_known_default().unwrap_or(80),
+    ));
+    match failure {
+        F::Dns(host) => {
+            Error::new(ErrorKind::Network(format!("getaddrinfo ENOTFOUND {host}"))).before_sending()
+        }
+        F::Tunnel(status) => Error::new(ErrorKind::Network(format!(
+            "tunneling socket could not be established, statusCode={status}"
+        ))),
+        F::Connect(e, at) => {
+            network_failure(e, Stage::Connect, Some((at.ip().to_string(), at.port())))
+        }
+        F::Io(e) => network_failure(e, Stage::Connect, address),
+        F::Invalid => Error::new(ErrorKind::Network(format!("Invalid URI \"{url}\""))),
+    }
+}
+
+fn bare_host(url: &Url) -> String {
+    url.host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned()
+}
+
+/// A network failure in Node's words (`connect ECONNREFUSED 127.0.0.1:8080`, `socket hang up`,
+/// `aborted`, `self-signed certificate`), chosen by the typed cause in `e` or below it, so logs
+/// read the same as with civic-sip-api and no reqwest, hyper or rustls wording reaches a
+/// message. `address` is what the connection was for (host, port).
+fn network_failure(
+    e: &(dyn StdError + 'static),
+    stage: Stage,
+    address: Option<(String, u16)>,
+) -> Error {
+    use std::io::ErrorKind as Io;
+    let io = find_cause::<std::io::Error>(e);
+    let io_kind = io.map(std::io::Error::kind);
+    let tls = find_tls_error(e);
+    let hyper = find_cause::<hyper::Error>(e);
     // Not reaching the server at all, as opposed to a TLS or protocol failure once connected.
-    let unreached = e.is_connect()
-        && (dns
-            || matches!(
-                io_kind,
-                Some(
-                    std::io::ErrorKind::ConnectionRefused
-                        | std::io::ErrorKind::ConnectionReset
-                        | std::io::ErrorKind::ConnectionAborted
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::AddrNotAvailable
-                )
-            ));
-    let cause = match (io_kind, host, port) {
-        (Some(std::io::ErrorKind::ConnectionRefused), Some(host), Some(port)) => {
-            format!("connect ECONNREFUSED {host}:{port}")
+    let unreached = stage == Stage::Connect
+        && matches!(
+            io_kind,
+            Some(
+                Io::ConnectionRefused
+                    | Io::ConnectionReset
+                    | Io::ConnectionAborted
+                    | Io::TimedOut
+                    | Io::AddrNotAvailable
+            )
+        );
+    let host_port = || {
+        let (host, port) = address.clone().unwrap_or_default();
+        format!("{host}:{port}")
+    };
+    let cause = if let Some(words) = tls.and_then(tls::node_words) {
+        words
+    } else if let Some(why) = tunnel_refused(e) {
+        format!("tunneling socket could not be established{why}")
+    } else {
+        match io_kind {
+            Some(Io::ConnectionRefused) => format!("connect ECONNREFUSED {}", host_port()),
+            Some(Io::TimedOut) if stage == Stage::Connect => {
+                format!("connect ETIMEDOUT {}", host_port())
+            }
+            Some(Io::ConnectionReset) => "read ECONNRESET".to_owned(),
+            // The body stopped short (of its Content-Length, or of its last chunk).
+            _ if stage == Stage::Body => "aborted".to_owned(),
+            _ => match hyper {
+                Some(h) if h.is_parse_status() => "Parse Error: Invalid status code".to_owned(),
+                Some(h) if h.is_parse() => "Parse Error: Expected HTTP/, RTSP/ or ICE/".to_owned(),
+                // Closed before a whole response came: Node's word for it.
+                _ => "socket hang up".to_owned(),
+            },
         }
-        (Some(std::io::ErrorKind::ConnectionReset), _, _) => "read ECONNRESET".to_owned(),
-        (_, Some(host), _) if dns => format!("getaddrinfo ENOTFOUND {host}"),
-        _ if chain.contains("connection closed before message completed")
-            || chain.contains("IncompleteMessage") =>
-        {
-            "socket hang up".to_owned()
-        }
-        _ => chain,
     };
     let error = Error::new(ErrorKind::Network(cause));
     if unreached {
@@ -301,15 +558,35 @@ fn network(e: reqwest::Error, route: &Route) -> Error {
     }
 }
 
-fn find_io_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a std::io::Error> {
-    let mut source = e.source();
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return Some(io);
+/// How a proxy refused a CONNECT tunnel, in `request`'s words after "tunneling socket could not
+/// be established". hyper-util's `TunnelError` is private, so its text is all there is to go
+/// by; it keeps the proxy's status only for a 407.
+fn tunnel_refused(e: &(dyn StdError + 'static)) -> Option<&'static str> {
+    std::iter::successors(Some(e), |&e| e.source()).find_map(|e| match e.to_string().as_str() {
+        "tunnel error: unsuccessful" => Some(""),
+        "tunnel error: proxy authorization required" => Some(", statusCode=407"),
+        "tunnel error: unexpected end of file" => Some(", cause=socket hang up"),
+        _ => None,
+    })
+}
+
+/// The rustls error in `e` or its causes, also where an `io::Error` carries it (tokio-rustls wraps it in
+/// one, and the connector may wrap that in another).
+fn find_tls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    fn inside<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
         }
-        source = s.source();
+        let io = e.downcast_ref::<std::io::Error>()?;
+        let inner: &(dyn StdError + 'static) = io.get_ref()?;
+        inside(inner)
     }
-    None
+    std::iter::successors(Some(e), |&e| e.source()).find_map(inside)
+}
+
+/// The first error of type `T` in `e` and its causes.
+fn find_cause<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    std::iter::successors(Some(e), |&e| e.source()).find_map(|e| e.downcast_ref::<T>())
 }
 
 /// The error and its causes, joined, without the URL (which may carry a pre-signed token).

@@ -9,7 +9,11 @@ pub mod hex;
 pub mod http;
 pub mod json;
 pub mod jwt;
+pub mod key_text;
+pub mod origin;
 pub mod proxy;
+pub mod tls;
+pub mod verbatim;
 
 pub use client::{Client, UserData};
 pub use config::{Options, ProxyOptions};

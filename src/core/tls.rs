@@ -1,0 +1,355 @@
+//! The TLS side of a client: which certificates it trusts, judged as Node's `tls` judges them,
+//! and certificate failures worded as Node words them.
+//!
+//! Node (OpenSSL) trusts a certificate given in `ca` when the server presents exactly that
+//! certificate, even one marked CA:TRUE (what `openssl req -x509` makes); webpki refuses a CA
+//! certificate as an end entity (`CaUsedAsEndEntity`). The verifier here accepts that one case
+//! and leaves every other judgement to rustls's own verifiers.
+
+use std::fmt;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, Error as TlsError, OtherError,
+    RootCertStore, SignatureScheme,
+};
+
+/// The crypto provider of every TLS connection: choosing another is this one line.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Which server certificates a client accepts.
+pub enum Trust {
+    /// The system's roots, plus these (Node's `NODE_EXTRA_CA_CERTS`).
+    System(Vec<CertificateDer<'static>>),
+    /// Only these (Node's `ca` option), which must be valid certificates.
+    Only(Vec<CertificateDer<'static>>),
+    /// Any certificate (`rejectUnauthorized: false`); the handshake signature is still checked.
+    Any,
+}
+
+/// Why a client could not be set up.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SetupError {
+    /// A `ca` entry is not a certificate rustls can read.
+    BadCa,
+    /// The system's trust store could not be read.
+    System(String),
+}
+
+/// A client configuration for HTTP/1.1 (no ALPN, as Node's `https` sends none).
+pub fn client_config(trust: Trust) -> Result<ClientConfig, SetupError> {
+    let provider = provider();
+    let (inner, ca): (Option<Arc<dyn ServerCertVerifier>>, _) = match trust {
+        Trust::Any => (None, Vec::new()),
+        Trust::Only(ca) => {
+            let mut roots = RootCertStore::empty();
+            for cert in &ca {
+                roots.add(cert.clone()).map_err(|_| SetupError::BadCa)?;
+            }
+            let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider.clone(),
+            )
+            .build()
+            .map_err(|_| SetupError::BadCa)?;
+            (Some(verifier), ca)
+        }
+        Trust::System(extra) => {
+            let verifier = if extra.is_empty() {
+                rustls_platform_verifier::Verifier::new(provider.clone())
+            } else {
+                rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+            }
+            .map_err(|e| SetupError::System(e.to_string()))?;
+            (Some(Arc::new(verifier)), Vec::new())
+        }
+    };
+    let verifier = NodeVerifier {
+        inner,
+        ca,
+        provider: provider.clone(),
+    };
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SetupError::System(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok(config)
+}
+
+/// A certificate failure in Node's words: OpenSSL's verify messages (`self-signed certificate`,
+/// `certificate has expired`) and `tls.checkServerIdentity`'s (`Hostname/IP does not match
+/// certificate's altnames: ...`). Carried inside the rustls error so the HTTP layer can show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeCertError(pub String);
+
+impl fmt::Display for NodeCertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NodeCertError {}
+
+/// Node's words for a TLS failure, where rustls gave one this module knows.
+pub fn node_words(e: &TlsError) -> Option<String> {
+    match e {
+        TlsError::InvalidCertificate(CertificateError::Other(OtherError(other))) => {
+            other.downcast_ref::<NodeCertError>().map(|n| n.0.clone())
+        }
+        // What a reply that is not TLS (a plain-HTTP server) gives; OpenSSL's reason is "wrong
+        // version number" (Node prefixes OpenSSL's thread and error ids, which vary).
+        TlsError::InvalidMessage(_) => Some("write EPROTO wrong version number".to_owned()),
+        TlsError::AlertReceived(alert) => {
+            Some(format!("write EPROTO tlsv1 alert {}", alert_words(*alert)))
+        }
+        TlsError::PeerIncompatible(_) | TlsError::PeerMisbehaved(_) => {
+            Some("write EPROTO sslv3 alert handshake failure".to_owned())
+        }
+        TlsError::InvalidCertificate(_) => Some("certificate verify failed".to_owned()),
+        _ => None,
+    }
+}
+
+fn alert_words(alert: rustls::AlertDescription) -> &'static str {
+    use rustls::AlertDescription as A;
+    match alert {
+        A::HandshakeFailure => "handshake failure",
+        A::ProtocolVersion => "protocol version",
+        A::UnknownCA => "unknown ca",
+        A::BadCertificate => "bad certificate",
+        A::CertificateExpired => "certificate expired",
+        A::AccessDenied => "access denied",
+        A::InternalError => "internal error",
+        A::UnrecognisedName => "unrecognized name",
+        A::DecodeError => "decode error",
+        A::IllegalParameter => "illegal parameter",
+        _ => "alert",
+    }
+}
+
+#[derive(Debug)]
+struct NodeVerifier {
+    /// rustls's verifier for the trusted roots; `None` accepts any certificate.
+    inner: Option<Arc<dyn ServerCertVerifier>>,
+    /// The `ca` certificates, any of which the server may present as its own.
+    ca: Vec<CertificateDer<'static>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for NodeVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, TlsError> {
+        let Some(inner) = &self.inner else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Ok(verified) => Ok(verified),
+            // webpki checks the dates before the basic constraints, so this error means the
+            // certificate is within its dates; what is left to check is the name.
+            // As OpenSSL without partial chains: only a self-issued certificate is its own root.
+            Err(e)
+                if is_ca_used_as_end_entity(&e)
+                    && self_issued(end_entity)
+                    && self.ca.iter().any(|c| c == end_entity) =>
+            {
+                check_name(end_entity, server_name)
+            }
+            Err(e) => Err(in_node_words(e, end_entity, intermediates, server_name)),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+fn is_ca_used_as_end_entity(e: &TlsError) -> bool {
+    matches!(
+        e,
+        TlsError::InvalidCertificate(CertificateError::Other(OtherError(other)))
+            if matches!(other.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity))
+    )
+}
+
+fn check_name(
+    end_entity: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+) -> Result<ServerCertVerified, TlsError> {
+    let cert = webpki::EndEntityCert::try_from(end_entity)
+        .map_err(|_| TlsError::InvalidCertificate(CertificateError::BadEncoding))?;
+    match cert.verify_is_valid_for_subject_name(server_name) {
+        Ok(()) => Ok(ServerCertVerified::assertion()),
+        Err(webpki::Error::CertNotValidForName(context)) => {
+            Err(node_error(altname_words(server_name, &context.presented)))
+        }
+        Err(_) => Err(node_error(altname_words(server_name, &[]))),
+    }
+}
+
+fn node_error(words: String) -> TlsError {
+    TlsError::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
+        NodeCertError(words),
+    ))))
+}
+
+/// Rewords rustls's certificate errors as Node's; other errors pass unchanged.
+fn in_node_words(
+    e: TlsError,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    server_name: &ServerName<'_>,
+) -> TlsError {
+    let TlsError::InvalidCertificate(cert_error) = &e else {
+        return e;
+    };
+    let words = match cert_error {
+        CertificateError::UnknownIssuer => unknown_issuer_words(end_entity, intermediates),
+        CertificateError::Other(_) if is_ca_used_as_end_entity(&e) => {
+            unknown_issuer_words(end_entity, intermediates)
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "certificate has expired".to_owned()
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "certificate is not yet valid".to_owned()
+        }
+        CertificateError::NotValidForNameContext { presented, .. } => {
+            altname_words(server_name, presented)
+        }
+        CertificateError::NotValidForName => altname_words(server_name, &[]),
+        CertificateError::Revoked => "certificate revoked".to_owned(),
+        CertificateError::BadSignature => "certificate signature failure".to_owned(),
+        _ => return e,
+    };
+    node_error(words)
+}
+
+/// OpenSSL's verdict on a chain whose root is not trusted, by the shape of the chain.
+fn unknown_issuer_words(
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+) -> String {
+    match intermediates.last() {
+        None if self_issued(end_entity) => "self-signed certificate",
+        None => "unable to verify the first certificate",
+        Some(last) if self_issued(last) => "self-signed certificate in certificate chain",
+        Some(_) => "unable to get local issuer certificate",
+    }
+    .to_owned()
+}
+
+/// Whether a certificate names itself as its issuer (a self-signed root, or a lone leaf).
+fn self_issued(der: &CertificateDer<'_>) -> bool {
+    webpki::EndEntityCert::try_from(der).is_ok_and(|c| c.subject() == c.issuer())
+}
+
+/// `tls.checkServerIdentity`'s message; `presented` is webpki's list of the certificate's
+/// subject alternative names (`DnsName("localhost")`, `IpAddress(127.0.0.1)`).
+fn altname_words(server_name: &ServerName<'_>, presented: &[String]) -> String {
+    let mut dns = Vec::new();
+    let mut ips = Vec::new();
+    let mut all = Vec::new();
+    for name in presented {
+        if let Some(d) = name
+            .strip_prefix("DnsName(\"")
+            .and_then(|s| s.strip_suffix("\")"))
+        {
+            dns.push(d.to_owned());
+            all.push(format!("DNS:{d}"));
+        } else if let Some(ip) = name
+            .strip_prefix("IpAddress(")
+            .and_then(|s| s.strip_suffix(')'))
+        {
+            ips.push(ip.to_owned());
+            all.push(format!("IP Address:{ip}"));
+        }
+    }
+    let reason = match server_name {
+        ServerName::IpAddress(ip) => format!(
+            "IP: {} is not in the cert's list: {}",
+            std::net::IpAddr::from(*ip),
+            ips.join(", ")
+        ),
+        ServerName::DnsName(host) if !all.is_empty() => format!(
+            "Host: {}. is not in the cert's altnames: {}",
+            host.as_ref(),
+            all.join(", ")
+        ),
+        _ => "Cert does not contain a DNS name".to_owned(),
+    };
+    format!("Hostname/IP does not match certificate's altnames: {reason}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn altnames_are_worded_as_node_words_them() {
+        let host = ServerName::try_from("example.test").expect("name");
+        let presented = [
+            "DnsName(\"localhost\")".to_owned(),
+            "IpAddress(127.0.0.1)".to_owned(),
+        ];
+        assert_eq!(
+            altname_words(&host, &presented),
+            "Hostname/IP does not match certificate's altnames: Host: example.test. is not in \
+             the cert's altnames: DNS:localhost, IP Address:127.0.0.1"
+        );
+        let ip = ServerName::try_from("127.0.0.2").expect("ip");
+        assert_eq!(
+            altname_words(&ip, &presented),
+            "Hostname/IP does not match certificate's altnames: IP: 127.0.0.2 is not in the \
+             cert's list: 127.0.0.1"
+        );
+    }
+
+    #[test]
+    fn node_words_come_through_the_rustls_error() {
+        let e = node_error("self-signed certificate".into());
+        assert_eq!(node_words(&e).as_deref(), Some("self-signed certificate"));
+    }
+}
