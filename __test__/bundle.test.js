@@ -83,6 +83,19 @@ for (const flags of [['--external:civic-sip-native'], ['--packages=external']]) 
   });
 }
 
+test('esbuild --external:civic-sip-native keeps its subpaths external too (civic-sip-native/emulator)', async () => {
+  fs.writeFileSync(path.join(work, 'src', 'emulator-app.js'), "const { startEmulator } = require('civic-sip-native/emulator');\nconsole.log(typeof startEmulator);\n");
+  const outfile = path.join(work, 'src', 'out-emulator.js'); // beside src/node_modules
+  const { code, stderr } = await new Promise((resolve) => {
+    execFile(esbuild, ['emulator-app.js', '--bundle', '--platform=node', '--external:civic-sip-native', `--outfile=${outfile}`], { cwd: path.join(work, 'src') },
+      (error, stdout, errOut) => resolve({ code: error ? error.code : 0, stderr: errOut }));
+  });
+  assert.equal(code, 0, stderr);
+  assert.match(fs.readFileSync(outfile, 'utf8'), /require\("civic-sip-native\/emulator"\)/);
+  const { stdout } = await promisify(execFile)(process.execPath, [outfile], { cwd: path.join(work, 'src') });
+  assert.equal(stdout, 'function\n');
+});
+
 test('esbuild without the setting refuses the addon: No loader is configured for ".node" files', async () => {
   const { code, stderr } = await bundle([], path.join(work, 'out-inlined.js'));
   assert.notEqual(code, 0);
