@@ -15,6 +15,7 @@ const path = require('node:path');
 
 const { ensureBuilt } = require('../scripts/build');
 const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
+const { appEnv } = require('./helpers/apps');
 
 const root = path.resolve(__dirname, '..');
 const app = path.join(__dirname, 'fixtures', 'apps', 'bundled');
@@ -53,15 +54,7 @@ async function deployAndRun(outfile) {
   fs.mkdirSync(path.join(deploy, 'node_modules'));
   fs.symlinkSync(root, path.join(deploy, 'node_modules', 'civic-sip-native'), 'dir');
   const before = emu.requests.length;
-  const env = {
-    ...process.env,
-    APP_ID: emu.app.appId,
-    APP_SECRET: emu.app.appSecret,
-    PRV_KEY: emu.app.prvKey,
-    CIVIC_API: emu.url,
-    CIVIC_PUBLIC_KEY: emu.civicPublicKey,
-    AUTH_CODE: emu.mintAuthCode(DEFAULT_USER_DATA, { userId: 'bundled' }),
-  };
+  const env = appEnv(emu, 'bundled');
   const { stdout } = await promisify(execFile)(process.execPath, ['app.js'], { cwd: deploy, env, timeout: 20_000 });
   const exchanges = emu.requests.slice(before).filter((r) => r.method === 'POST' && r.url.endsWith('/scopeRequest/authCode'));
   return { result: JSON.parse(stdout), exchanges: exchanges.length };

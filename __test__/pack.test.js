@@ -16,6 +16,7 @@ const path = require('node:path');
 const { packAll } = require('../scripts/pack');
 const { platformSuffix } = require('../scripts/build');
 const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
+const { appEnv } = require('./helpers/apps');
 
 const root = path.resolve(__dirname, '..');
 const apps = path.join(__dirname, 'fixtures', 'apps');
@@ -42,15 +43,7 @@ function install(name, dependencyName) {
 // Asynchronous: the emulator answers from this process, so its event loop must stay free.
 async function run(dir, file) {
   if (fs.existsSync(path.join(apps, file))) fs.copyFileSync(path.join(apps, file), path.join(dir, file));
-  const env = {
-    ...process.env,
-    APP_ID: emu.app.appId,
-    APP_SECRET: emu.app.appSecret,
-    PRV_KEY: emu.app.prvKey,
-    CIVIC_API: emu.url,
-    CIVIC_PUBLIC_KEY: emu.civicPublicKey,
-    AUTH_CODE: emu.mintAuthCode(DEFAULT_USER_DATA, { userId: 'packed' }),
-  };
+  const env = appEnv(emu, 'packed');
   const { stdout } = await promisify(execFile)(process.execPath, [file], { cwd: dir, env, timeout: 20_000 });
   return JSON.parse(stdout);
 }

@@ -17,7 +17,7 @@ use super::config::ProxyOptions;
 use super::error::{Error, ErrorKind};
 use super::proxy::{without_password, EnvProxies};
 use super::tls::{self, SetupError, Trust};
-use super::verbatim;
+use super::verbatim::{self, bare_host};
 
 const CA_MESSAGE: &str = "ca must be PEM certificates (-----BEGIN CERTIFICATE-----)";
 /// How many redirects a payload fetch follows, as `request` did.
@@ -490,14 +490,6 @@ fn verbatim_failure(failure: &verbatim::Failure, url: &Url, reached: &Url) -> Er
         F::Io(e) => network_failure(e, Stage::Connect, address),
         F::Invalid => Error::new(ErrorKind::Network(format!("Invalid URI \"{url}\""))),
     }
-}
-
-fn bare_host(url: &Url) -> String {
-    url.host_str()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned()
 }
 
 /// A network failure in Node's words (`connect ECONNREFUSED 127.0.0.1:8080`, `socket hang up`,

@@ -246,8 +246,8 @@ fn encode_into(out: &mut String, text: &str) {
     }
 }
 
-/// The host without IPv6 brackets, as name resolution and TLS want it.
-fn bare_host(url: &Url) -> String {
+/// The host without IPv6 brackets, as name resolution, TLS and Node's messages want it.
+pub(super) fn bare_host(url: &Url) -> String {
     url.host_str()
         .unwrap_or_default()
         .trim_start_matches('[')
