@@ -145,7 +145,10 @@ export interface UserDataRecord {
 export interface UserData {
   /** The decrypted user data: the records the scope request asked for. */
   data: UserDataRecord[]
-  /** Civic's stable identifier of the user for this application. */
+  /**
+   * Civic's stable identifier of the user for this application. `undefined` where Civic's reply
+   * has none (civic-sip-api's result has the key then too); typed as a string, as Civic sends it.
+   */
   userId: string
 }
 
@@ -183,7 +186,11 @@ export type ErrorCode =
   | 'ERR_CIVIC_VERIFICATION'
   /** The user data could not be decrypted (wrong `appSecret`, corrupted data) or is not JSON. */
   | 'ERR_CIVIC_DECRYPTION'
-  /** `exchangeCode` was called with an auth code that is not a string. */
+  /**
+   * A `TypeError`: `exchangeCode` was called with an auth code that is not a well-formed string,
+   * or with a `signal` that is not an AbortSignal (rejections); an option is of the wrong type or
+   * holds a lone surrogate (thrown by the constructor).
+   */
   | 'ERR_INVALID_ARG_TYPE'
   /** A bug in this package; please report it. */
   | 'ERR_CIVIC_INTERNAL'

@@ -116,6 +116,40 @@ function invalidArgument(message) {
 }
 
 /**
+ * `exchange()` published on the TracingChannel as `tracePromise` publishes (start and end around
+ * the call, the stores of `start` entered for it, asyncStart and asyncEnd when it settles, error
+ * before them on a rejection), but never with the user data: subscribers (APM agents) get the
+ * context and the error, not `result`.
+ */
+function traced(exchange, context) {
+  const {
+    start, end, asyncStart, asyncEnd, error,
+  } = exchangeChannel;
+  const settled = () => {
+    asyncStart.publish(context);
+    asyncEnd.publish(context);
+  };
+  return start.runStores(context, () => {
+    try {
+      return exchange().then(
+        (userData) => {
+          settled();
+          return userData;
+        },
+        (failure) => {
+          context.error = failure;
+          error.publish(context);
+          settled();
+          throw failure;
+        },
+      );
+    } finally {
+      end.publish(context);
+    }
+  });
+}
+
+/**
  * `promise`, its rejection given the frames of the call that made it (a native error has none):
  * an unhandled one then points at the caller's line, as Node's own errors do.
  */
@@ -131,9 +165,24 @@ function withCallerStack(promise, caller) {
   });
 }
 
+/**
+ * `proxy` as civic-sip-api read it: an object `{ url, rejectUnauthorized }`, or falsy for none.
+ * Anything else truthy (a URL string, a number) made civic-sip-api's exchangeCode throw; ignored
+ * here it would send the exchange past the proxy, so the client refuses it at construction.
+ */
+function proxyOption(proxy) {
+  if (!proxy) return undefined;
+  if (typeof proxy !== 'object') {
+    const error = new TypeError(`proxy must be an object such as { url: 'http://proxy.example:3128' }, not ${typeof proxy === 'string' ? 'a string' : `a ${typeof proxy}`}`);
+    error.code = codes.INVALID_ARGUMENT;
+    throw error;
+  }
+  return proxy;
+}
+
 function nativeOptions(config) {
   const c = config == null ? {} : config;
-  const proxy = c.proxy && typeof c.proxy === 'object' ? c.proxy : undefined;
+  const proxy = proxyOption(c.proxy);
   return checkWellFormed({
     appId: text(c.appId),
     appSecret: text(c.appSecret),
@@ -212,7 +261,7 @@ class sip {
     Error.captureStackTrace(caller, sip.prototype.exchangeCode);
     const exchange = () => withCallerStack(this.#exchange(authCode, options), caller);
     const result = exchangeChannel !== undefined && exchangeChannel.hasSubscribers
-      ? exchangeChannel.tracePromise(exchange, { ...this.#trace })
+      ? traced(exchange, { ...this.#trace })
       : exchange();
     if (typeof callback !== 'function') return result;
     // On the next tick, so an exception thrown by the callback is not swallowed by the promise.

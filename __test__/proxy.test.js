@@ -93,6 +93,28 @@ function assertChildSucceeded(outcome, userId) {
 // -------------------------------------------------------------------------------- tests
 
 describe('proxy option', () => {
+  test('a proxy that is not an object is refused at construction, never ignored (which would go past it)', OPTS, async (t) => {
+    const emu = await startEmulator();
+    t.after(() => emu.close());
+    const proxy = await startProxy();
+    t.after(() => proxy.close());
+    for (const [value, what] of [[proxy.url, 'a string'], [3128, 'a number'], [true, 'a boolean']]) {
+      assert.throws(() => civicSip.newClient(emu.clientConfig({ proxy: value })), (error) => {
+        assert.ok(error instanceof TypeError);
+        assert.equal(error.code, codes.INVALID_ARGUMENT);
+        assert.equal(error.message, `proxy must be an object such as { url: 'http://proxy.example:3128' }, not ${what}`);
+        return true;
+      });
+    }
+    // Falsy is no proxy, as civic-sip-api's `if (config.proxy)` read it; the object form works.
+    for (const none of [null, '', 0, false]) {
+      assert.equal((await civicSip.newClient(emu.clientConfig({ proxy: none })).exchangeCode(emu.mintAuthCode())).data.length, 2);
+    }
+    assert.deepEqual(seen(proxy), []);
+    assert.equal((await civicSip.newClient(emu.clientConfig({ proxy: { url: proxy.url } })).exchangeCode(emu.mintAuthCode())).data.length, 2);
+    assert.equal(seen(proxy).length, 1);
+  });
+
   test('proxy: { url } carries the exchange through the proxy', OPTS, async (t) => {
     const [emu, proxy] = await Promise.all([emulator(t), proxyServer(t)]);
     const client = civicSip.newClient(emu.clientConfig({ proxy: { url: proxy.url } }));

@@ -382,11 +382,12 @@ unsafe extern "C" fn deliver(
         return;
     }
     settled_one(env);
-    // Never unwind into Node; a panic here leaves at worst this one promise pending.
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let env = Env::from_raw(env);
-        let Completion { deferred, outcome } = *completion;
-        let settled = match outcome.map(|user_data| to_js_user_data(&env, user_data)) {
+    let env = Env::from_raw(env);
+    let Completion { deferred, outcome } = *completion;
+    let settled = std::cell::Cell::new(false);
+    // Never unwind into Node.
+    let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let status = match outcome.map(|user_data| to_js_user_data(&env, user_data)) {
             Ok(Ok(value)) => {
                 // SAFETY: the deferred made with this env, settled exactly once, here.
                 unsafe { sys::napi_resolve_deferred(env.raw(), deferred, value.raw()) }
@@ -394,8 +395,17 @@ unsafe extern "C" fn deliver(
             Ok(Err(e)) => reject(&env, deferred, rejection_of_napi_error(&env, e)),
             Err(e) => reject(&env, deferred, rejection(&env, e)),
         };
-        debug_assert_eq!(settled, sys::Status::napi_ok);
+        settled.set(true);
+        debug_assert_eq!(status, sys::Status::napi_ok);
     }));
+    if converted.is_err() && !settled.get() {
+        // Building the result panicked before the promise was settled: it rejects with
+        // ERR_CIVIC_INTERNAL rather than stay pending.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let internal = CoreError::new(ErrorKind::Internal).in_exchange();
+            reject(&env, deferred, rejection(&env, internal));
+        }));
+    }
 }
 
 fn reject(env: &Env, deferred: sys::napi_deferred, reason: sys::napi_value) -> sys::napi_status {

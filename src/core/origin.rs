@@ -47,21 +47,24 @@ fn handle_for(origin: &str) -> Option<Handle> {
     if let Some(&i) = state.by_origin.get(origin) {
         return state.runtimes.get(i).map(|r| r.handle().clone());
     }
-    let i = if state.runtimes.len() < MAX_ORIGIN_THREADS {
-        let runtime = Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("civic-sip-origin")
-            .on_thread_start(|| lower_thread_priority(CONNECTION_NICE))
-            .enable_all()
-            .build()
-            .ok()?;
-        state.runtimes.push(runtime);
-        state.runtimes.len() - 1
-    } else {
-        fnv1a(origin) % MAX_ORIGIN_THREADS
-    };
+    if state.runtimes.len() >= MAX_ORIGIN_THREADS {
+        // Past the cap, origins share threads by hash and are not remembered, so the map
+        // stays as small as the thread list however many origins a process meets.
+        let i = fnv1a(origin) % MAX_ORIGIN_THREADS;
+        return state.runtimes.get(i).map(|r| r.handle().clone());
+    }
+    let runtime = Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("civic-sip-origin")
+        .on_thread_start(|| lower_thread_priority(CONNECTION_NICE))
+        .enable_all()
+        .build()
+        .ok()?;
+    let handle = runtime.handle().clone();
+    let i = state.runtimes.len();
+    state.runtimes.push(runtime);
     state.by_origin.insert(origin.to_owned(), i);
-    state.runtimes.get(i).map(|r| r.handle().clone())
+    Some(handle)
 }
 
 fn fnv1a(text: &str) -> usize {
