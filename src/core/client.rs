@@ -344,18 +344,6 @@ impl Client {
     }
 }
 
-/// Runs `work` as a task of its own: should it ever panic, the caller gets an
-/// `ERR_CIVIC_INTERNAL` error of the exchange instead of an unwinding thread or a result that
-/// never comes. Needs a tokio runtime.
-pub async fn contain_panics<F>(work: F) -> Result<UserData, Error>
-where
-    F: Future<Output = Result<UserData, Error>> + Send + 'static,
-{
-    tokio::spawn(work)
-        .await
-        .unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal).in_exchange()))
-}
-
 /// The request token's `jti`: 16 random bytes.
 fn random_jti() -> Result<[u8; 16], Error> {
     let mut jti = [0u8; 16];
@@ -652,36 +640,6 @@ mod tests {
         }
         let spread: std::collections::HashSet<_> = (0..20).map(|_| backoff(3)).collect();
         assert!(spread.len() > 1, "no jitter");
-    }
-
-    #[tokio::test]
-    async fn a_panic_in_an_exchange_becomes_an_internal_error() {
-        let err = contain_panics(async {
-            let nothing: Vec<u8> = Vec::new();
-            // An out-of-bounds index the compiler cannot see coming.
-            let i = std::hint::black_box(3);
-            Ok(UserData {
-                data: nothing[i].to_string(),
-                user_id: None,
-            })
-        })
-        .await
-        .expect_err("the panic is an error");
-        assert_eq!(err.code(), code::INTERNAL);
-        assert_eq!(
-            err.to_string(),
-            "Error exchanging code for data: internal error in civic-sip-native (please report it)"
-        );
-        // And a result that did not panic passes through untouched.
-        let fine = contain_panics(async {
-            Ok(UserData {
-                data: "[]".into(),
-                user_id: None,
-            })
-        })
-        .await
-        .expect("no panic");
-        assert_eq!(fine.data, "[]");
     }
 
     #[tokio::test]
