@@ -104,7 +104,9 @@ test('arm64 Node under qemu loads the arm64 addon through the package loader', {
   assert.deepEqual(out.exports, Object.keys(require('../binding')).sort());
   assert.ok(out.exports.includes('NativeClient'), out.exports.join());
   assert.equal(out.loadedBy, 'native');
-  assert.deepEqual(out.api, ['codes', 'newClient', 'sip']);
+  // The same API as the host's (one list, the loader's own: adding an export changes both).
+  assert.deepEqual(out.api, Object.keys(require('..')).sort());
+  assert.ok(out.api.includes('newClient'), out.api.join());
 });
 
 test('arm64 Node under qemu: an app written for civic-sip-api exchanges a code with the emulator', { skip }, async () => {
