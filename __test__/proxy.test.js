@@ -260,7 +260,7 @@ describe('proxy option', () => {
       [['POST', '/prod/scopeRequest/authCode'], ['GET', '/payload/1']]);
   });
 
-  test('a proxy that refuses the CONNECT tunnel: request\'s words (the payload GET with the proxy\'s status)', OPTS, async (t) => {
+  test('a proxy that refuses the CONNECT tunnel: request\'s words with the proxy\'s status, for the POST and the payload GET', OPTS, async (t) => {
     const [fake, proxy] = await Promise.all([fakeCivic(t), proxyServer(t)]);
     const port = await closedPort();
     const rewire = require('rewire');
@@ -271,11 +271,12 @@ describe('proxy option', () => {
     const { civicPublicKey, ...theirs } = config; // eslint-disable-line no-unused-vars
     assert.equal((await rewire('civic-sip-api').newClient(theirs).exchangeCode('code').catch((e) => e)).message, message);
     await rejectsWith(civicSip.newClient(config).exchangeCode('code'), { message, code: codes.NETWORK });
-    // The exchange POST: the same words without the status, which reqwest's tunnel does not keep
-    // (civic-sip-api: `..., statusCode=502`).
-    const direct = civicSip.newClient({ ...civic.newApp(), api: `https://127.0.0.1:${port}/`, proxy: { url: proxy.url } });
-    await rejectsWith(direct.exchangeCode('code'), { message: `${PREFIX}Error: tunneling socket could not be established`, code: codes.NETWORK });
-    assert.deepEqual(proxy.requests.filter((r) => r.method === 'CONNECT').map((r) => r.url), [`127.0.0.1:${port}`, `127.0.0.1:${port}`, `127.0.0.1:${port}`]);
+    // The exchange POST: civic-sip-api's message exactly, the proxy's status included.
+    const postConfig = { ...civic.newApp(), api: `https://127.0.0.1:${port}/`, proxy: { url: proxy.url } };
+    const postMessage = `${PREFIX}Error: tunneling socket could not be established, statusCode=502`;
+    assert.equal((await rewire('civic-sip-api').newClient(postConfig).exchangeCode('code').catch((e) => e)).message, postMessage);
+    await rejectsWith(civicSip.newClient(postConfig).exchangeCode('code'), { message: postMessage, code: codes.NETWORK });
+    assert.deepEqual(proxy.requests.filter((r) => r.method === 'CONNECT').map((r) => r.url), Array(4).fill(`127.0.0.1:${port}`));
   });
 
   test('HTTPS through the proxy with certificate checks on: a self-signed server is refused', OPTS, async (t) => {

@@ -528,13 +528,15 @@ fn render_json_v8(env: &Env, body: Option<&str>) -> String {
 /// The runtime the exchanges run on: one worker, which is plenty for work of well under a
 /// millisecond of CPU per exchange, at a lower scheduling priority than the JS thread, so that on
 /// a busy machine the event loop, which serves the whole app, runs first and the exchange waits.
-/// The connections run elsewhere, on their origin's thread (`core::origin`), so a server flooding
+/// The connections run here too; their reads are metered (`core::verbatim`), so a server flooding
 /// one cannot delay the deadlines and aborts this worker keeps.
 #[napi_derive::module_init]
 fn init() {
     if let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
-        .on_thread_start(|| crate::core::origin::lower_thread_priority(crate::core::origin::NICE))
+        .on_thread_start(|| {
+            crate::core::priority::lower_thread_priority(crate::core::priority::NICE)
+        })
         .enable_all()
         .build()
     {

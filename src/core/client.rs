@@ -15,7 +15,7 @@ use super::config::{Config, Options};
 use super::error::{Error, ErrorKind};
 use super::json::{self, UniqueKeys};
 use super::key_text::is_js_ascii_whitespace;
-use super::{http, jwt, origin};
+use super::{http, jwt};
 
 /// First retry delay; each further one doubles, up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
@@ -220,13 +220,13 @@ impl Client {
                 let extension = &extension;
                 async move {
                     let authorization = authorization_header(&request_token?, extension);
-                    let post = http.post_auth_code(
+                    http.post_auth_code(
                         &config.exchange_url,
                         authorization,
                         body,
                         config.max_response_bytes,
-                    );
-                    origin::on_origin_of(&config.exchange_url, post).await
+                    )
+                    .await
                 }
             })
             .await?;
@@ -304,7 +304,7 @@ impl Client {
         let url = pending
             .url
             .as_deref()
-            .filter(|u| reqwest::Url::parse(u).is_ok())
+            .filter(|u| url::Url::parse(u).is_ok())
             .ok_or_else(|| {
                 let shown = pending.url.as_deref().unwrap_or("");
                 in_payload(Error::new(ErrorKind::Network(format!(
@@ -313,9 +313,7 @@ impl Client {
             })?;
         let max_bytes = self.config.max_response_bytes;
         let reply = self
-            .with_retries(deadline, || {
-                origin::on_origin_of(url, http.get_payload(url, max_bytes))
-            })
+            .with_retries(deadline, || http.get_payload(url, max_bytes))
             .await
             .map_err(in_payload)?;
         self.open(&reply.body, pending.encrypted, pending.user_id)

@@ -6,18 +6,20 @@ use std::time::{Duration, SystemTime};
 
 use http_body_util::BodyExt;
 use hyper::body::Bytes;
-use reqwest::header::{
-    HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+use hyper::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION,
+    RETRY_AFTER,
 };
-use reqwest::{redirect, Proxy, Url};
+use hyper::Method;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use url::Url;
 
 use super::config::ProxyOptions;
 use super::error::{Error, ErrorKind};
-use super::proxy::{without_password, EnvProxies};
+use super::proxy::{proxy_url, EnvProxies, Route};
 use super::tls::{self, SetupError, Trust};
-use super::verbatim::{self, bare_host};
+use super::verbatim::{self, bare_host, Failure, Outgoing};
 
 const CA_MESSAGE: &str = "ca must be PEM certificates (-----BEGIN CERTIFICATE-----)";
 /// How many redirects a payload fetch follows, as `request` did.
@@ -35,11 +37,10 @@ pub struct Reply {
 
 /// The HTTP client of one Civic client, and where its connections go.
 pub struct Http {
-    /// Follows no redirect: the payload GET follows its own in `get_payload`, so the exchange
-    /// POST, which carries the auth code, can never be sent anywhere but where it was addressed.
-    client: reqwest::Client,
-    /// The payload GETs, with the same TLS configuration and route (see `verbatim`).
-    payload: verbatim::Fetcher,
+    /// Both calls, over one pool of keep-alive connections. Follows no redirect by itself: the
+    /// payload GET follows its own in `get_payload`, so the exchange POST, which carries the auth
+    /// code, can never be sent anywhere but where it was addressed.
+    fetcher: verbatim::Fetcher,
     route: Route,
 }
 
@@ -52,45 +53,6 @@ impl std::fmt::Debug for Http {
     }
 }
 
-/// Where connections go: straight to the server, or through a proxy.
-#[derive(Clone)]
-enum Route {
-    Direct,
-    Fixed(Url),
-    Env(Arc<EnvProxies>),
-}
-
-impl std::fmt::Debug for Route {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Route::Direct => f.write_str("Direct"),
-            Route::Fixed(url) => f
-                .debug_tuple("Fixed")
-                .field(&without_password(url.as_str()))
-                .finish(),
-            Route::Env(env) => f.debug_tuple("Env").field(env).finish(),
-        }
-    }
-}
-
-impl Route {
-    /// The proxy for a request to `target`; an environment variable that applies to it but
-    /// cannot be used is an error (as in `request`, a variable that does not apply is not).
-    fn proxy_for(&self, target: &Url) -> Result<Option<Url>, Error> {
-        match self {
-            Route::Direct => Ok(None),
-            Route::Fixed(proxy) => Ok(Some(proxy.clone())),
-            Route::Env(env) => match target.host_str() {
-                Some(host) => env
-                    .for_url(target.scheme(), host, target.port())
-                    .map(|text| proxy_url(text, "the proxy environment variable"))
-                    .transpose(),
-                None => Ok(None),
-            },
-        }
-    }
-}
-
 impl Http {
     /// Builds the client: the configured proxy, or else the proxy environment variables; the
     /// given CA certificates (PEM) instead of the system's roots, or else the system's roots plus
@@ -100,7 +62,6 @@ impl Http {
     /// (`Error: Invalid protocol: htp:`, civic-sip-api's words), a `ca` that is not PEM
     /// certificates, a `NODE_EXTRA_CA_CERTS` file that cannot be read as such.
     pub fn new(proxy: Option<&ProxyOptions>, ca: Option<&[String]>) -> Result<Http, Error> {
-        tls::install_default();
         let accept_any = proxy.is_some_and(|p| p.reject_unauthorized == Some(false));
         let trust = match (accept_any, ca) {
             (true, _) => Trust::Any,
@@ -113,11 +74,6 @@ impl Http {
                 "the system's trusted certificates could not be read: {why}"
             )),
         })?;
-        let tls = Arc::new(tls);
-        let mut builder = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(redirect::Policy::none())
-            .tls_backend_preconfigured(rustls::ClientConfig::clone(&tls));
         let route = match proxy {
             // civic-sip-api passed `proxy.url` to `request` as is: given, it is the proxy for
             // every call; absent, there is none (not even the environment's).
@@ -134,35 +90,16 @@ impl Http {
                 }
             }
         };
-        if !matches!(route, Route::Direct) {
-            let chooser = route.clone();
-            // Every URL was checked with `proxy_for` before its request was made (see `send`),
-            // so the error case cannot reach this point.
-            builder = builder.proxy(Proxy::custom(move |url| {
-                chooser.proxy_for(url).ok().flatten()
-            }));
-        }
-        let client = builder.build().map_err(|e| {
-            invalid(&format!(
-                "the HTTP client could not be set up: {}",
-                cause_chain(&e)
-            ))
-        })?;
-        let chooser = route.clone();
-        // As for reqwest: every URL is checked with `proxy_for` before its request.
-        let payload = verbatim::Fetcher::new(
-            tls,
-            Arc::new(move |url| chooser.proxy_for(url).ok().flatten()),
-        );
         Ok(Http {
-            client,
-            payload,
+            fetcher: verbatim::Fetcher::new(Arc::new(tls), route.clone()),
             route,
         })
     }
 
-    /// POSTs the exchange body with Civic's headers; reads at most `max_bytes` of the reply.
-    /// Never follows a redirect: a 3xx is the reply. A URL that is not http(s) is a
+    /// POSTs the exchange body with Civic's headers (`Content-Type: application/json`,
+    /// `Accept: */*`, `Authorization`; `Host` and `Content-Length` are added by hyper), its
+    /// request target as written; reads at most `max_bytes` of the reply. Never follows a
+    /// redirect: a 3xx is the reply. A URL that is not http(s), or holds credentials, is a
     /// configuration error (`api`, `env`).
     pub async fn post_auth_code(
         &self,
@@ -171,22 +108,25 @@ impl Http {
         body: String,
         max_bytes: usize,
     ) -> Result<Reply, Error> {
-        let url = request_url(url).map_err(|why| invalid(&format!("Error: {why}")))?;
-        // reqwest would send them as a second Authorization header; civic-sip-api dropped them.
-        if !url.username().is_empty() || url.password().is_some() {
+        let parsed = request_url(url).map_err(|why| invalid(&format!("Error: {why}")))?;
+        // They would go out as a second Authorization header; civic-sip-api dropped them.
+        if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(invalid(
                 "api must not hold credentials (user:password@): the exchange's Authorization header is Civic's",
             ));
         }
-        let request = self
-            .client
-            .post(url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "*/*")
-            .header(AUTHORIZATION, authorization)
-            .body(body);
-        let response = self.send(&url, request).await?;
-        self.read(response, max_bytes).await
+        let mut headers = HeaderMap::with_capacity(4);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        // A request token and a Civic extension are base64url and base64: always a valid value.
+        let authorization =
+            HeaderValue::try_from(authorization).map_err(|_| Error::new(ErrorKind::Internal))?;
+        headers.insert(AUTHORIZATION, authorization);
+        let target = verbatim::request_target(url);
+        self.send(Method::POST, &parsed, &target, headers, Bytes::from(body))
+            .await?
+            .read(max_bytes)
+            .await
     }
 
     /// GETs the processed payload URL, its path and query on the wire as written (see
@@ -197,36 +137,23 @@ impl Http {
         let mut followed = 0;
         loop {
             let url = request_url(&text).map_err(|why| Error::new(ErrorKind::Network(why)))?;
-            let proxy = self.route.proxy_for(&url)?;
             let target = verbatim::request_target(&text);
-            let reached = proxy.as_ref().unwrap_or(&url);
-            let response = self.payload.get(&url, &target).await.map_err(|e| {
-                match find_cause::<verbatim::Failure>(&e) {
-                    Some(failure) => verbatim_failure(failure, &url, reached),
-                    None => {
-                        let address = (
-                            bare_host(reached),
-                            reached.port_or_known_default().unwrap_or(80),
-                        );
-                        network_failure(&e, Stage::Exchange, Some(address))
-                    }
-                }
-            })?;
+            let response = self
+                .send(Method::GET, &url, &target, HeaderMap::new(), Bytes::new())
+                .await?;
             let location = response
-                .status()
+                .status
                 .is_redirection()
-                .then(|| response.headers().get(LOCATION))
+                .then(|| response.location.clone())
                 .flatten();
             let Some(location) = location else {
-                let head = Head::of(response.status().as_u16(), response.headers());
-                return read_body(head, max_bytes, Body::Hyper(response.into_body())).await;
+                return response.read(max_bytes).await;
             };
             if followed == MAX_REDIRECTS {
                 return Err(Error::new(ErrorKind::Network(format!(
                     "Exceeded maxRedirects. Probably stuck in a redirect loop {url}"
                 ))));
             }
-            let location = String::from_utf8_lossy(location.as_bytes()).into_owned();
             // An absolute Location is taken as written; a relative one is resolved.
             text = match Url::parse(&location) {
                 Ok(_) => location,
@@ -241,20 +168,65 @@ impl Http {
         }
     }
 
-    /// Sends one request, once its route is known to be usable.
+    /// Sends one request once its route is decided (an unusable proxy variable fails it here,
+    /// before anything is sent), and reads the response's head; the body is left to read.
     async fn send(
         &self,
+        method: Method,
         url: &Url,
-        request: reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, Error> {
-        self.route.proxy_for(url)?;
-        request.send().await.map_err(|e| network(e, &self.route))
+        target: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Incoming, Error> {
+        let proxy = self.route.proxy_for(url)?;
+        let reached = proxy.as_ref().unwrap_or(url);
+        let outgoing = Outgoing {
+            method,
+            url,
+            target,
+            proxy: proxy.as_ref(),
+            headers,
+            body,
+        };
+        let response =
+            self.fetcher
+                .send(outgoing)
+                .await
+                .map_err(|e| match find_cause::<Failure>(&e) {
+                    Some(failure) => connect_failure(failure, url, reached),
+                    None => {
+                        let address = (
+                            bare_host(reached),
+                            reached.port_or_known_default().unwrap_or(80),
+                        );
+                        network_failure(&e, Stage::Exchange, Some(address))
+                    }
+                })?;
+        let (head, body) = response.into_parts();
+        Ok(Incoming {
+            status: head.status,
+            location: head
+                .headers
+                .get(LOCATION)
+                .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned()),
+            head: Head::of(head.status.as_u16(), &head.headers),
+            body,
+        })
     }
+}
 
-    /// Reads the reply's body (see `read_body`).
-    async fn read(&self, response: reqwest::Response, max_bytes: usize) -> Result<Reply, Error> {
-        let head = Head::of(response.status().as_u16(), response.headers());
-        read_body(head, max_bytes, Body::Reqwest(response, &self.route)).await
+/// A response whose body is still to read.
+struct Incoming {
+    status: hyper::StatusCode,
+    location: Option<String>,
+    head: Head,
+    body: hyper::body::Incoming,
+}
+
+impl Incoming {
+    /// Reads the body (see `read_body`).
+    async fn read(self, max_bytes: usize) -> Result<Reply, Error> {
+        read_body(self.head, max_bytes, self.body).await
     }
 }
 
@@ -278,35 +250,24 @@ impl Head {
     }
 }
 
-/// A body still to read: the exchange reply's (reqwest) or the payload's (hyper).
-enum Body<'a> {
-    Reqwest(reqwest::Response, &'a Route),
-    Hyper(hyper::body::Incoming),
-}
-
-impl Body<'_> {
-    async fn next(&mut self) -> Result<Option<Bytes>, Error> {
-        match self {
-            Body::Reqwest(response, route) => response.chunk().await.map_err(|e| network(e, route)),
-            Body::Hyper(body) => match body.frame().await {
-                None => Ok(None),
-                Some(Ok(frame)) => Ok(frame.into_data().ok()),
-                Some(Err(e)) => Err(network_failure(&e, Stage::Body, None)),
-            },
-        }
-    }
-}
-
 /// Reads a body chunk by chunk, refusing it as soon as it is known to exceed `max_bytes`, so a
 /// hostile server cannot make us buffer more than that.
-async fn read_body(head: Head, max_bytes: usize, mut body: Body<'_>) -> Result<Reply, Error> {
+async fn read_body(
+    head: Head,
+    max_bytes: usize,
+    mut body: hyper::body::Incoming,
+) -> Result<Reply, Error> {
     let too_large = || Error::new(ErrorKind::TooLarge(max_bytes));
     let announced = head.content_length.unwrap_or(0);
     if announced > max_bytes as u64 {
         return Err(too_large());
     }
     let mut bytes = Vec::with_capacity(announced.min(1 << 20) as usize);
-    while let Some(chunk) = body.next().await? {
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| network_failure(&e, Stage::Body, None))?;
+        let Ok(chunk) = frame.into_data() else {
+            continue; // trailers
+        };
         if bytes.len() + chunk.len() > max_bytes {
             return Err(too_large());
         }
@@ -399,33 +360,6 @@ fn node_extra_ca_certs() -> Result<Vec<CertificateDer<'static>>, Error> {
         })
 }
 
-/// A proxy URL, http or https; `host:port` without a scheme means plain HTTP. Anything else is
-/// refused, never skipped: `Error: Invalid protocol: htp:` (civic-sip-api's words) for another
-/// scheme, `<name> is not a valid proxy URL` for the rest. Never echoes the URL (a password).
-fn proxy_url(text: &str, name: &str) -> Result<Url, Error> {
-    let not_valid = || invalid(&format!("{name} is not a valid proxy URL"));
-    let url = if text.contains("://") {
-        Url::parse(text).map_err(|_| not_valid())?
-    } else {
-        // Scheme-less only as `host:port`: a lone word or number is no proxy address.
-        let url = Url::parse(&format!("http://{}", text.trim())).map_err(|_| not_valid())?;
-        if url.port().is_none() || url.path() != "/" || url.query().is_some() {
-            return Err(invalid("Error: Invalid protocol: null"));
-        }
-        url
-    };
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(&format!(
-            "Error: Invalid protocol: {}:",
-            url.scheme()
-        )));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(not_valid());
-    }
-    Ok(url)
-}
-
 fn invalid(message: &str) -> Error {
     Error::new(ErrorKind::InvalidConfig(message.to_owned()))
 }
@@ -441,38 +375,9 @@ enum Stage {
     Body,
 }
 
-/// A failure of reqwest (the exchange POST), in Node's words. A refused connection names what
-/// it tried to reach: the proxy when there is one.
-fn network(e: reqwest::Error, route: &Route) -> Error {
-    let reached = e.url().map(|target| {
-        route
-            .proxy_for(target)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| target.clone())
-    });
-    // hyper-util reports a failed lookup only as text ("dns error"); there is no typed cause.
-    if e.is_connect() && cause_chain(&e).contains("dns error") {
-        let host = reached.as_ref().map(bare_host).unwrap_or_default();
-        return Error::new(ErrorKind::Network(format!("getaddrinfo ENOTFOUND {host}")))
-            .before_sending();
-    }
-    let stage = if e.is_connect() {
-        Stage::Connect
-    } else if e.is_body() || e.is_decode() {
-        Stage::Body
-    } else {
-        Stage::Exchange
-    };
-    let address = reached
-        .as_ref()
-        .map(|u| (bare_host(u), u.port_or_known_default().unwrap_or_default()));
-    network_failure(&e, stage, address)
-}
-
-/// A failure of the payload GET, in Node's words.
-fn verbatim_failure(failure: &verbatim::Failure, url: &Url, reached: &Url) -> Error {
-    use verbatim::Failure as F;
+/// A connection that could not be made, in Node's words (`request`'s for a proxy's refusal).
+fn connect_failure(failure: &Failure, url: &Url, reached: &Url) -> Error {
+    use Failure as F;
     let address = Some((
         bare_host(reached),
         reached.port_or_known_default().unwrap_or(80),
@@ -484,6 +389,10 @@ fn verbatim_failure(failure: &verbatim::Failure, url: &Url, reached: &Url) -> Er
         F::Tunnel(status) => Error::new(ErrorKind::Network(format!(
             "tunneling socket could not be established, statusCode={status}"
         ))),
+        F::TunnelClosed => Error::new(ErrorKind::Network(
+            "tunneling socket could not be established, cause=socket hang up".to_owned(),
+        )),
+        F::Proxy(e) => e.clone(),
         F::Connect(e, at) => {
             network_failure(e, Stage::Connect, Some((at.ip().to_string(), at.port())))
         }
@@ -524,8 +433,6 @@ fn network_failure(
     };
     let cause = if let Some(words) = tls.and_then(tls::node_words) {
         words
-    } else if let Some(why) = tunnel_refused(e) {
-        format!("tunneling socket could not be established{why}")
     } else {
         match io_kind {
             Some(Io::ConnectionRefused) => format!("connect ECONNREFUSED {}", host_port()),
@@ -551,18 +458,6 @@ fn network_failure(
     }
 }
 
-/// How a proxy refused a CONNECT tunnel, in `request`'s words after "tunneling socket could not
-/// be established". hyper-util's `TunnelError` is private, so its text is all there is to go
-/// by; it keeps the proxy's status only for a 407.
-fn tunnel_refused(e: &(dyn StdError + 'static)) -> Option<&'static str> {
-    std::iter::successors(Some(e), |&e| e.source()).find_map(|e| match e.to_string().as_str() {
-        "tunnel error: unsuccessful" => Some(""),
-        "tunnel error: proxy authorization required" => Some(", statusCode=407"),
-        "tunnel error: unexpected end of file" => Some(", cause=socket hang up"),
-        _ => None,
-    })
-}
-
 /// The rustls error in `e` or its causes, also where an `io::Error` carries it (tokio-rustls wraps it in
 /// one, and the connector may wrap that in another).
 fn find_tls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
@@ -582,33 +477,9 @@ fn find_cause<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Opt
     std::iter::successors(Some(e), |&e| e.source()).find_map(|e| e.downcast_ref::<T>())
 }
 
-/// The error and its causes, joined, without the URL (which may carry a pre-signed token).
-fn cause_chain(e: &reqwest::Error) -> String {
-    let mut parts = vec![without_url(e)];
-    let mut source = StdError::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
-}
-
-/// reqwest's message for the error itself, without the URL it appends.
-fn without_url(e: &reqwest::Error) -> String {
-    let text = e.to_string();
-    match e.url() {
-        Some(u) => text.replace(&format!(" for url ({u})"), ""),
-        None => text,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
 
     fn after(value: &str) -> Option<Duration> {
         let mut headers = HeaderMap::new();

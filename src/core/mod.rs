@@ -11,7 +11,7 @@ pub mod http;
 pub mod json;
 pub mod jwt;
 pub mod key_text;
-pub mod origin;
+pub mod priority;
 pub mod proxy;
 pub mod tls;
 pub mod verbatim;

@@ -1,11 +1,89 @@
-//! Which proxy a URL goes through when none is configured: the environment variables, read the
-//! way civic-sip-api's HTTP library (`request`) read them, so a deployment behaves the same.
+//! Which proxy a URL goes through: `proxy.url`, or when none is configured the environment
+//! variables, read the way civic-sip-api's HTTP library (`request`) read them, so a deployment
+//! behaves the same.
 //!
 //! - `NO_PROXY` (or `no_proxy`): `*` bypasses every proxy; otherwise a comma-separated list of
 //!   host suffixes, each optionally with `:port`, matched on whole labels (`civic.com` and
 //!   `.civic.com` both cover `api.civic.com`).
 //! - `http:` URLs use `HTTP_PROXY` / `http_proxy`; `https:` URLs use `HTTPS_PROXY` /
 //!   `https_proxy`, then fall back to `HTTP_PROXY` / `http_proxy`.
+
+use std::sync::Arc;
+
+use url::Url;
+
+use super::error::{Error, ErrorKind};
+
+/// Where a client's connections go: straight to the server, or through a proxy.
+#[derive(Clone)]
+pub enum Route {
+    Direct,
+    /// `proxy.url`: every request, whatever its host.
+    Fixed(Url),
+    /// The environment variables, read once when the client was made.
+    Env(Arc<EnvProxies>),
+}
+
+impl Route {
+    /// The proxy for a request to `target`. An environment variable that applies to it but
+    /// cannot be used is an error, never a reason to go direct (as in `request`, a variable that
+    /// does not apply is no error).
+    pub fn proxy_for(&self, target: &Url) -> Result<Option<Url>, Error> {
+        match self {
+            Route::Direct => Ok(None),
+            Route::Fixed(proxy) => Ok(Some(proxy.clone())),
+            Route::Env(env) => match target.host_str() {
+                Some(host) => env
+                    .for_url(target.scheme(), host, target.port())
+                    .map(|text| proxy_url(text, "the proxy environment variable"))
+                    .transpose(),
+                None => Ok(None),
+            },
+        }
+    }
+}
+
+// By hand: the derived form would print a proxy URL's password.
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Route::Direct => f.write_str("Direct"),
+            Route::Fixed(url) => f
+                .debug_tuple("Fixed")
+                .field(&without_password(url.as_str()))
+                .finish(),
+            Route::Env(env) => f.debug_tuple("Env").field(env).finish(),
+        }
+    }
+}
+
+/// A proxy URL, http or https; `host:port` without a scheme means plain HTTP. Anything else is
+/// refused, never skipped: `Error: Invalid protocol: htp:` (civic-sip-api's words) for another
+/// scheme, `<name> is not a valid proxy URL` for the rest. Never echoes the URL (a password).
+pub fn proxy_url(text: &str, name: &str) -> Result<Url, Error> {
+    let invalid = |message: String| Error::new(ErrorKind::InvalidConfig(message));
+    let not_valid = || invalid(format!("{name} is not a valid proxy URL"));
+    let url = if text.contains("://") {
+        Url::parse(text).map_err(|_| not_valid())?
+    } else {
+        // Scheme-less only as `host:port`: a lone word or number is no proxy address.
+        let url = Url::parse(&format!("http://{}", text.trim())).map_err(|_| not_valid())?;
+        if url.port().is_none() || url.path() != "/" || url.query().is_some() {
+            return Err(invalid("Error: Invalid protocol: null".to_owned()));
+        }
+        url
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(format!(
+            "Error: Invalid protocol: {}:",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(not_valid());
+    }
+    Ok(url)
+}
 
 /// A snapshot of the proxy environment variables.
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -24,17 +24,6 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Makes [`provider`] rustls's process default, for any reqwest client built without a TLS
-/// configuration of ours (reqwest is built without a provider of its own and would panic).
-/// Idempotent; where the embedding program installed a provider first, that one stays.
-pub fn install_default() {
-    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        // Err only when a default is already there, which is then kept.
-        let _ = CryptoProvider::install_default(CryptoProvider::clone(&provider()));
-    });
-}
-
 /// Which server certificates a client accepts.
 pub enum Trust {
     /// The system's roots, plus these (Node's `NODE_EXTRA_CA_CERTS`).
@@ -341,11 +330,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_provider_is_rings_and_is_the_process_default() {
-        install_default();
+    fn the_provider_is_rings() {
         let suites = |p: &CryptoProvider| format!("{:?}", p.cipher_suites);
-        let installed = CryptoProvider::get_default().expect("installed");
-        assert_eq!(suites(installed), suites(&provider()));
         assert_eq!(
             suites(&provider()),
             format!(

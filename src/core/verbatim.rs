@@ -1,35 +1,44 @@
-//! One GET whose request target goes on the wire exactly as the URL wrote it.
+//! The client's requests, their request targets on the wire exactly as the URL wrote them.
 //!
-//! A pre-signed payload URL's signature covers its path as written, and civic-sip-api sent it
-//! byte for byte. The URL standard (so `url`, so reqwest) removes dot segments (`/a/../b` becomes
-//! `/b`); hyper takes a request target as given. So this sends the GET with hyper-util's pooled
-//! client over connections made here: straight to the server, through an HTTP proxy (absolute
-//! form), or through a CONNECT tunnel for https, with the client's TLS configuration.
-
-use std::net::SocketAddr;
-use std::sync::Arc;
+//! A pre-signed payload URL's signature covers its path as written, and civic-sip-api (`request`)
+//! sent every URL byte for byte. The URL standard (so `url`) removes dot segments (`/a/../b`
+//! becomes `/b`); hyper takes a request target as given. So both calls of an exchange go out with
+//! hyper-util's pooled client over connections made here: straight to the server, through an
+//! HTTP proxy (absolute form), or through a CONNECT tunnel for https, with the client's TLS
+//! configuration. Each connection's reads are metered (`Conn`) so that no server can hold the
+//! thread that runs the exchanges.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use base64::Engine;
-use http_body_util::Empty;
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{AUTHORIZATION, PROXY_AUTHORIZATION};
-use hyper::{Request, Response, Uri};
+use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, PROXY_AUTHORIZATION};
+use hyper::{Method, Request, Response, Uri};
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use reqwest::Url;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use url::Url;
+
+use super::error::Error;
+use super::proxy::Route;
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Most bytes one read hands hyper.
+const READ_CAP: usize = 16 * 1024;
+/// Bytes a connection may read without the socket running dry before its task yields.
+const READ_BUDGET: usize = 64 * 1024;
 
 /// Why a connection could not be made: the stage, and the typed cause for its wording.
 #[derive(Debug)]
@@ -38,12 +47,17 @@ pub enum Failure {
     Dns(String),
     /// No connection could be made to this address (refused, unreachable).
     Connect(std::io::Error, SocketAddr),
-    /// The proxy refused the CONNECT tunnel with this status.
+    /// The proxy refused the CONNECT tunnel with this status (0: no readable status line).
     Tunnel(u16),
+    /// The proxy closed the connection before answering the CONNECT.
+    TunnelClosed,
     /// The connection broke or TLS failed before the request went out.
     Io(std::io::Error),
     /// The URL cannot be put on a request line or in a TLS handshake.
     Invalid,
+    /// The proxy for this URL cannot be used (checked before every request, so only reached if
+    /// that check is ever skipped: the connection is refused, never made directly instead).
+    Proxy(Error),
 }
 
 // Only its type is read (the HTTP layer words it); the text is for a `Debug` reader.
@@ -55,56 +69,69 @@ impl std::fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// Which proxy, if any, a URL goes through.
-pub type ProxyFor = Arc<dyn Fn(&Url) -> Option<Url> + Send + Sync>;
+/// One request to send.
+pub struct Outgoing<'a> {
+    pub method: Method,
+    /// Where it goes (scheme, host, port, credentials).
+    pub url: &'a Url,
+    /// The request target as it goes on the wire (see `request_target`).
+    pub target: &'a str,
+    /// The proxy `Route::proxy_for` chose for `url`, for its `Proxy-Authorization`.
+    pub proxy: Option<&'a Url>,
+    /// Headers besides `Host`, `Content-Length` and the credentials, which are added here.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
 
-/// The payload GETs of one client, over a pool of their own connections.
+/// The requests of one client, over a pool of their own connections.
 pub struct Fetcher {
-    client: Client<Connector, Empty<Bytes>>,
-    proxy_for: ProxyFor,
+    client: Client<Connector, Full<Bytes>>,
 }
 
 impl Fetcher {
-    pub fn new(tls: Arc<ClientConfig>, proxy_for: ProxyFor) -> Fetcher {
+    pub fn new(tls: Arc<ClientConfig>, route: Route) -> Fetcher {
         let connector = Connector {
             tls,
-            proxy_for: proxy_for.clone(),
+            route: Arc::new(route),
         };
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
-        Fetcher { client, proxy_for }
+        Fetcher { client }
     }
 
-    /// Sends `GET target` to the server of `url` and returns the response, its body still to
-    /// read. The error is hyper-util's, with a `Failure` as its cause when the connection could
-    /// not be made.
-    pub async fn get(
+    /// Sends the request and returns the response, its body still to read. The error is
+    /// hyper-util's, with a `Failure` as its cause when the connection could not be made.
+    pub async fn send(
         &self,
-        url: &Url,
-        target: &str,
+        outgoing: Outgoing<'_>,
     ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
+        let url = outgoing.url;
         let authority = match url.port() {
             Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
             None => url.host_str().unwrap_or_default().to_owned(),
         };
-        let uri = format!("{}://{authority}{target}", url.scheme());
-        let mut request = Request::get(uri.as_str());
-        // As `request` did: credentials in the URL are sent as Basic authentication.
-        if let Some(auth) = basic_credentials(url) {
-            request = request.header(AUTHORIZATION, auth);
-        }
-        if url.scheme() == "http" {
-            if let Some(auth) = (self.proxy_for)(url).as_ref().and_then(basic_credentials) {
-                request = request.header(PROXY_AUTHORIZATION, auth);
+        let uri = format!("{}://{authority}{}", url.scheme(), outgoing.target);
+        let mut request = Request::builder().method(outgoing.method).uri(uri.as_str());
+        if let Some(headers) = request.headers_mut() {
+            *headers = outgoing.headers;
+            // As `request` did: credentials in the URL are sent as Basic authentication.
+            if let Some(auth) = basic_credentials(url) {
+                headers.insert(AUTHORIZATION, auth);
+            }
+            // Absolute form through the proxy: it reads its credentials from the request.
+            if url.scheme() == "http" {
+                if let Some(auth) = outgoing.proxy.and_then(basic_credentials) {
+                    headers.insert(PROXY_AUTHORIZATION, auth);
+                }
             }
         }
         // The target was encoded for a request line, so the URI parses; if not, the connector
-        // is never reached and the error says so.
+        // is never reached (a request without a host) and the error says so.
         let request = request
-            .body(Empty::<Bytes>::new())
-            .unwrap_or_else(|_| Request::new(Empty::new()));
+            .body(Full::new(outgoing.body))
+            .unwrap_or_else(|_| Request::new(Full::default()));
         self.client.request(request).await
     }
 }
@@ -113,7 +140,7 @@ impl Fetcher {
 #[derive(Clone)]
 struct Connector {
     tls: Arc<ClientConfig>,
-    proxy_for: ProxyFor,
+    route: Arc<Route>,
 }
 
 impl tower_service::Service<Uri> for Connector {
@@ -137,7 +164,7 @@ impl Connector {
         let host = bare_host(&url);
         let port = url.port_or_known_default().unwrap_or(80);
         let https = url.scheme() == "https";
-        let (stream, proxied) = match (self.proxy_for)(&url) {
+        let (stream, proxied) = match self.route.proxy_for(&url).map_err(Failure::Proxy)? {
             None => (connect(&host, port).await?, false),
             Some(proxy) => {
                 let proxy_host = bare_host(&proxy);
@@ -160,16 +187,28 @@ impl Connector {
             stream
         };
         Ok(Conn {
-            io: TokioIo::new(stream),
+            io: stream,
             proxied,
+            unyielded: 0,
         })
     }
 }
 
 /// A connection: to the server, or to an HTTP proxy that takes absolute-form requests.
+///
+/// Its reads are metered because hyper's HTTP/1 client parses and drops interim (1xx)
+/// responses in a loop that reads again as long as the socket has data (`Io::parse` in
+/// hyper's proto/h1), and tokio's cooperative budget counts reads (128 a turn), not the bytes
+/// they bring: a server streaming `103 Early Hints` would hold the exchanges' worker thread for
+/// hundreds of milliseconds at a time. So one read hands hyper at most `READ_CAP` bytes, and
+/// after `READ_BUDGET` bytes without the socket running dry the task yields (as
+/// `tokio::task::yield_now` does: the runtime polls its timers and sockets before running it
+/// again), so deadlines, aborts and other connections keep their turn.
 struct Conn {
-    io: TokioIo<Box<dyn Stream>>,
+    io: Box<dyn Stream>,
     proxied: bool,
+    /// Bytes read since the socket last ran dry or the task last yielded.
+    unyielded: usize,
 }
 
 impl Connection for Conn {
@@ -180,11 +219,36 @@ impl Connection for Conn {
 
 impl hyper::rt::Read for Conn {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let this = self.get_mut();
+        if this.unyielded >= READ_BUDGET {
+            this.unyielded = 0;
+            let yielded = std::pin::pin!(tokio::task::yield_now()).poll(cx);
+            debug_assert!(yielded.is_pending());
+            return Poll::Pending;
+        }
+        // SAFETY: as hyper-util's `TokioIo` does: tokio's `ReadBuf` only ever initialises the
+        // bytes it is given, and the cursor is advanced by exactly the bytes the read filled.
+        let n = unsafe {
+            let unfilled = buf.as_mut();
+            let want = unfilled.len().min(READ_CAP);
+            let mut read = ReadBuf::uninit(&mut unfilled[..want]);
+            match Pin::new(&mut this.io).poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) => read.filled().len(),
+                Poll::Pending => {
+                    this.unyielded = 0;
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            }
+        };
+        this.unyielded += n;
+        // SAFETY: the read initialised these `n` bytes (above).
+        unsafe { buf.advance(n) };
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -291,22 +355,21 @@ async fn tunnel(
     stream: &mut Box<dyn Stream>,
     host: &str,
     port: u16,
-    authorization: Option<String>,
+    authorization: Option<HeaderValue>,
 ) -> Result<(), Failure> {
     let authority = if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
     };
-    let mut head = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    let mut head = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n").into_bytes();
     if let Some(auth) = authorization {
-        head.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+        head.extend_from_slice(b"Proxy-Authorization: ");
+        head.extend_from_slice(auth.as_bytes());
+        head.extend_from_slice(b"\r\n");
     }
-    head.push_str("\r\n");
-    stream
-        .write_all(head.as_bytes())
-        .await
-        .map_err(Failure::Io)?;
+    head.extend_from_slice(b"\r\n");
+    stream.write_all(&head).await.map_err(Failure::Io)?;
     // Read the proxy's answer up to its blank line, a byte at a time so that nothing of the
     // tunnel's own traffic is consumed; a proxy answer is small, but is capped all the same.
     let mut answer = Vec::new();
@@ -316,11 +379,7 @@ async fn tunnel(
         }
         let mut byte = [0u8; 1];
         match stream.read(&mut byte).await.map_err(Failure::Io)? {
-            0 => {
-                return Err(Failure::Io(std::io::Error::from(
-                    std::io::ErrorKind::UnexpectedEof,
-                )))
-            }
+            0 => return Err(Failure::TunnelClosed),
             _ => answer.push(byte[0]),
         }
     }
@@ -337,7 +396,7 @@ async fn tunnel(
 }
 
 /// `Basic` credentials from a URL's user info, percent-decoded.
-fn basic_credentials(url: &Url) -> Option<String> {
+fn basic_credentials(url: &Url) -> Option<HeaderValue> {
     if url.username().is_empty() && url.password().is_none() {
         return None;
     }
@@ -345,10 +404,12 @@ fn basic_credentials(url: &Url) -> Option<String> {
     let mut credentials = decode(url.username());
     credentials.push(b':');
     credentials.extend(decode(url.password().unwrap_or_default()));
-    Some(format!(
+    let value = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(credentials)
-    ))
+    );
+    // Base64 is always a valid header value.
+    HeaderValue::try_from(value).ok()
 }
 
 #[cfg(test)]
