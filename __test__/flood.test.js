@@ -21,6 +21,7 @@ for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'N
 
 const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 
 const civicSip = require('..');
 const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
@@ -30,6 +31,13 @@ const { PREFIX, assertCivicError } = require('./helpers/assertions');
 const OPTS = { timeout: 60000 };
 const { codes } = civicSip;
 const FLOODS = 4;
+// The most a TCP connection's kernel buffers can hold (the sender's plus the receiver's, at their
+// autotuning limits): a flood that wrote more than this was read by the client, at least the
+// difference. Where the limits cannot be read, a bound above Linux's largest defaults.
+const BUFFERED_MB = (() => {
+  const max = (name) => Number(fs.readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/)[2]);
+  try { return (max('tcp_rmem') + max('tcp_wmem')) / 2 ** 20; } catch { return 64; }
+})();
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -74,6 +82,22 @@ async function allClosed(servers, ms = 15000) {
   }
 }
 
+/** The bytes each flood server has written so far. */
+const written = async (servers) => (await Promise.all(servers.map((f) => f.connections()))).map((s) => s.written);
+
+/**
+ * Asserts that every flood flowed (since `before`): at least `atLeastMB` written by each server.
+ * Only a figure above BUFFERED_MB proves the client read it; a smaller one proves the flood
+ * reached the client while the measured thing happened.
+ */
+async function flowed(t, servers, when, atLeastMB, before = servers.map(() => 0)) {
+  const now = await written(servers);
+  const mb = now.map((n, i) => (n - before[i]) / 2 ** 20);
+  const shown = mb.map((n) => n.toFixed(1)).join(', ');
+  t.diagnostic(`flood ${when}: ${shown} MB written (kernel buffers: up to ${BUFFERED_MB.toFixed(0)} MB)`);
+  assert.ok(mb.every((n) => n > atLeastMB), `flood ${when}: ${shown} MB written, expected more than ${atLeastMB.toFixed(1)} each`);
+}
+
 describe('timeout and signal are hard deadlines against a flood', () => {
   test('endless 103 interim responses, as an endless body of 1-byte chunks: four 1,500 ms timeouts fire within 100 ms, and the connections are closed', OPTS, async (t) => {
     const emu = await emulator(t);
@@ -86,6 +110,9 @@ describe('timeout and signal are hard deadlines against a flood', () => {
         return settle(civicSip.newClient(emu.clientConfig({ api: f.url, timeout: TIMEOUT })).exchangeCode('code'), 10000, start);
       }));
       const late = outcomes.map((o) => o.elapsed - TIMEOUT);
+      // The 103s came faster than hyper could drop them (the case that held the worker): each
+      // connection read more than its buffers can hold. The 1-byte chunks come slower.
+      await flowed(t, servers, `${mode}, during the timeouts`, mode === 'interim' ? BUFFERED_MB : 1);
       for (const outcome of outcomes) {
         assertCivicError(outcome.error, timedOut);
         assert.ok(outcome.elapsed >= TIMEOUT, `${mode}: settled after ${outcome.elapsed.toFixed(1)} ms`);
@@ -108,6 +135,7 @@ describe('timeout and signal are hard deadlines against a flood', () => {
     const start = now();
     controller.abort(reason);
     const outcomes = await Promise.all(pending.map((p) => settle(p, 10000, start)));
+    await flowed(t, servers, 'before the abort', 1);
     for (const outcome of outcomes) {
       assertCivicError(outcome.error, aborted);
       assert.equal(outcome.error.cause, reason);
@@ -140,7 +168,9 @@ describe('one hostile server cannot slow the others', () => {
     const flooded = servers.map((f) => civicSip.newClient(emu.clientConfig({ api: f.url, timeout: 30000 }))
       .exchangeCode('code', { signal: controller.signal }).catch((e) => e));
     await sleep(300); // the floods in full swing
+    const before = await written(servers);
     const beside = await timeExchanges(15);
+    await flowed(t, servers, 'beside the healthy exchanges', 0.5, before);
     controller.abort();
     for (const error of await Promise.all(flooded)) assertCivicError(error, aborted);
     t.diagnostic(`usual ${usual.map(Math.round).join(' ')} ms; beside ${FLOODS} floods ${beside.map(Math.round).join(' ')} ms`);

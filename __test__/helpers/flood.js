@@ -11,8 +11,10 @@
  * stream, written as fast as the client reads it:
  *   'interim'  `HTTP/1.1 103 Early Hints` interim responses, one after another, never a final one
  *   'body'     a 200 with a chunked body of 1-byte chunks without end
- * flood.connections() resolves with { accepted, open }: the connections accepted so far, and
- * those not yet closed by the client.
+ * flood.connections() resolves with { accepted, open, written }: the connections accepted so far,
+ * those not yet closed by the client, and the bytes of flood the kernel has taken from this
+ * server (written and no longer queued here), all connections together: what proves that the
+ * flood flowed (the kernel's socket buffers hold a few MB of it that the client never read).
  *
  * Run directly (`node flood.js interim`) it prints its port as one JSON line and serves until
  * its stdin closes.
@@ -37,10 +39,19 @@ function serve(mode) {
   const block = Buffer.from(piece.repeat(Math.ceil(65536 / piece.length)));
   let accepted = 0;
   let open = 0;
+  let writtenByClosed = 0;
+  const sockets = new Set();
+  const taken = (socket) => socket.bytesWritten - socket.writableLength;
+  const written = () => [...sockets].reduce((sum, socket) => sum + taken(socket), writtenByClosed);
   const server = net.createServer((socket) => {
     accepted += 1;
     open += 1;
-    socket.on('close', () => { open -= 1; });
+    sockets.add(socket);
+    socket.on('close', () => {
+      open -= 1;
+      sockets.delete(socket);
+      writtenByClosed += taken(socket);
+    });
     socket.on('error', () => {});
     let seen = '';
     const onData = (data) => {
@@ -64,7 +75,7 @@ function serve(mode) {
   process.stdin.setEncoding('utf8');
   process.stdin.on('data', (text) => {
     for (let i = text.split('\n').length - 1; i > 0; i -= 1) {
-      process.stdout.write(`${JSON.stringify({ accepted, open })}\n`);
+      process.stdout.write(`${JSON.stringify({ accepted, open, written: written() })}\n`);
     }
   });
   process.stdin.on('end', () => process.exit(0));
