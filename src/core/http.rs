@@ -517,4 +517,241 @@ mod tests {
             );
         }
     }
+    // The HTTP path against real servers on 127.0.0.1 (as reqwest's own tests do): what reaches
+    // the wire, what is read back, and how failures are worded.
+
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A client that goes straight to the server (the environment's proxy variables unread).
+    fn direct() -> Http {
+        let options = ProxyOptions {
+            url: None,
+            reject_unauthorized: None,
+        };
+        Http::new(Some(&options), None).expect("client")
+    }
+
+    async fn listener() -> (TcpListener, u16) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        (listener, port)
+    }
+
+    /// Reads one request off `stream`: its head up to the blank line, and as much body as its
+    /// Content-Length says. `None` once the client has closed the connection.
+    async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+        let mut bytes = Vec::new();
+        let mut byte = [0u8; 1];
+        while !bytes.ends_with(b"\r\n\r\n") {
+            if stream.read(&mut byte).await.ok()? == 0 {
+                return None;
+            }
+            bytes.push(byte[0]);
+        }
+        let head = String::from_utf8(bytes).expect("an ASCII head");
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .map_or(0, |n| n.parse().expect("a length"));
+        let mut body = vec![0; length];
+        stream.read_exact(&mut body).await.ok()?;
+        Some((head, body))
+    }
+
+    /// A server that answers every request on every connection with `reply`, and reports each
+    /// request as (connection number, head, body).
+    async fn answering(
+        reply: &'static str,
+    ) -> (
+        u16,
+        tokio::sync::mpsc::UnboundedReceiver<(usize, String, Vec<u8>)>,
+    ) {
+        let (listener, port) = listener().await;
+        let (seen, requests) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            for connection in 0.. {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    while let Some((head, body)) = read_request(&mut stream).await {
+                        let _ = seen.send((connection, head, body));
+                        if stream.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (port, requests)
+    }
+
+    #[tokio::test]
+    async fn the_post_reaches_the_wire_as_civic_sip_api_sent_it_and_its_reply_is_read_back() {
+        let (port, mut requests) =
+            answering("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nRetry-After: 7\r\n\r\nhello").await;
+        let http = direct();
+        // A dot segment stays as written, as `request` sent it.
+        let url = format!("http://127.0.0.1:{port}/sip/../prod/scopeRequest/authCode");
+        let body = r#"{"allowS3UploadedPayload":true,"authToken":"a.b.c"}"#;
+        for _ in 0..2 {
+            let reply = http
+                .post_auth_code(&url, "Civic t.o.k.en".to_owned(), body.to_owned(), 100)
+                .await
+                .expect("a reply");
+            assert_eq!(reply.status, 200);
+            assert_eq!(reply.body, "hello");
+            assert_eq!(reply.retry_after, Some(Duration::from_secs(7)));
+        }
+        let expected_head = format!(
+            "POST /sip/../prod/scopeRequest/authCode HTTP/1.1\r\n\
+             content-type: application/json\r\n\
+             accept: */*\r\n\
+             authorization: Civic t.o.k.en\r\n\
+             host: 127.0.0.1:{port}\r\n\
+             content-length: {}\r\n\r\n",
+            body.len()
+        );
+        for n in 0..2 {
+            let (connection, head, sent) = requests.recv().await.expect("a request");
+            // Both over one kept-alive connection.
+            assert_eq!(connection, 0, "request {n}");
+            assert_eq!(head, expected_head);
+            assert_eq!(sent, body.as_bytes());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_the_posts_reply_never_followed() {
+        let (port, mut requests) = answering(
+            "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await;
+        let url = format!("http://127.0.0.1:{port}/prod/scopeRequest/authCode");
+        let reply = direct()
+            .post_auth_code(&url, "Civic x".to_owned(), "{}".to_owned(), 100)
+            .await
+            .expect("a reply");
+        assert_eq!((reply.status, reply.body.as_str()), (302, ""));
+        assert!(requests.recv().await.is_some());
+        assert!(requests.try_recv().is_err(), "one request only");
+    }
+
+    #[tokio::test]
+    async fn a_body_past_the_cap_is_refused_announced_or_streamed() {
+        let too_large = ErrorKind::TooLarge(10);
+        let announced = answering("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n01234567890").await;
+        let streamed = answering(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n5\r\n67890\r\n0\r\n\r\n",
+        )
+        .await;
+        let exact = answering("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789").await;
+        let http = direct();
+        for port in [announced.0, streamed.0] {
+            let url = format!("http://127.0.0.1:{port}/");
+            let error = http
+                .post_auth_code(&url, "Civic x".to_owned(), "{}".to_owned(), 10)
+                .await
+                .expect_err("too large");
+            assert_eq!(error.kind(), &too_large);
+            let error = http.get_payload(&url, 10).await.expect_err("too large");
+            assert_eq!(error.kind(), &too_large);
+        }
+        let url = format!("http://127.0.0.1:{}/", exact.0);
+        let reply = http.get_payload(&url, 10).await.expect("at the cap");
+        assert_eq!(reply.body, "0123456789");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_worded_as_nodes_and_may_be_retried() {
+        let (listener, port) = listener().await;
+        drop(listener);
+        let url = format!("http://127.0.0.1:{port}/prod/scopeRequest/authCode");
+        let error = direct()
+            .post_auth_code(&url, "Civic x".to_owned(), "{}".to_owned(), 100)
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            error.kind(),
+            &ErrorKind::Network(format!("connect ECONNREFUSED 127.0.0.1:{port}"))
+        );
+        assert!(error.is_transient(), "nothing was sent");
+    }
+
+    #[tokio::test]
+    async fn a_proxy_that_refuses_the_tunnel_is_worded_as_request_words_it() {
+        let (port, mut requests) =
+            answering("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n").await;
+        let options = ProxyOptions {
+            url: Some(format!("http://127.0.0.1:{port}")),
+            reject_unauthorized: None,
+        };
+        let http = Http::new(Some(&options), None).expect("client");
+        let error = http
+            .post_auth_code(
+                "https://127.0.0.1:1/p",
+                "Civic x".to_owned(),
+                "{}".to_owned(),
+                100,
+            )
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            error.kind(),
+            &ErrorKind::Network(
+                "tunneling socket could not be established, statusCode=502".to_owned()
+            )
+        );
+        let (_, head, _) = requests.recv().await.expect("the CONNECT");
+        assert!(
+            head.starts_with("CONNECT 127.0.0.1:1 HTTP/1.1\r\n"),
+            "{head}"
+        );
+    }
+
+    /// On one thread, a server streaming `103 Early Hints` without end cannot hold the runtime:
+    /// a timer on the same thread fires on time while the flood is read and dropped.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_flood_of_interim_responses_does_not_hold_the_thread() {
+        let (listener, port) = listener().await;
+        let written = Arc::new(AtomicU64::new(0));
+        let counter = written.clone();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            read_request(&mut stream).await.expect("the request");
+            let block =
+                "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n".repeat(1024);
+            while stream.write_all(block.as_bytes()).await.is_ok() {
+                counter.fetch_add(block.len() as u64, Ordering::Relaxed);
+            }
+        });
+        let http = direct();
+        let url = format!("http://127.0.0.1:{port}/");
+        let post = http.post_auth_code(&url, "Civic x".to_owned(), "{}".to_owned(), 100);
+        let flood = tokio::time::timeout(Duration::from_millis(1500), post);
+        let ticks = async {
+            let mut worst = Duration::ZERO;
+            for _ in 0..50 {
+                let start = tokio::time::Instant::now();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                worst = worst.max(start.elapsed() - Duration::from_millis(20));
+            }
+            worst
+        };
+        let (outcome, worst) = tokio::join!(flood, ticks);
+        assert!(outcome.is_err(), "no final response ever came");
+        // The server shares this thread: what it wrote, the client read (less the kernel's
+        // buffers), so a flood of some megabytes proves the client was reading it.
+        let mb = written.load(Ordering::Relaxed) / (1 << 20);
+        assert!(mb >= 8, "only {mb} MB of 103s were written");
+        // Without the metered reads one turn of the connection read hundreds of milliseconds
+        // of 103s; the bound leaves room for a loaded machine.
+        assert!(
+            worst < Duration::from_millis(100),
+            "a 20 ms timer fired {worst:?} late"
+        );
+    }
 }
