@@ -1,0 +1,60 @@
+'use strict';
+
+// What the exchange POST puts on the wire, side by side with civic-sip-api (its `request`) against
+// one recording server on 127.0.0.1: the request line, with its request target as the URL wrote
+// it (dot segments kept), and the headers both send. The payload GET's target is covered in
+// client.test.js and proxy.test.js; the byte-exact head and body in src/core/http.rs's tests.
+//
+// Run: node --test __test__/wire.test.js
+
+for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy']) {
+  delete process.env[name];
+}
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const rewire = require('rewire');
+
+const civicSip = require('..');
+const civic = require('./helpers/civic');
+const { startServer } = require('./helpers/servers');
+const { PREFIX, rejectsWith } = require('./helpers/assertions');
+
+const OPTS = { timeout: 15000 };
+const { codes } = civicSip;
+const UNAUTHORIZED = '{"message":"Unauthorized"}';
+// The headers both clients send; civic-sip-api's Node agent adds `connection`, which hyper leaves
+// to HTTP/1.1's default (keep-alive), and the Authorization values differ by their token.
+const COMPARED = ['content-type', 'accept', 'host', 'content-length'];
+
+test('the POST\'s request line and headers are civic-sip-api\'s, dot segments in `api` and `env` kept as written', OPTS, async (t) => {
+  const server = await startServer((req, res) => {
+    res.writeHead(401, { 'Content-Type': 'application/json' });
+    res.end(UNAUTHORIZED);
+  });
+  t.after(() => server.close());
+  const message = `${PREFIX}401 - ${JSON.stringify(UNAUTHORIZED)}`;
+  for (const [api, env, target] of [
+    [`${server.url}sip/`, '../prod', '/sip/../prod/scopeRequest/authCode'],
+    [`${server.url}a/./b/..`, 'dev', '/a/./b/../dev/scopeRequest/authCode'],
+    [`${server.url}x//y/`, 'prod', '/x//y/prod/scopeRequest/authCode'],
+  ]) {
+    const config = { ...civic.newApp(), api, env };
+    const theirs = await rewire('civic-sip-api').newClient(config).exchangeCode('code').catch((e) => e);
+    assert.equal(theirs.message, message, `civic-sip-api, ${api} ${env}`);
+    await rejectsWith(civicSip.newClient(config).exchangeCode('code'), {
+      message, code: codes.HTTP_STATUS, statusCode: 401, body: UNAUTHORIZED,
+    });
+    assert.equal(server.requests.length, 2);
+    const [reference, ours] = server.requests.splice(0);
+    assert.deepEqual([reference.method, reference.url], ['POST', target], 'civic-sip-api\'s request line');
+    assert.deepEqual([ours.method, ours.url], ['POST', target], 'our request line');
+    for (const name of COMPARED) assert.equal(ours.headers[name], reference.headers[name], name);
+    assert.equal(ours.headers['content-type'], 'application/json');
+    assert.equal(ours.headers.accept, '*/*');
+    assert.equal(ours.headers.host, `127.0.0.1:${server.port}`);
+    assert.match(ours.headers.authorization, /^Civic [\w-]+\.[\w-]+\.[\w-]+\.[\w+/]+=*$/);
+    assert.equal(ours.body.length, reference.body.length);
+    assert.deepEqual(JSON.parse(ours.body), JSON.parse(reference.body));
+  }
+});
