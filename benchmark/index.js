@@ -11,6 +11,8 @@ const os = require('node:os');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+// Where cargo builds (micro's executable), as cargo itself decides it.
+const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const IN_FLIGHT = (process.env.BENCH_IN_FLIGHT ?? '1,16,256').split(',').map(Number);
 const CLIENTS = ['civic-sip-native', 'node:crypto', 'civic-sip-api'];
@@ -109,7 +111,7 @@ async function main() {
 
   const microInput = JSON.stringify({ ...setup, reply });
   const micro = [
-    { implementation: 'civic-sip-native (Rust core)', ...JSON.parse(execFileSync(path.join(root, 'target', 'release', 'examples', 'micro'), { input: microInput }).toString()) },
+    { implementation: 'civic-sip-native (Rust core)', ...JSON.parse(execFileSync(path.join(targetDir, 'release', 'examples', 'micro'), { input: microInput }).toString()) },
     ...execFileSync(process.execPath, [path.join(__dirname, 'micro.js')], { env: { ...process.env, BENCH_MICRO: microInput } })
       .toString().trim().split('\n').map((line) => JSON.parse(line)),
   ];
