@@ -403,7 +403,7 @@ fn connect_failure(failure: &Failure, url: &Url, reached: &Url) -> Error {
 
 /// A network failure in Node's words (`connect ECONNREFUSED 127.0.0.1:8080`, `socket hang up`,
 /// `aborted`, `self-signed certificate`), chosen by the typed cause in `e` or below it, so logs
-/// read the same as with civic-sip-api and no reqwest, hyper or rustls wording reaches a
+/// read the same as with civic-sip-api and no hyper or rustls wording reaches a
 /// message. `address` is what the connection was for (host, port).
 fn network_failure(
     e: &(dyn StdError + 'static),
