@@ -14,6 +14,7 @@ for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'N
 
 const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
+const net = require('node:net');
 const path = require('node:path');
 const util = require('node:util');
 const { execFile } = require('node:child_process');
@@ -277,6 +278,52 @@ describe('proxy option', () => {
     assert.equal((await rewire('civic-sip-api').newClient(postConfig).exchangeCode('code').catch((e) => e)).message, postMessage);
     await rejectsWith(civicSip.newClient(postConfig).exchangeCode('code'), { message: postMessage, code: codes.NETWORK });
     assert.deepEqual(proxy.requests.filter((r) => r.method === 'CONNECT').map((r) => r.url), Array(4).fill(`127.0.0.1:${port}`));
+  });
+
+  test('a proxy that breaks the CONNECT before a status: request\'s words with the cause, for the POST and the payload GET', OPTS, async (t) => {
+    const rewire = require('rewire');
+    const fake = await fakeCivic(t);
+    const port = await closedPort();
+    // Plain-HTTP requests are forwarded as they came (absolute form); each CONNECT gets `answer`.
+    const answers = {
+      'closed at once': (socket) => socket.end(),
+      'reset': (socket) => socket.resetAndDestroy(),
+      'not HTTP': (socket) => socket.end('garbage\r\n\r\n'),
+      'a status that is not three digits': (socket) => socket.end('HTTP/1.1 20 OK\r\n\r\n'),
+      'a head past 16 KiB': (socket) => socket.end(`HTTP/1.1 200 OK\r\nX: ${'x'.repeat(20000)}\r\n\r\n`),
+      'HTTP/1.0 403': (socket) => socket.end('HTTP/1.0 403 Forbidden\r\n\r\n'),
+    };
+    let answer;
+    const connects = [];
+    const proxy = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', (first) => {
+        if (!first.toString('latin1').startsWith('CONNECT ')) {
+          const upstream = net.connect(fake.port, '127.0.0.1', () => { upstream.write(first); socket.pipe(upstream).pipe(socket); });
+          upstream.on('error', () => socket.destroy());
+          return;
+        }
+        connects.push(first.toString('latin1').split('\r\n')[0]);
+        answer(socket);
+      });
+    });
+    await new Promise((resolve) => { proxy.listen(0, '127.0.0.1', resolve); });
+    t.after(() => proxy.close());
+    const proxyUrl = `http://127.0.0.1:${proxy.address().port}`;
+    fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: `https://127.0.0.1:${port}/payload`, processed: true }));
+    const payloadConfig = fake.clientConfig({ proxy: { url: proxyUrl } });
+    const { civicPublicKey, ...theirPayloadConfig } = payloadConfig; // eslint-disable-line no-unused-vars
+    const postConfig = { ...civic.newApp(), api: `https://127.0.0.1:${port}/`, proxy: { url: proxyUrl } };
+    for (const [name, respond] of Object.entries(answers)) {
+      answer = respond;
+      for (const [call, ours, theirs] of [['POST', postConfig, postConfig], ['payload GET', payloadConfig, theirPayloadConfig]]) {
+        const reference = await rewire('civic-sip-api').newClient(theirs).exchangeCode('code').catch((e) => e);
+        assert.match(reference.message, /tunneling socket could not be established, (cause|statusCode)=/, `${name}, ${call}`);
+        await rejectsWith(civicSip.newClient(ours).exchangeCode('code'), { message: reference.message, code: codes.NETWORK });
+      }
+    }
+    // Every call asked for its tunnel (civic-sip-api's and ours), to the server's address.
+    assert.deepEqual(connects, Array(Object.keys(answers).length * 4).fill(`CONNECT 127.0.0.1:${port} HTTP/1.1`));
   });
 
   test('HTTPS through the proxy with certificate checks on: a self-signed server is refused', OPTS, async (t) => {

@@ -389,9 +389,19 @@ fn connect_failure(failure: &Failure, url: &Url, reached: &Url) -> Error {
         F::Tunnel(status) => Error::new(ErrorKind::Network(format!(
             "tunneling socket could not be established, statusCode={status}"
         ))),
-        F::TunnelClosed => Error::new(ErrorKind::Network(
-            "tunneling socket could not be established, cause=socket hang up".to_owned(),
-        )),
+        // `request` (tunnel-agent) words every other failure of the CONNECT by its cause.
+        F::TunnelClosed | F::TunnelIo(_) | F::TunnelAnswer(_) => {
+            let cause = match failure {
+                F::TunnelIo(e) => node_cause(e, Stage::Exchange, address),
+                F::TunnelAnswer(verbatim::BadAnswer::NotHttp) => PARSE_NOT_HTTP.to_owned(),
+                F::TunnelAnswer(verbatim::BadAnswer::Status) => PARSE_STATUS.to_owned(),
+                F::TunnelAnswer(verbatim::BadAnswer::TooLong) => PARSE_OVERFLOW.to_owned(),
+                _ => "socket hang up".to_owned(),
+            };
+            Error::new(ErrorKind::Network(format!(
+                "tunneling socket could not be established, cause={cause}"
+            )))
+        }
         F::Proxy(e) => e.clone(),
         F::Connect(e, at) => {
             network_failure(e, Stage::Connect, Some((at.ip().to_string(), at.port())))
@@ -411,14 +421,10 @@ fn network_failure(
     address: Option<(String, u16)>,
 ) -> Error {
     use std::io::ErrorKind as Io;
-    let io = find_cause::<std::io::Error>(e);
-    let io_kind = io.map(std::io::Error::kind);
-    let tls = find_tls_error(e);
-    let hyper = find_cause::<hyper::Error>(e);
     // Not reaching the server at all, as opposed to a TLS or protocol failure once connected.
     let unreached = stage == Stage::Connect
         && matches!(
-            io_kind,
+            find_cause::<std::io::Error>(e).map(std::io::Error::kind),
             Some(
                 Io::ConnectionRefused
                     | Io::ConnectionReset
@@ -427,36 +433,49 @@ fn network_failure(
                     | Io::AddrNotAvailable
             )
         );
-    let host_port = || {
-        let (host, port) = address.clone().unwrap_or_default();
-        format!("{host}:{port}")
-    };
-    let cause = if let Some(words) = tls.and_then(tls::node_words) {
-        words
-    } else {
-        match io_kind {
-            Some(Io::ConnectionRefused) => format!("connect ECONNREFUSED {}", host_port()),
-            Some(Io::TimedOut) if stage == Stage::Connect => {
-                format!("connect ETIMEDOUT {}", host_port())
-            }
-            Some(Io::ConnectionReset) => "read ECONNRESET".to_owned(),
-            // The body stopped short (of its Content-Length, or of its last chunk).
-            _ if stage == Stage::Body => "aborted".to_owned(),
-            _ => match hyper {
-                Some(h) if h.is_parse_status() => "Parse Error: Invalid status code".to_owned(),
-                Some(h) if h.is_parse() => "Parse Error: Expected HTTP/, RTSP/ or ICE/".to_owned(),
-                // Closed before a whole response came: Node's word for it.
-                _ => "socket hang up".to_owned(),
-            },
-        }
-    };
-    let error = Error::new(ErrorKind::Network(cause));
+    let error = Error::new(ErrorKind::Network(node_cause(e, stage, address)));
     if unreached {
         error.before_sending()
     } else {
         error
     }
 }
+
+/// Node's words for the cause of a network failure (see `network_failure`).
+fn node_cause(
+    e: &(dyn StdError + 'static),
+    stage: Stage,
+    address: Option<(String, u16)>,
+) -> String {
+    use std::io::ErrorKind as Io;
+    if let Some(words) = find_tls_error(e).and_then(tls::node_words) {
+        return words;
+    }
+    let host_port = || {
+        let (host, port) = address.clone().unwrap_or_default();
+        format!("{host}:{port}")
+    };
+    match find_cause::<std::io::Error>(e).map(std::io::Error::kind) {
+        Some(Io::ConnectionRefused) => format!("connect ECONNREFUSED {}", host_port()),
+        Some(Io::TimedOut) if stage == Stage::Connect => {
+            format!("connect ETIMEDOUT {}", host_port())
+        }
+        Some(Io::ConnectionReset) => "read ECONNRESET".to_owned(),
+        // The body stopped short (of its Content-Length, or of its last chunk).
+        _ if stage == Stage::Body => "aborted".to_owned(),
+        _ => match find_cause::<hyper::Error>(e) {
+            Some(h) if h.is_parse_status() => PARSE_STATUS.to_owned(),
+            Some(h) if h.is_parse() => PARSE_NOT_HTTP.to_owned(),
+            // Closed before a whole response came: Node's word for it.
+            _ => "socket hang up".to_owned(),
+        },
+    }
+}
+
+/// Node's (llhttp's) words for a response that does not parse.
+const PARSE_NOT_HTTP: &str = "Parse Error: Expected HTTP/, RTSP/ or ICE/";
+const PARSE_STATUS: &str = "Parse Error: Invalid status code";
+const PARSE_OVERFLOW: &str = "Parse Error: Header overflow";
 
 /// The rustls error in `e` or its causes, also where an `io::Error` carries it (tokio-rustls wraps it in
 /// one, and the connector may wrap that in another).

@@ -47,10 +47,14 @@ pub enum Failure {
     Dns(String),
     /// No connection could be made to this address (refused, unreachable).
     Connect(std::io::Error, SocketAddr),
-    /// The proxy refused the CONNECT tunnel with this status (0: no readable status line).
+    /// The proxy refused the CONNECT tunnel with this status.
     Tunnel(u16),
     /// The proxy closed the connection before answering the CONNECT.
     TunnelClosed,
+    /// The connection to the proxy broke while asking for the tunnel.
+    TunnelIo(std::io::Error),
+    /// The proxy's answer to the CONNECT is not an HTTP response.
+    TunnelAnswer(BadAnswer),
     /// The connection broke or TLS failed before the request went out.
     Io(std::io::Error),
     /// The URL cannot be put on a request line or in a TLS handshake.
@@ -58,6 +62,17 @@ pub enum Failure {
     /// The proxy for this URL cannot be used (checked before every request, so only reached if
     /// that check is ever skipped: the connection is refused, never made directly instead).
     Proxy(Error),
+}
+
+/// What is wrong with a proxy's answer to a CONNECT, as Node's HTTP parser would tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadAnswer {
+    /// It does not start with `HTTP/`.
+    NotHttp,
+    /// Its status is not three digits.
+    Status,
+    /// Its head is longer than Node's limit (16 KiB).
+    TooLong,
 }
 
 // Only its type is read (the HTTP layer words it); the text is for a `Debug` reader.
@@ -369,30 +384,40 @@ async fn tunnel(
         head.extend_from_slice(b"\r\n");
     }
     head.extend_from_slice(b"\r\n");
-    stream.write_all(&head).await.map_err(Failure::Io)?;
+    stream.write_all(&head).await.map_err(Failure::TunnelIo)?;
     // Read the proxy's answer up to its blank line, a byte at a time so that nothing of the
-    // tunnel's own traffic is consumed; a proxy answer is small, but is capped all the same.
+    // tunnel's own traffic is consumed; capped at Node's default limit for a head.
     let mut answer = Vec::new();
     while !answer.ends_with(b"\r\n\r\n") {
-        if answer.len() > 64 * 1024 {
-            return Err(Failure::Tunnel(0));
+        if answer.len() >= MAX_ANSWER {
+            return Err(Failure::TunnelAnswer(BadAnswer::TooLong));
         }
         let mut byte = [0u8; 1];
-        match stream.read(&mut byte).await.map_err(Failure::Io)? {
+        match stream.read(&mut byte).await.map_err(Failure::TunnelIo)? {
             0 => return Err(Failure::TunnelClosed),
             _ => answer.push(byte[0]),
         }
     }
-    let status = std::str::from_utf8(&answer)
-        .ok()
-        .and_then(|text| text.split(' ').nth(1))
-        .and_then(|code| code.parse::<u16>().ok())
-        .unwrap_or(0);
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(Failure::Tunnel(status))
+    match tunnel_status(&answer)? {
+        200..=299 => Ok(()),
+        status => Err(Failure::Tunnel(status)),
     }
+}
+
+/// Node's limit on the size of a response head (`--max-http-header-size`).
+const MAX_ANSWER: usize = 16 * 1024;
+
+/// The status of a proxy's answer: `HTTP/<version> <three digits>`.
+fn tunnel_status(answer: &[u8]) -> Result<u16, Failure> {
+    let line = answer.split(|&b| b == b'\r').next().unwrap_or_default();
+    let Some(rest) = line.strip_prefix(b"HTTP/") else {
+        return Err(Failure::TunnelAnswer(BadAnswer::NotHttp));
+    };
+    let digits = rest.split(|&b| b == b' ').nth(1).unwrap_or_default();
+    if digits.len() != 3 || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(Failure::TunnelAnswer(BadAnswer::Status));
+    }
+    Ok(digits.iter().fold(0, |n, &d| n * 10 + u16::from(d - b'0')))
 }
 
 /// `Basic` credentials from a URL's user info, percent-decoded.
@@ -415,6 +440,35 @@ fn basic_credentials(url: &Url) -> Option<HeaderValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_proxys_answer_to_connect_is_read_as_nodes_parser_reads_it() {
+        let status = |answer: &str| match tunnel_status(answer.as_bytes()) {
+            Ok(status) => Ok(status),
+            Err(Failure::TunnelAnswer(why)) => Err(why),
+            Err(other) => panic!("{other:?}"),
+        };
+        assert_eq!(
+            status("HTTP/1.1 200 Connection established\r\n\r\n"),
+            Ok(200)
+        );
+        assert_eq!(status("HTTP/1.0 403 Forbidden\r\nX: y\r\n\r\n"), Ok(403));
+        assert_eq!(status("HTTP/1.1 407\r\n\r\n"), Ok(407));
+        assert_eq!(status("garbage\r\n\r\n"), Err(BadAnswer::NotHttp));
+        assert_eq!(status("http/1.1 200 OK\r\n\r\n"), Err(BadAnswer::NotHttp));
+        for bad in [
+            "HTTP/1.1 20 OK",
+            "HTTP/1.1 2000 OK",
+            "HTTP/1.1 2x0 OK",
+            "HTTP/1.1\r\n",
+        ] {
+            assert_eq!(
+                status(&format!("{bad}\r\n\r\n")),
+                Err(BadAnswer::Status),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn the_request_target_is_the_urls_text() {
