@@ -7,8 +7,8 @@ use napi::{check_status, sys};
 use napi::{Env, JsValue, JSON};
 use napi_derive::napi;
 
-use crate::core::client::{Abort, Reply};
 use crate::core::error::{json_string, Error as CoreError, ErrorKind};
+use crate::core::{Abort, ReplyOutcome};
 use crate::core::{Client, Options, ProxyOptions, UserData};
 
 /// The options as index.js normalises them: falsy values are absent, the rest strings.
@@ -119,7 +119,7 @@ impl NativeClient {
             .in_exchange()),
         };
         settle(env, async move {
-            client.exchange_code_until(&auth_code?, &abort).await
+            client.exchange_code_with_abort(&auth_code?, &abort).await
         })
     }
 
@@ -144,8 +144,8 @@ impl NativeClient {
             None => self.inner.read_reply(body.as_deref()),
         };
         match reply {
-            Ok(Reply::Ready(user_data)) => Ok(to_js_user_data(env, user_data)?.to_unknown()),
-            Ok(Reply::Processed(pending)) => {
+            Ok(ReplyOutcome::Ready(user_data)) => Ok(to_js_user_data(env, user_data)?.to_unknown()),
+            Ok(ReplyOutcome::Processed(pending)) => {
                 let client = Arc::clone(&self.inner);
                 Ok(settle(env, async move { client.fetch_payload(pending).await })?.to_unknown())
             }
