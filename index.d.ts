@@ -182,7 +182,10 @@ export type ErrorCode =
   | 'ERR_CIVIC_TIMEOUT'
   /** Civic's reply was not JSON or had no `data`. */
   | 'ERR_CIVIC_INVALID_RESPONSE'
-  /** The response token is forged, malformed, signed by another key or expired. */
+  /**
+   * The response token is forged, malformed, signed by another key or expired; `reason` says
+   * which (see {@link VerificationReason}).
+   */
   | 'ERR_CIVIC_VERIFICATION'
   /** The user data could not be decrypted (wrong `appSecret`, corrupted data) or is not JSON. */
   | 'ERR_CIVIC_DECRYPTION'
@@ -192,7 +195,10 @@ export type ErrorCode =
    * holds a lone surrogate (thrown by the constructor).
    */
   | 'ERR_INVALID_ARG_TYPE'
-  /** A bug in this package; please report it. */
+  /**
+   * A bug in this package (please report it), or the system's random source failed (the request
+   * token needs it): nothing the caller or Civic can mend, and never retried.
+   */
   | 'ERR_CIVIC_INTERNAL'
   /** The reply or the processed payload is longer than `maxResponseBytes`. */
   | 'ERR_CIVIC_RESPONSE_TOO_LARGE'
@@ -212,11 +218,31 @@ export interface CivicHttpResponse {
   body: string
 }
 
+/**
+ * Why a response token was refused (`ERR_CIVIC_VERIFICATION`, from the exchange reply or the
+ * processed payload alike); civic-sip-api's message is the same for all of them.
+ * - `'signature'`: valid under none of the `civicPublicKey` keys: a wrong or missing
+ *   `civicPublicKey` (the emulator or a staging server), or a forged or tampered token.
+ * - `'expired'`: its `exp` passed more than 60 s ago (see `expiredAt`); check this machine's clock.
+ * - `'not-yet-valid'`: its `nbf` or `iat` lies more than 60 s ahead (see `notBefore`).
+ * - `'missing-exp'`: it has no `exp` (civic-sip-api accepted such a token forever).
+ * - `'algorithm'`: its header's `alg` is not `ES256` (`none` and HMAC included).
+ * - `'malformed'`: not a JWT of three base64url JSON segments, a time claim that is not a
+ *   number, or a reply whose `data` is not a string.
+ */
+export type VerificationReason = 'signature' | 'expired' | 'not-yet-valid' | 'missing-exp' | 'algorithm' | 'malformed'
+
 /** The errors this package throws and rejects with: civic-sip-api's messages, plus a `code`. */
 export interface CivicSipError extends Error {
   code: ErrorCode
   /** Civic's status and body, for `ERR_CIVIC_HTTP_STATUS`; absent otherwise. */
   response?: CivicHttpResponse
+  /** Why the response token was refused, for `ERR_CIVIC_VERIFICATION`; absent otherwise. */
+  reason?: VerificationReason
+  /** The token's `exp` as a Date, for reason `'expired'` (as jsonwebtoken's `TokenExpiredError`). */
+  expiredAt?: Date
+  /** The token's `nbf` (or `iat`) as a Date, for reason `'not-yet-valid'`. */
+  notBefore?: Date
 }
 
 /** The `code` values by name. */

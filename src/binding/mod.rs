@@ -7,7 +7,8 @@ use napi::{check_status, sys};
 use napi::{Env, JsValue, JSON};
 use napi_derive::napi;
 
-use crate::core::error::{json_string, Error as CoreError, ErrorKind};
+use crate::core::error::{Error as CoreError, ErrorKind, Rejected};
+use crate::core::json::json_string;
 use crate::core::{Abort, ReplyOutcome};
 use crate::core::{Client, Options, ProxyOptions, UserData};
 
@@ -116,7 +117,7 @@ impl NativeClient {
                 "the auth code must be a string, not {}",
                 js_type_name(other)
             )))
-            .in_exchange()),
+            .via_exchange_code()),
         };
         settle(env, async move {
             client.exchange_code_with_abort(&auth_code?, &abort).await
@@ -337,7 +338,7 @@ impl Drop for Pending {
         let outcome = self
             .outcome
             .take()
-            .unwrap_or_else(|| Err(CoreError::new(ErrorKind::Internal).in_exchange()));
+            .unwrap_or_else(|| Err(CoreError::new(ErrorKind::Internal).via_exchange_code()));
         let completion = Box::into_raw(Box::new(Completion {
             deferred: self.deferred,
             outcome,
@@ -402,7 +403,7 @@ unsafe extern "C" fn deliver(
         // Building the result panicked before the promise was settled: it rejects with
         // ERR_CIVIC_INTERNAL rather than stay pending.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let internal = CoreError::new(ErrorKind::Internal).in_exchange();
+            let internal = CoreError::new(ErrorKind::Internal).via_exchange_code();
             reject(&env, deferred, rejection(&env, internal));
         }));
     }
@@ -489,6 +490,19 @@ fn build_js_error<'env>(env: &'env Env, e: &CoreError) -> Result<Object<'env>> {
     let message = e.message_with(&|body| render_json_v8(env, body));
     let mut error = env.create_error(Error::new(Status::GenericFailure, message))?;
     error.set_named_property("code", e.code())?;
+    if let Some(why) = e.rejected() {
+        // Why the response token was refused, which civic-sip-api's one message does not say.
+        error.set_named_property("reason", why.as_str())?;
+        match *why {
+            Rejected::Expired { exp } => {
+                error.set_named_property("expiredAt", env.create_date(exp * 1000.0)?)?
+            }
+            Rejected::NotYetValid { not_before } => {
+                error.set_named_property("notBefore", env.create_date(not_before * 1000.0)?)?
+            }
+            _ => {}
+        }
+    }
     if matches!(e.kind(), ErrorKind::Aborted) {
         // What `fetch` and Node's own APIs reject with, so `error.name === 'AbortError'` works.
         error.set_named_property("name", "AbortError")?;

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::abort::Abort;
 use super::civic_ext::{authorization_header, civic_extension, request_body};
 use super::config::{Config, Options};
-use super::error::{Error, ErrorKind};
+use super::error::{Error, ErrorKind, Rejected};
 use super::reply::{self, PendingPayload, ReplyFields};
 use super::response_token::verify_and_decrypt;
 use super::retry::with_retries;
@@ -92,7 +92,7 @@ impl Client {
                 outcome = self.within_timeout(|deadline| self.exchange(auth_code, deadline)) => outcome,
             }
         };
-        outcome.map_err(Error::in_exchange)
+        outcome.map_err(Error::via_exchange_code)
     }
 
     /// Fetches, verifies and decrypts a processed payload, within the configured timeout.
@@ -188,7 +188,9 @@ impl Client {
                 encrypted,
                 user_id,
             } => {
-                let token = token.ok_or_else(|| Error::new(ErrorKind::Verification))?;
+                // `data` truthy but not a string: no token at all.
+                let token = token
+                    .ok_or_else(|| Error::new(ErrorKind::Verification(Rejected::Malformed)))?;
                 self.user_data(&token, encrypted, user_id)
                     .map(ReplyOutcome::Ready)
             }
@@ -238,7 +240,7 @@ fn random_jti() -> Result<[u8; 16], Error> {
 }
 
 fn random_failed() -> Error {
-    Error::new(ErrorKind::Network("the system random source failed".into()))
+    Error::new(ErrorKind::RandomSource)
 }
 
 #[cfg(test)]
@@ -302,6 +304,7 @@ mod tests {
         for keys in [&[g][..], &[g, g2]] {
             let err = outcome(keys).expect_err("a key that did not sign it");
             assert_eq!(err.code(), code::VERIFICATION, "{keys:?}");
+            assert_eq!(err.rejected(), Some(&Rejected::Signature), "{keys:?}");
         }
         let empty = with_keys(&[]).process_payload(200, Some(&reply));
         assert_eq!(
@@ -374,6 +377,12 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "JWT Token containing encrypted data could not be verified"
+        );
+        // Its exp is in 2018, after the clock of `recorded_client`.
+        assert!(
+            matches!(err.rejected(), Some(Rejected::Expired { exp }) if (1_519_932_900.0..1.6e9).contains(exp)),
+            "{:?}",
+            err.rejected()
         );
     }
 

@@ -3,7 +3,8 @@
 use serde_json::{Map, Value};
 
 use super::config::Config;
-use super::error::{Error, ErrorKind};
+use super::error::{Error, ErrorKind, Rejected};
+use super::es256::VerifyingKey;
 use super::json;
 use super::jwt;
 use super::key_text::is_js_ascii_whitespace;
@@ -23,12 +24,26 @@ pub(crate) fn verify_and_decrypt(
 ) -> Result<String, Error> {
     let token = token.trim_matches(is_js_ascii_whitespace);
     let civic_keys = config.civic_keys.as_ref().map_err(Clone::clone)?;
-    // Under any of the configured keys (more than one while Civic rotates its key).
-    let claims = civic_keys
-        .iter()
-        .find_map(|key| jwt::verify_response_token(token, key, now).ok())
-        .ok_or_else(|| Error::new(ErrorKind::Verification))?;
+    let claims = verify_under_any(token, civic_keys, now)
+        .map_err(|why| Error::new(ErrorKind::Verification(why)))?;
     user_data_text(&claims, encrypted, config)
+}
+
+/// The claims of a token that verifies under one of `keys` (more than one while Civic rotates
+/// its key). A wrong signature under one key says nothing of the next; any other reason (the
+/// token's shape, or its times once a key's signature held) is the token's own, so it is final.
+fn verify_under_any(
+    token: &str,
+    keys: &[VerifyingKey],
+    now: i64,
+) -> Result<Map<String, Value>, Rejected> {
+    for key in keys {
+        match jwt::verify_response_token(token, key, now) {
+            Err(Rejected::Signature) => {}
+            outcome => return outcome,
+        }
+    }
+    Err(Rejected::Signature)
 }
 
 fn user_data_text(
@@ -59,4 +74,37 @@ fn user_data_text(
     serde_json::from_str::<serde::de::IgnoredAny>(&clear)
         .map_err(|_| fail("the clear text is not JSON"))?;
     Ok(clear)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::jwt::tests::{key, sign, PRV};
+
+    const NOW: i64 = 1_700_000_000;
+    const HEADER: &str = r#"{"alg":"ES256","typ":"JWT"}"#;
+
+    #[test]
+    fn the_reason_is_the_tokens_own_once_a_key_signed_it() {
+        let civic = key(PRV);
+        let other = key("0000000000000000000000000000000000000000000000000000000000000007");
+        let keys = [other.verifying_key().clone(), civic.verifying_key().clone()];
+        let expired = sign(&civic, HEADER, &format!(r#"{{"exp":{}}}"#, NOW - 61));
+        assert_eq!(
+            verify_under_any(&expired, &keys, NOW).map(|_| ()),
+            Err(Rejected::Expired {
+                exp: (NOW - 61) as f64
+            })
+        );
+        let foreign = sign(&other, HEADER, &format!(r#"{{"exp":{}}}"#, NOW + 60));
+        assert_eq!(
+            verify_under_any(&foreign, &keys[1..], NOW).map(|_| ()),
+            Err(Rejected::Signature)
+        );
+        assert!(verify_under_any(&foreign, &keys, NOW).is_ok());
+        assert_eq!(
+            verify_under_any("a.b", &keys, NOW).map(|_| ()),
+            Err(Rejected::Malformed)
+        );
+    }
 }
