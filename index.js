@@ -6,7 +6,7 @@
 
 const diagnosticsChannel = require('node:diagnostics_channel');
 const events = require('node:events');
-const { NativeClient, NativeAbort } = require('./binding.js');
+const { NativeClient, NativeAbort, ERROR_CODES } = require('./binding.js');
 
 // `tracing:civic-sip-native:exchangeCode:{start,end,asyncStart,asyncEnd,error}`, for APM tools
 // (Node 18.19+ and 20+; on older Nodes there is nothing to subscribe to).
@@ -14,20 +14,8 @@ const exchangeChannel = typeof diagnosticsChannel.tracingChannel === 'function'
   ? diagnosticsChannel.tracingChannel('civic-sip-native:exchangeCode')
   : undefined;
 
-/** Stable `error.code` values, one per kind of failure. */
-const codes = Object.freeze({
-  CONFIG: 'ERR_CIVIC_CONFIG',
-  HTTP_STATUS: 'ERR_CIVIC_HTTP_STATUS',
-  NETWORK: 'ERR_CIVIC_NETWORK',
-  TIMEOUT: 'ERR_CIVIC_TIMEOUT',
-  INVALID_RESPONSE: 'ERR_CIVIC_INVALID_RESPONSE',
-  VERIFICATION: 'ERR_CIVIC_VERIFICATION',
-  DECRYPTION: 'ERR_CIVIC_DECRYPTION',
-  INVALID_ARGUMENT: 'ERR_INVALID_ARG_TYPE',
-  INTERNAL: 'ERR_CIVIC_INTERNAL',
-  RESPONSE_TOO_LARGE: 'ERR_CIVIC_RESPONSE_TOO_LARGE',
-  ABORTED: 'ABORT_ERR',
-});
+/** Stable `error.code` values, one per kind of failure (defined once, in Rust). */
+const codes = Object.freeze({ ...ERROR_CODES });
 
 const PREFIX = 'Error exchanging code for data: ';
 

@@ -7,7 +7,7 @@ use napi::{check_status, sys};
 use napi::{Env, JsValue, JSON};
 use napi_derive::napi;
 
-use crate::core::error::{Error as CoreError, ErrorKind, Rejected};
+use crate::core::error::{code, Error as CoreError, ErrorKind, Rejected};
 use crate::core::json::json_string;
 use crate::core::{Abort, ReplyOutcome};
 use crate::core::{Client, Options, ProxyOptions, UserData};
@@ -57,6 +57,29 @@ impl From<NativeOptions> for Options {
             ca: o.ca,
             retries: o.retries,
         }
+    }
+}
+
+/// Every `error.code` by its name (`{ CONFIG: 'ERR_CIVIC_CONFIG', ... }`), from the one list in
+/// `core::error::code`; index.js re-exports it, frozen, as `codes`.
+#[napi(js_name = "ERROR_CODES", skip_typescript)]
+// Under `cargo test` napi-derive registers no export, so nothing would use these.
+#[cfg_attr(test, allow(dead_code))]
+pub const ERROR_CODES: ErrorCodes = ErrorCodes;
+
+/// The value of [`ERROR_CODES`]: an object built from `core::error::code::ALL` when the module
+/// loads.
+#[cfg_attr(test, allow(dead_code))]
+pub struct ErrorCodes;
+
+impl ToNapiValue for ErrorCodes {
+    unsafe fn to_napi_value(env: sys::napi_env, _: Self) -> Result<sys::napi_value> {
+        let env = Env::from_raw(env);
+        let mut codes = Object::new(&env)?;
+        for (name, code) in code::ALL {
+            codes.set_named_property(name, *code)?;
+        }
+        Ok(codes.raw())
     }
 }
 
@@ -488,7 +511,12 @@ fn to_js_error(env: &Env, e: CoreError) -> Error {
 
 fn build_js_error<'env>(env: &'env Env, e: &CoreError) -> Result<Object<'env>> {
     let message = e.message_with(&|body| render_json_v8(env, body));
-    let mut error = env.create_error(Error::new(Status::GenericFailure, message))?;
+    let mut error = if e.code() == code::INVALID_ARGUMENT {
+        // Node's convention for ERR_INVALID_ARG_TYPE, and index.js's own argument errors.
+        type_error(env, &message)?
+    } else {
+        env.create_error(Error::new(Status::GenericFailure, message))?
+    };
     error.set_named_property("code", e.code())?;
     if let Some(why) = e.rejected() {
         // Why the response token was refused, which civic-sip-api's one message does not say.
@@ -519,6 +547,16 @@ fn build_js_error<'env>(env: &'env Env, e: &CoreError) -> Result<Object<'env>> {
         error.set_named_property("response", response)?;
     }
     Ok(error)
+}
+
+fn type_error<'env>(env: &'env Env, message: &str) -> Result<Object<'env>> {
+    let message = env.create_string(message)?;
+    let mut error = std::ptr::null_mut();
+    // SAFETY: a Node-API call on the JS thread with this thread's env; no code argument.
+    check_status!(unsafe {
+        sys::napi_create_type_error(env.raw(), std::ptr::null_mut(), message.raw(), &mut error)
+    })?;
+    Ok(Object::from_raw(env.raw(), error))
 }
 
 /// `JSON.stringify(JSON.parse(body))`, or of the body text where it is not JSON, by V8 itself so

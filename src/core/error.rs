@@ -14,20 +14,33 @@ pub const PAYLOAD_PREFIX: &str = "Could not return data from processed payload u
 /// civic-sip-api's words for a response token that fails verification.
 pub const NOT_VERIFIED: &str = "JWT Token containing encrypted data could not be verified";
 
-/// Stable, documented error codes (the JS `error.code`).
-pub mod code {
-    pub const CONFIG: &str = "ERR_CIVIC_CONFIG";
-    pub const HTTP_STATUS: &str = "ERR_CIVIC_HTTP_STATUS";
-    pub const NETWORK: &str = "ERR_CIVIC_NETWORK";
-    pub const TIMEOUT: &str = "ERR_CIVIC_TIMEOUT";
-    pub const INVALID_RESPONSE: &str = "ERR_CIVIC_INVALID_RESPONSE";
-    pub const VERIFICATION: &str = "ERR_CIVIC_VERIFICATION";
-    pub const DECRYPTION: &str = "ERR_CIVIC_DECRYPTION";
-    pub const INVALID_ARGUMENT: &str = "ERR_INVALID_ARG_TYPE";
-    pub const INTERNAL: &str = "ERR_CIVIC_INTERNAL";
-    pub const RESPONSE_TOO_LARGE: &str = "ERR_CIVIC_RESPONSE_TOO_LARGE";
+/// Defines each code once: a constant named as index.js's `codes` names it, and [`code::ALL`],
+/// which the binding exports so index.js and the tests read the list rather than copy it.
+macro_rules! codes {
+    ($($(#[$doc:meta])* $name:ident = $value:literal,)*) => {
+        /// Stable, documented error codes (the JS `error.code`).
+        pub mod code {
+            $($(#[$doc])* pub const $name: &str = $value;)*
+            /// Every code, by its name in index.js's `codes`, in the order documented there.
+            pub const ALL: &[(&str, &str)] = &[$((stringify!($name), $value)),*];
+        }
+    };
+}
+
+codes! {
+    CONFIG = "ERR_CIVIC_CONFIG",
+    HTTP_STATUS = "ERR_CIVIC_HTTP_STATUS",
+    NETWORK = "ERR_CIVIC_NETWORK",
+    TIMEOUT = "ERR_CIVIC_TIMEOUT",
+    INVALID_RESPONSE = "ERR_CIVIC_INVALID_RESPONSE",
+    VERIFICATION = "ERR_CIVIC_VERIFICATION",
+    DECRYPTION = "ERR_CIVIC_DECRYPTION",
+    /// Node's own code for an argument of the wrong type; always on a `TypeError`.
+    INVALID_ARGUMENT = "ERR_INVALID_ARG_TYPE",
+    INTERNAL = "ERR_CIVIC_INTERNAL",
+    RESPONSE_TOO_LARGE = "ERR_CIVIC_RESPONSE_TOO_LARGE",
     /// Node's own code for an aborted operation (`AbortError`).
-    pub const ABORTED: &str = "ABORT_ERR";
+    ABORTED = "ABORT_ERR",
 }
 
 /// What went wrong, with what is known about it, as Keats/jsonwebtoken's `ErrorKind` does.
@@ -406,6 +419,15 @@ mod tests {
         let source = e.source().expect("a source");
         assert_eq!(source.to_string(), "the token expired at 1500000000 (exp)");
         assert!(Error::new(ErrorKind::Internal).source().is_none());
+    }
+
+    #[test]
+    fn every_code_is_listed_once_by_its_constants_name() {
+        assert_eq!(code::ALL.len(), 11);
+        assert!(code::ALL.contains(&("RESPONSE_TOO_LARGE", code::RESPONSE_TOO_LARGE)));
+        assert!(code::ALL.contains(&("ABORTED", "ABORT_ERR")));
+        let values: std::collections::HashSet<_> = code::ALL.iter().map(|(_, v)| v).collect();
+        assert_eq!(values.len(), code::ALL.len());
     }
 
     #[test]
