@@ -9,6 +9,7 @@ use napi_derive::napi;
 
 use crate::core::error::{code, Error as CoreError, ErrorKind, Rejected};
 use crate::core::json::json_string;
+use crate::core::steps::{Observer, Steps};
 use crate::core::{Abort, ReplyOutcome};
 use crate::core::{Client, Options, ProxyOptions, UserData};
 
@@ -120,9 +121,12 @@ impl NativeClient {
             .map_err(|e| to_js_error(&env, e))
     }
 
-    /// Resolves with `{ data, userId }`; rejects with an Error carrying `code`.
+    /// Resolves with `{ data, userId }`; rejects with an Error carrying `code`. Given `steps`
+    /// (an empty array: index.js passes one only while `NODE_DEBUG` names this package), fills it
+    /// with the exchange's steps, one line each, just before the promise settles.
     #[napi(
         catch_unwind,
+        ts_args_type = "authCode: unknown, abort?: NativeAbort | undefined | null, steps?: string[] | undefined | null",
         ts_return_type = "Promise<{ data: unknown; userId: unknown }>"
     )]
     pub fn exchange_code<'env>(
@@ -130,6 +134,7 @@ impl NativeClient {
         env: &'env Env,
         auth_code: Unknown<'env>,
         abort: Option<&NativeAbort>,
+        steps: Option<Object<'env>>,
     ) -> Result<PromiseRaw<'env, Object<'env>>> {
         let client = Arc::clone(&self.inner);
         let abort = abort.map(|a| a.inner.clone()).unwrap_or_default();
@@ -142,16 +147,21 @@ impl NativeClient {
             )))
             .via_exchange_code()),
         };
-        settle(env, async move {
-            client.exchange_code_with_abort(&auth_code?, &abort).await
+        settle(env, steps, |steps| async move {
+            let observer = steps.as_deref().map_or(Observer::OFF, Steps::observer);
+            client
+                .exchange_code_with_abort(&auth_code?, &abort, observer)
+                .await
         })
     }
 
     /// civic-sip-api's `processPayload`: the user data, or a Promise of it for a processed reply;
     /// throws as civic-sip-api did. `unexpected_status` is `String(statusCode)` when the status
-    /// is not the number 200, absent when it is.
+    /// is not the number 200, absent when it is. `steps` as for `exchangeCode`, filled only for a
+    /// processed reply (the payload fetch).
     #[napi(
         catch_unwind,
+        ts_args_type = "unexpectedStatus?: string | undefined | null, body?: string | undefined | null, steps?: string[] | undefined | null",
         ts_return_type = "{ data: unknown; userId: unknown } | Promise<{ data: unknown; userId: unknown }>"
     )]
     pub fn process_payload<'env>(
@@ -159,6 +169,7 @@ impl NativeClient {
         env: &'env Env,
         unexpected_status: Option<String>,
         body: Option<String>,
+        steps: Option<Object<'env>>,
     ) -> Result<Unknown<'env>> {
         let reply = match unexpected_status {
             Some(status) => Err(CoreError::new(ErrorKind::UnexpectedStatus {
@@ -171,7 +182,11 @@ impl NativeClient {
             Ok(ReplyOutcome::Ready(user_data)) => Ok(to_js_user_data(env, user_data)?.to_unknown()),
             Ok(ReplyOutcome::Processed(pending)) => {
                 let client = Arc::clone(&self.inner);
-                Ok(settle(env, async move { client.fetch_payload(pending).await })?.to_unknown())
+                let fetch = |steps: Option<Arc<Steps>>| async move {
+                    let observer = steps.as_deref().map_or(Observer::OFF, Steps::observer);
+                    client.fetch_payload(pending, observer).await
+                };
+                Ok(settle(env, steps, fetch)?.to_unknown())
             }
             Err(e) => Err(to_js_error(env, e)),
         }
@@ -197,11 +212,30 @@ fn js_type_name(t: ValueType) -> &'static str {
 /// cleanup hook set up and torn down per exchange, no second wake-up of the loop to release it,
 /// and replies that arrive together are settled in one wake-up. A panic in the work, or the work
 /// being dropped, still settles the promise (see [`Pending`]).
-fn settle<'env>(
+///
+/// With a `steps` array, the work gets a collector and its lines land in the array just before
+/// the promise settles: one hand-over per exchange, none while nothing is recorded.
+fn settle<'env, F>(
     env: &'env Env,
-    work: impl std::future::Future<Output = std::result::Result<UserData, CoreError>> + Send + 'static,
-) -> Result<PromiseRaw<'env, Object<'env>>> {
+    steps: Option<Object<'env>>,
+    work: impl FnOnce(Option<Arc<Steps>>) -> F,
+) -> Result<PromiseRaw<'env, Object<'env>>>
+where
+    F: std::future::Future<Output = std::result::Result<UserData, CoreError>> + Send + 'static,
+{
     let settler = settler(env)?;
+    let log = match steps {
+        None => None,
+        Some(array) => {
+            let mut reference = std::ptr::null_mut();
+            // SAFETY: a Node-API call on the JS thread; the reference is deleted in `deliver`.
+            check_status!(unsafe {
+                sys::napi_create_reference(env.raw(), array.raw(), 1, &mut reference)
+            })?;
+            Some((Arc::new(Steps::default()), reference))
+        }
+    };
+    let work = work(log.as_ref().map(|(steps, _)| Arc::clone(steps)));
     let mut deferred = std::ptr::null_mut();
     let mut promise = std::ptr::null_mut();
     // SAFETY: plain Node-API calls on the JS thread with this thread's env.
@@ -211,6 +245,7 @@ fn settle<'env>(
         settler,
         deferred,
         outcome: None,
+        log,
     };
     napi::bindgen_prelude::spawn(async move {
         let mut pending = pending;
@@ -345,15 +380,20 @@ struct Pending {
     settler: Settler,
     deferred: sys::napi_deferred,
     outcome: Option<std::result::Result<UserData, CoreError>>,
+    /// The steps being recorded, and the JS array they go to.
+    log: Option<(Arc<Steps>, sys::napi_ref)>,
 }
 
-// SAFETY: the deferred is only handed back to the JS thread that made it, never used here.
+// SAFETY: the deferred and the reference are only handed back to the JS thread that made them,
+// never used here.
 unsafe impl Send for Pending {}
 
 /// What the settler carries to the JS thread.
 struct Completion {
     deferred: sys::napi_deferred,
     outcome: std::result::Result<UserData, CoreError>,
+    /// The recorded lines and the JS array they go to.
+    log: Option<(Vec<String>, sys::napi_ref)>,
 }
 
 impl Drop for Pending {
@@ -362,9 +402,14 @@ impl Drop for Pending {
             .outcome
             .take()
             .unwrap_or_else(|| Err(CoreError::new(ErrorKind::Internal).via_exchange_code()));
+        let log = self
+            .log
+            .take()
+            .map(|(steps, reference)| (steps.take(), reference));
         let completion = Box::into_raw(Box::new(Completion {
             deferred: self.deferred,
             outcome,
+            log,
         }));
         // The lock is held across the call so the environment cannot close the settler midway.
         let open = self
@@ -407,7 +452,14 @@ unsafe extern "C" fn deliver(
     }
     settled_one(env);
     let env = Env::from_raw(env);
-    let Completion { deferred, outcome } = *completion;
+    let Completion {
+        deferred,
+        outcome,
+        log,
+    } = *completion;
+    if let Some((lines, reference)) = log {
+        hand_over(&env, lines, reference);
+    }
     let settled = std::cell::Cell::new(false);
     // Never unwind into Node.
     let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -429,6 +481,25 @@ unsafe extern "C" fn deliver(
             let internal = CoreError::new(ErrorKind::Internal).via_exchange_code();
             reject(&env, deferred, rejection(&env, internal));
         }));
+    }
+}
+
+/// Puts the recorded lines into the JS array (before the promise settles, so they are there for
+/// whoever awaits it) and releases the reference to it.
+fn hand_over(env: &Env, lines: Vec<String>, reference: sys::napi_ref) {
+    let mut array = std::ptr::null_mut();
+    // SAFETY: Node-API calls on the JS thread that made `reference`, deleted here once.
+    unsafe {
+        if sys::napi_get_reference_value(env.raw(), reference, &mut array) == sys::Status::napi_ok
+            && !array.is_null()
+        {
+            for (i, line) in (0..).zip(lines) {
+                if let Ok(line) = env.create_string(line) {
+                    sys::napi_set_element(env.raw(), array, i, line.raw());
+                }
+            }
+        }
+        sys::napi_delete_reference(env.raw(), reference);
     }
 }
 

@@ -14,6 +14,7 @@ use super::error::{Error, ErrorKind, Rejected};
 use super::reply::{self, PendingPayload, ReplyFields};
 use super::response_token::verify_and_decrypt;
 use super::retry::with_retries;
+use super::steps::{host_of, Observer};
 use super::{http, jwt, origin};
 
 /// The user data of a successful exchange, as JSON texts so the caller parses them once, in its
@@ -72,16 +73,17 @@ impl Client {
 
     /// Exchanges an auth code for the user data, within the configured timeout.
     pub async fn exchange_code(&self, auth_code: &str) -> Result<UserData, Error> {
-        self.exchange_code_with_abort(auth_code, &Abort::default())
+        self.exchange_code_with_abort(auth_code, &Abort::default(), Observer::OFF)
             .await
     }
 
     /// Exchanges an auth code for the user data, within the configured timeout, unless `abort`
-    /// fires first.
+    /// fires first; each step, with its time, goes to `observer` (see [`crate::core::steps`]).
     pub async fn exchange_code_with_abort(
         &self,
         auth_code: &str,
         abort: &Abort,
+        observer: Observer<'_>,
     ) -> Result<UserData, Error> {
         let outcome = if abort.is_aborted() {
             Err(Error::new(ErrorKind::Aborted))
@@ -89,16 +91,25 @@ impl Client {
             tokio::select! {
                 biased;
                 () = abort.aborted() => Err(Error::new(ErrorKind::Aborted)),
-                outcome = self.within_timeout(|deadline| self.exchange(auth_code, deadline)) => outcome,
+                outcome = self.within_timeout(|deadline| self.exchange(auth_code, deadline, observer)) => outcome,
             }
         };
+        settled(observer, &outcome);
         outcome.map_err(Error::via_exchange_code)
     }
 
-    /// Fetches, verifies and decrypts a processed payload, within the configured timeout.
-    pub async fn fetch_payload(&self, pending: PendingPayload) -> Result<UserData, Error> {
-        self.within_timeout(|deadline| self.fetch(pending, deadline))
-            .await
+    /// Fetches, verifies and decrypts a processed payload, within the configured timeout; each
+    /// step goes to `observer`.
+    pub async fn fetch_payload(
+        &self,
+        pending: PendingPayload,
+        observer: Observer<'_>,
+    ) -> Result<UserData, Error> {
+        let outcome = self
+            .within_timeout(|deadline| self.fetch(pending, deadline, observer))
+            .await;
+        settled(observer, &outcome);
+        outcome
     }
 
     async fn within_timeout<F: Future<Output = Result<UserData, Error>>>(
@@ -111,7 +122,12 @@ impl Client {
             .unwrap_or_else(|_| Err(Error::new(ErrorKind::Timeout(self.config.timeout))))
     }
 
-    async fn exchange(&self, auth_code: &str, deadline: Instant) -> Result<UserData, Error> {
+    async fn exchange(
+        &self,
+        auth_code: &str,
+        deadline: Instant,
+        observer: Observer<'_>,
+    ) -> Result<UserData, Error> {
         let config = &self.config;
         let signing_key = config.signing_key.as_ref().map_err(Clone::clone)?;
         // Checked before the call so a bad secret or key fails fast, not after Civic answered.
@@ -122,7 +138,10 @@ impl Client {
         let extension = civic_extension(&body, &config.app_secret);
 
         // Each attempt gets a request token of its own (a fresh `jti` and `iat`).
-        let reply = with_retries(config.retries, deadline, || {
+        let mut attempts = 0;
+        let reply = with_retries(config.retries, deadline, observer, || {
+            attempts += 1;
+            let attempt = attempts;
             let request_token = random_jti().and_then(|jti| {
                 let now_ms = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -134,19 +153,32 @@ impl Client {
             let extension = &extension;
             async move {
                 let authorization = authorization_header(&request_token?, extension);
+                observer.record(|| {
+                    format!(
+                        "exchange: POST to {} (attempt {attempt})",
+                        host_of(&config.exchange_url)
+                    )
+                });
                 let post = http.post_auth_code(
                     &config.exchange_url,
                     authorization,
                     body,
                     config.max_response_bytes,
                 );
-                origin::on_origin_of(&config.exchange_url, post).await
+                answered(
+                    observer,
+                    "exchange",
+                    origin::on_origin_of(&config.exchange_url, post).await,
+                )
             }
         })
         .await?;
-        match self.process_payload(reply.status, Some(&reply.body))? {
+        if reply.status != 200 {
+            return Err(unexpected_status(reply.status, Some(&reply.body)));
+        }
+        match self.read_reply_observed(Some(&reply.body), observer)? {
             ReplyOutcome::Ready(user_data) => Ok(user_data),
-            ReplyOutcome::Processed(pending) => self.fetch(pending, deadline).await,
+            ReplyOutcome::Processed(pending) => self.fetch(pending, deadline, observer).await,
         }
     }
 
@@ -171,33 +203,53 @@ impl Client {
     /// body) to the user data, or to the payload URL of a processed reply.
     pub fn process_payload(&self, status: u16, body: Option<&str>) -> Result<ReplyOutcome, Error> {
         if status != 200 {
-            return Err(Error::new(ErrorKind::UnexpectedStatus {
-                status: status.to_string(),
-                body: body.unwrap_or("undefined").to_owned(),
-            }));
+            return Err(unexpected_status(status, body));
         }
         self.read_reply(body)
     }
 
     /// Reads the body of a 200 reply: not JSON, or without `data`, is an invalid response.
     pub fn read_reply(&self, body: Option<&str>) -> Result<ReplyOutcome, Error> {
+        self.read_reply_observed(body, Observer::OFF)
+    }
+
+    fn read_reply_observed(
+        &self,
+        body: Option<&str>,
+        observer: Observer<'_>,
+    ) -> Result<ReplyOutcome, Error> {
         match reply::read(body)? {
-            ReplyFields::Processed(pending) => Ok(ReplyOutcome::Processed(pending)),
+            ReplyFields::Processed(pending) => {
+                observer.record(|| {
+                    let at = pending.url.as_deref().map_or("no URL".to_owned(), host_of);
+                    format!("exchange: the user data waits at a processed payload URL on {at}")
+                });
+                Ok(ReplyOutcome::Processed(pending))
+            }
             ReplyFields::Token {
                 token,
                 encrypted,
                 user_id,
             } => {
                 // `data` truthy but not a string: no token at all.
-                let token = token
-                    .ok_or_else(|| Error::new(ErrorKind::Verification(Rejected::Malformed)))?;
-                self.user_data(&token, encrypted, user_id)
+                let token = token.ok_or_else(|| {
+                    observer.record(|| {
+                        "response token refused (malformed): data is not a string".into()
+                    });
+                    Error::new(ErrorKind::Verification(Rejected::Malformed))
+                })?;
+                self.user_data(&token, encrypted, user_id, observer)
                     .map(ReplyOutcome::Ready)
             }
         }
     }
 
-    async fn fetch(&self, pending: PendingPayload, deadline: Instant) -> Result<UserData, Error> {
+    async fn fetch(
+        &self,
+        pending: PendingPayload,
+        deadline: Instant,
+        observer: Observer<'_>,
+    ) -> Result<UserData, Error> {
         let in_payload = Error::in_payload;
         let http = self.http()?;
         let url = pending
@@ -211,12 +263,20 @@ impl Client {
                 ))))
             })?;
         let max_bytes = self.config.max_response_bytes;
-        let reply = with_retries(self.config.retries, deadline, || {
-            origin::on_origin_of(url, http.get_payload(url, max_bytes))
+        let mut attempts = 0;
+        let reply = with_retries(self.config.retries, deadline, observer, || {
+            attempts += 1;
+            let attempt = attempts;
+            // The host only: a pre-signed URL's query is a credential.
+            observer.record(|| format!("payload: GET from {} (attempt {attempt})", host_of(url)));
+            async move {
+                let reply = origin::on_origin_of(url, http.get_payload(url, max_bytes)).await;
+                answered(observer, "payload", reply)
+            }
         })
         .await
         .map_err(in_payload)?;
-        self.user_data(&reply.body, pending.encrypted, pending.user_id)
+        self.user_data(&reply.body, pending.encrypted, pending.user_id, observer)
             .map_err(in_payload)
     }
 
@@ -226,10 +286,47 @@ impl Client {
         token: &str,
         encrypted: bool,
         user_id: Option<String>,
+        observer: Observer<'_>,
     ) -> Result<UserData, Error> {
-        let data = verify_and_decrypt(&self.config, token, encrypted, (self.clock)())?;
+        let now = (self.clock)();
+        let data = verify_and_decrypt(&self.config, token, encrypted, now, observer)?;
         Ok(UserData { data, user_id })
     }
+}
+
+fn unexpected_status(status: u16, body: Option<&str>) -> Error {
+    Error::new(ErrorKind::UnexpectedStatus {
+        status: status.to_string(),
+        body: body.unwrap_or("undefined").to_owned(),
+    })
+}
+
+/// Records what a request got: a status and its size, or the code it failed with.
+fn answered(
+    observer: Observer<'_>,
+    step: &str,
+    reply: Result<http::Reply, Error>,
+) -> Result<http::Reply, Error> {
+    observer.record(|| match &reply {
+        Ok(reply) => format!(
+            "{step}: status {}, {} bytes",
+            reply.status,
+            reply.body.len()
+        ),
+        Err(e) => format!("{step}: failed, {}", e.code()),
+    });
+    reply
+}
+
+/// Records how the exchange ended.
+fn settled(observer: Observer<'_>, outcome: &Result<UserData, Error>) {
+    observer.record(|| match outcome {
+        Ok(_) => "settled: resolved".to_owned(),
+        Err(e) => match e.rejected() {
+            Some(why) => format!("settled: rejected, {} ({})", e.code(), why.as_str()),
+            None => format!("settled: rejected, {}", e.code()),
+        },
+    });
 }
 
 /// The request token's `jti`: 16 random bytes.
@@ -463,7 +560,7 @@ mod tests {
         let abort = Abort::default();
         abort.abort();
         let err = client
-            .exchange_code_with_abort("code", &abort)
+            .exchange_code_with_abort("code", &abort, Observer::OFF)
             .await
             .expect_err("aborted");
         assert_eq!(err.code(), code::ABORTED);

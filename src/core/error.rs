@@ -417,7 +417,7 @@ mod tests {
         assert_eq!(e.to_string(), NOT_VERIFIED);
         assert_eq!(e.rejected(), Some(&Rejected::Expired { exp: 1.5e9 }));
         let source = e.source().expect("a source");
-        assert_eq!(source.to_string(), "the token expired at 1500000000 (exp)");
+        assert_eq!(source.to_string(), "its exp, 1500000000, has passed");
         assert!(Error::new(ErrorKind::Internal).source().is_none());
     }
 

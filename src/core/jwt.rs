@@ -123,9 +123,9 @@ impl std::fmt::Display for Rejected {
                 f.write_str("the signature is valid under none of the configured Civic keys")
             }
             Rejected::MissingExpiry => f.write_str("the token has no exp claim"),
-            Rejected::Expired { exp } => write!(f, "the token expired at {exp} (exp)"),
+            Rejected::Expired { exp } => write!(f, "its exp, {exp}, has passed"),
             Rejected::NotYetValid { not_before } => {
-                write!(f, "the token is not valid before {not_before} (nbf or iat)")
+                write!(f, "its nbf or iat, {not_before}, is ahead")
             }
         }
     }

@@ -17,6 +17,7 @@ pub mod proxy;
 pub mod reply;
 pub mod response_token;
 pub mod retry;
+pub mod steps;
 pub mod tls;
 pub mod verbatim;
 

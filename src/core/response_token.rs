@@ -8,6 +8,7 @@ use super::es256::VerifyingKey;
 use super::json;
 use super::jwt;
 use super::key_text::is_js_ascii_whitespace;
+use super::steps::Observer;
 
 /// Deepest nesting of arrays and objects accepted in the user data (serde_json's own limit).
 const MAX_USER_DATA_DEPTH: usize = 128;
@@ -15,18 +16,31 @@ const MAX_USER_DATA_DEPTH: usize = 128;
 /// Verifies the response token under any of the configured Civic keys at `now` (seconds since
 /// the epoch) and returns the user data's clear text, checked to be JSON. Whitespace around the
 /// token (a payload body ending in a newline) is not part of the signed bytes, so it is ignored;
-/// inside the token it is refused.
+/// inside the token it is refused. The outcome of each step goes to `observer`.
 pub(crate) fn verify_and_decrypt(
     config: &Config,
     token: &str,
     encrypted: bool,
     now: i64,
+    observer: Observer<'_>,
 ) -> Result<String, Error> {
     let token = token.trim_matches(is_js_ascii_whitespace);
     let civic_keys = config.civic_keys.as_ref().map_err(Clone::clone)?;
-    let claims = verify_under_any(token, civic_keys, now)
-        .map_err(|why| Error::new(ErrorKind::Verification(why)))?;
-    user_data_text(&claims, encrypted, config)
+    let claims = verify_under_any(token, civic_keys, now).map_err(|why| {
+        observer.record(|| format!("response token refused ({}): {why}", why.as_str()));
+        Error::new(ErrorKind::Verification(why))
+    })?;
+    observer.record(|| "response token verified".to_owned());
+    let clear = user_data_text(&claims, encrypted, config);
+    observer.record(|| match (&clear, encrypted) {
+        (Ok(text), true) => format!("user data decrypted: {} bytes of JSON", text.len()),
+        (Ok(text), false) => format!(
+            "user data read (not encrypted): {} bytes of JSON",
+            text.len()
+        ),
+        (Err(e), _) => format!("user data not read: {} ({e})", e.code()),
+    });
+    clear
 }
 
 /// The claims of a token that verifies under one of `keys` (more than one while Civic rotates

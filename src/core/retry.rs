@@ -7,6 +7,7 @@ use tokio::time::Instant;
 
 use super::error::{Error, ErrorKind};
 use super::http;
+use super::steps::Observer;
 
 /// First retry delay; each further one doubles, up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
@@ -15,10 +16,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Makes a request by `attempt`, again after a transient failure (429, 503, 504, a connection
 /// that could not be made) up to `retries` more times, backing off exponentially with jitter or
 /// as long as the server's `Retry-After` asks. Gives up at once when the wait would pass
-/// `deadline`. A status outside 2xx becomes an `ErrorKind::HttpStatus` here.
+/// `deadline`. A status outside 2xx becomes an `ErrorKind::HttpStatus` here. Each wait, and why,
+/// goes to `observer`.
 pub(crate) async fn with_retries<F: Future<Output = Result<http::Reply, Error>>>(
     retries: u32,
     deadline: Instant,
+    observer: Observer<'_>,
     mut attempt: impl FnMut() -> F,
 ) -> Result<http::Reply, Error> {
     let mut retried = 0;
@@ -39,9 +42,22 @@ pub(crate) async fn with_retries<F: Future<Output = Result<http::Reply, Error>>>
         }
         // Compared with the time left, so a `Retry-After` of any size just means giving up.
         let wait = retry_after.unwrap_or_else(|| backoff(retried));
+        let why = || match error.status_code() {
+            Some(status) if retry_after.is_some() => format!("status {status} (its Retry-After)"),
+            Some(status) => format!("status {status}"),
+            None => format!("{} before sending", error.code()),
+        };
         if wait >= deadline.saturating_duration_since(Instant::now()) {
+            observer.record(|| {
+                format!(
+                    "no retry after {}: waiting {} ms would pass the timeout",
+                    why(),
+                    wait.as_millis()
+                )
+            });
             return Err(error);
         }
+        observer.record(|| format!("retry in {} ms after {}", wait.as_millis(), why()));
         tokio::time::sleep(wait).await;
         retried += 1;
     }
@@ -94,7 +110,7 @@ mod tests {
     async fn a_retry_after_beyond_the_clock_gives_up_at_once_instead_of_overflowing() {
         let deadline = Instant::now() + Duration::from_secs(5);
         let started = Instant::now();
-        let err = with_retries(3, deadline, || async {
+        let err = with_retries(3, deadline, Observer::OFF, || async {
             Ok(http::Reply {
                 status: 503,
                 body: "busy".into(),
