@@ -44,10 +44,13 @@ export interface NativeOptions {
   proxy?: NativeProxy
   /** Civic's response-token keys; index.js turns one string or a list into this. */
   civicPublicKeys?: Array<string>
+  /** Milliseconds, any JS number (checked in `into_options`). */
   timeout?: number
+  /** Bytes, any JS number (checked in `into_options`). */
   maxResponseBytes?: number
   /** PEM texts; index.js turns a string, a Buffer or an array of them into this. */
   ca?: Array<string>
+  /** Any JS number (checked in `into_options`). */
   retries?: number
 }
 

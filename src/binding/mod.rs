@@ -1,14 +1,17 @@
 //! The thin napi layer: JS options in, JS values and JS errors out. Everything else is the core.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi::{check_status, sys};
 use napi::{Env, JsValue, JSON};
 use napi_derive::napi;
 
+use crate::core::config;
 use crate::core::error::{code, Error as CoreError, ErrorKind, Rejected};
 use crate::core::json::json_string;
+use crate::core::reply::ReplyStatus;
 use crate::core::steps::{Observer, Steps};
 use crate::core::{Abort, ReplyOutcome};
 use crate::core::{Client, Options, ProxyOptions, UserData};
@@ -26,10 +29,13 @@ pub struct NativeOptions {
     pub proxy: Option<NativeProxy>,
     /// Civic's response-token keys; index.js turns one string or a list into this.
     pub civic_public_keys: Option<Vec<String>>,
+    /// Milliseconds, any JS number (checked in `into_options`).
     pub timeout: Option<f64>,
+    /// Bytes, any JS number (checked in `into_options`).
     pub max_response_bytes: Option<f64>,
     /// PEM texts; index.js turns a string, a Buffer or an array of them into this.
     pub ca: Option<Vec<String>>,
+    /// Any JS number (checked in `into_options`).
     pub retries: Option<f64>,
 }
 
@@ -39,25 +45,73 @@ pub struct NativeProxy {
     pub reject_unauthorized: Option<bool>,
 }
 
-impl From<NativeOptions> for Options {
-    fn from(o: NativeOptions) -> Options {
-        Options {
-            app_id: o.app_id,
-            app_secret: o.app_secret,
-            prv_key: o.prv_key,
-            env: o.env,
-            api: o.api,
-            include_stage_in_url: o.include_stage_in_url,
-            proxy: o.proxy.map(|p| ProxyOptions {
+impl NativeOptions {
+    /// The options in Rust's types. JS numbers are checked here, with the messages the core gives
+    /// for the values they cannot be (a missing appId, appSecret or prvKey is still reported
+    /// first, as civic-sip-api threw it).
+    fn into_options(self) -> std::result::Result<Options, CoreError> {
+        let timeout = self.timeout.map(timeout_from_ms).transpose();
+        let max_response_bytes = self.max_response_bytes.map(bytes_from_js).transpose();
+        let retries = self.retries.map(retries_from_js).transpose();
+        let options = Options {
+            app_id: self.app_id,
+            app_secret: self.app_secret,
+            prv_key: self.prv_key,
+            env: self.env,
+            api: self.api,
+            include_stage_in_url: self.include_stage_in_url,
+            proxy: self.proxy.map(|p| ProxyOptions {
                 url: p.url,
                 reject_unauthorized: p.reject_unauthorized,
             }),
-            civic_public_keys: o.civic_public_keys,
-            timeout_ms: o.timeout,
-            max_response_bytes: o.max_response_bytes,
-            ca: o.ca,
-            retries: o.retries,
+            civic_public_keys: self.civic_public_keys,
+            timeout: timeout.clone().unwrap_or_default(),
+            max_response_bytes: max_response_bytes.clone().unwrap_or_default(),
+            ca: self.ca,
+            retries: retries.clone().unwrap_or_default(),
+        };
+        let numbers = timeout.and(max_response_bytes).and(retries);
+        match (config::missing_field(&options), numbers) {
+            (Some(missing), _) => Err(missing),
+            (None, Err(bad)) => Err(bad),
+            (None, Ok(_)) => Ok(options),
         }
+    }
+}
+
+fn invalid_option(message: &str) -> CoreError {
+    CoreError::new(ErrorKind::InvalidConfig(message.to_owned()))
+}
+
+/// `timeout` in milliseconds. Longer than Node's longest timer (`Infinity` too) counts as that;
+/// below a nanosecond rounds to zero, which is refused like 0, -0 and negatives; NaN fails the
+/// comparison.
+fn timeout_from_ms(ms: f64) -> std::result::Result<Duration, CoreError> {
+    if ms >= 1e-6 {
+        Ok(Duration::from_secs_f64(
+            ms.min(config::MAX_TIMEOUT.as_secs_f64() * 1000.0) / 1000.0,
+        ))
+    } else {
+        Err(invalid_option(config::TIMEOUT_MESSAGE))
+    }
+}
+
+/// `maxResponseBytes`: a positive whole number; `Infinity`, or more than memory can address, is
+/// no limit (the cast saturates).
+fn bytes_from_js(n: f64) -> std::result::Result<usize, CoreError> {
+    if n >= 1.0 && (n == f64::INFINITY || n.fract() == 0.0) {
+        Ok(n as usize)
+    } else {
+        Err(invalid_option(config::MAX_RESPONSE_BYTES_MESSAGE))
+    }
+}
+
+/// `retries`: a whole number from 0 to `MAX_RETRIES` (`-0` is 0).
+fn retries_from_js(n: f64) -> std::result::Result<u32, CoreError> {
+    if n.fract() == 0.0 && (0.0..=f64::from(config::MAX_RETRIES)).contains(&n) {
+        Ok(n as u32)
+    } else {
+        Err(invalid_option(&config::retries_message()))
     }
 }
 
@@ -114,7 +168,9 @@ pub struct NativeClient {
 impl NativeClient {
     #[napi(constructor, catch_unwind)]
     pub fn new(env: Env, options: NativeOptions) -> Result<Self> {
-        Client::new(options.into())
+        options
+            .into_options()
+            .and_then(Client::new)
             .map(|client| NativeClient {
                 inner: Arc::new(client),
             })
@@ -171,14 +227,8 @@ impl NativeClient {
         body: Option<String>,
         steps: Option<Object<'env>>,
     ) -> Result<Unknown<'env>> {
-        let reply = match unexpected_status {
-            Some(status) => Err(CoreError::new(ErrorKind::UnexpectedStatus {
-                status,
-                body: body.unwrap_or_else(|| "undefined".to_owned()),
-            })),
-            None => self.inner.read_reply(body.as_deref()),
-        };
-        match reply {
+        let status = unexpected_status.map_or(ReplyStatus::Ok, ReplyStatus::Other);
+        match self.inner.process_payload(status, body.as_deref()) {
             Ok(ReplyOutcome::Ready(user_data)) => Ok(to_js_user_data(env, user_data)?.to_unknown()),
             Ok(ReplyOutcome::Processed(pending)) => {
                 let client = Arc::clone(&self.inner);
@@ -662,5 +712,86 @@ fn init() {
         .build()
     {
         napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn js_numbers_become_rust_types_or_the_cores_messages() {
+        let message = |e: CoreError| e.to_string();
+        for bad in [0.0, -0.0, -1.0, 1e-9, f64::NAN, f64::NEG_INFINITY] {
+            assert_eq!(
+                timeout_from_ms(bad).map_err(message),
+                Err(config::TIMEOUT_MESSAGE.to_owned()),
+                "{bad}"
+            );
+        }
+        for huge in [1e22, 1e300, f64::MAX, f64::INFINITY] {
+            assert_eq!(timeout_from_ms(huge).ok(), Some(config::MAX_TIMEOUT));
+        }
+        assert_eq!(
+            timeout_from_ms(1500.0).ok(),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(timeout_from_ms(1e-6).ok(), Some(Duration::from_nanos(1)));
+
+        assert_eq!(bytes_from_js(1.0).ok(), Some(1));
+        assert_eq!(bytes_from_js(65536.0).ok(), Some(65536));
+        assert_eq!(bytes_from_js(f64::INFINITY).ok(), Some(usize::MAX));
+        assert_eq!(bytes_from_js(1e300).ok(), Some(usize::MAX));
+        for bad in [0.0, -0.0, -1.0, 1.5, f64::NAN, f64::NEG_INFINITY] {
+            assert_eq!(
+                bytes_from_js(bad).map_err(message),
+                Err(config::MAX_RESPONSE_BYTES_MESSAGE.to_owned()),
+                "{bad}"
+            );
+        }
+
+        assert_eq!(retries_from_js(-0.0).ok(), Some(0));
+        assert_eq!(retries_from_js(10.0).ok(), Some(10));
+        for bad in [-1.0, 0.5, 11.0, f64::INFINITY, f64::NAN] {
+            assert_eq!(
+                retries_from_js(bad).map_err(message),
+                Err("retries must be an integer from 0 to 10".to_owned()),
+                "{bad}"
+            );
+        }
+    }
+
+    fn native(timeout: Option<f64>, app_secret: Option<&str>) -> NativeOptions {
+        NativeOptions {
+            app_id: Some("app".into()),
+            app_secret: app_secret.map(Into::into),
+            prv_key: Some("1".into()),
+            env: None,
+            api: None,
+            include_stage_in_url: None,
+            proxy: None,
+            civic_public_keys: None,
+            timeout,
+            max_response_bytes: Some(f64::NAN),
+            ca: None,
+            retries: None,
+        }
+    }
+
+    #[test]
+    fn a_missing_option_is_reported_before_a_bad_number_and_numbers_in_order() {
+        let message = |o: NativeOptions| o.into_options().map(|_| ()).map_err(|e| e.to_string());
+        assert_eq!(
+            message(native(Some(0.0), None)),
+            Err("Please supply your application secret.".to_owned())
+        );
+        assert_eq!(
+            message(native(Some(0.0), Some("s"))),
+            Err(config::TIMEOUT_MESSAGE.to_owned())
+        );
+        assert_eq!(
+            message(native(None, Some("s"))),
+            Err(config::MAX_RESPONSE_BYTES_MESSAGE.to_owned())
+        );
     }
 }

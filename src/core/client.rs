@@ -11,7 +11,7 @@ use super::abort::Abort;
 use super::civic_ext::{authorization_header, civic_extension, request_body};
 use super::config::{Config, Options};
 use super::error::{Error, ErrorKind, Rejected};
-use super::reply::{self, PendingPayload, ReplyFields};
+use super::reply::{self, PendingPayload, ReplyFields, ReplyStatus};
 use super::response_token::verify_and_decrypt;
 use super::retry::with_retries;
 use super::steps::{host_of, Observer};
@@ -173,10 +173,7 @@ impl Client {
             }
         })
         .await?;
-        if reply.status != 200 {
-            return Err(unexpected_status(reply.status, Some(&reply.body)));
-        }
-        match self.read_reply_observed(Some(&reply.body), observer)? {
+        match self.process_payload_observed(reply.status.into(), Some(&reply.body), observer)? {
             ReplyOutcome::Ready(user_data) => Ok(user_data),
             ReplyOutcome::Processed(pending) => self.fetch(pending, deadline, observer).await,
         }
@@ -199,25 +196,31 @@ impl Client {
             .map_err(Clone::clone)
     }
 
-    /// civic-sip-api's `processPayload`: a reply's status and body text (`None` for a missing
-    /// body) to the user data, or to the payload URL of a processed reply.
-    pub fn process_payload(&self, status: u16, body: Option<&str>) -> Result<ReplyOutcome, Error> {
-        if status != 200 {
-            return Err(unexpected_status(status, body));
-        }
-        self.read_reply(body)
-    }
-
-    /// Reads the body of a 200 reply: not JSON, or without `data`, is an invalid response.
-    pub fn read_reply(&self, body: Option<&str>) -> Result<ReplyOutcome, Error> {
-        self.read_reply_observed(body, Observer::OFF)
-    }
-
-    fn read_reply_observed(
+    /// civic-sip-api's `processPayload`: a reply's status (a number, or what a JS caller gave) and
+    /// body text (`None` for a missing body) to the user data, or to the payload URL of a
+    /// processed reply. A status other than the number 200 is `ErrorKind::UnexpectedStatus`; a
+    /// body that is not JSON or has no `data`, `ErrorKind::InvalidResponse`.
+    pub fn process_payload(
         &self,
+        status: impl Into<ReplyStatus>,
+        body: Option<&str>,
+    ) -> Result<ReplyOutcome, Error> {
+        self.process_payload_observed(status.into(), body, Observer::OFF)
+    }
+
+    /// The one path from a reply to its outcome, for the exchange and `processPayload` alike.
+    fn process_payload_observed(
+        &self,
+        status: ReplyStatus,
         body: Option<&str>,
         observer: Observer<'_>,
     ) -> Result<ReplyOutcome, Error> {
+        if let ReplyStatus::Other(status) = status {
+            return Err(Error::new(ErrorKind::UnexpectedStatus {
+                status,
+                body: body.unwrap_or("undefined").to_owned(),
+            }));
+        }
         match reply::read(body)? {
             ReplyFields::Processed(pending) => {
                 observer.record(|| {
@@ -292,13 +295,6 @@ impl Client {
         let data = verify_and_decrypt(&self.config, token, encrypted, now, observer)?;
         Ok(UserData { data, user_id })
     }
-}
-
-fn unexpected_status(status: u16, body: Option<&str>) -> Error {
-    Error::new(ErrorKind::UnexpectedStatus {
-        status: status.to_string(),
-        body: body.unwrap_or("undefined").to_owned(),
-    })
 }
 
 /// Records what a request got: a status and its size, or the code it failed with.
@@ -494,6 +490,20 @@ mod tests {
                 .to_string()
         };
         assert_eq!(err(400, Some("x")), "400 x");
+        // What a JS caller may give: a status that is not the number 200, printed as JS does.
+        for (given, message) in [("200", "200 x"), ("undefined", "undefined x")] {
+            let e = client
+                .process_payload(ReplyStatus::Other(given.into()), Some("x"))
+                .expect_err("refused");
+            assert_eq!(
+                (e.to_string().as_str(), e.code()),
+                (message, code::HTTP_STATUS)
+            );
+        }
+        let e = client
+            .process_payload(ReplyStatus::Other("500".into()), None)
+            .expect_err("refused");
+        assert_eq!(e.to_string(), "500 undefined");
         assert_eq!(
             err(200, Some(r#"{"processed":true,"data":""}"#)),
             r#"Invalid response body or body data not found: {"processed":true,"data":""}"#

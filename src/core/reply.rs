@@ -7,6 +7,26 @@ use serde_json::Value;
 use super::error::{Error, ErrorKind};
 use super::json::UniqueKeys;
 
+/// The status a reply came with, as `processPayload` takes it: civic-sip-api read the body only
+/// for the number 200 and refused anything else, which JS may pass in any type, so the rest is
+/// kept as JS prints it (`String(statusCode)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyStatus {
+    /// The number 200.
+    Ok,
+    /// Any other status: `"201"`, `"200"` (a string), `"undefined"`.
+    Other(String),
+}
+
+impl From<u16> for ReplyStatus {
+    fn from(status: u16) -> Self {
+        match status {
+            200 => ReplyStatus::Ok,
+            other => ReplyStatus::Other(other.to_string()),
+        }
+    }
+}
+
 /// The fields of a 200 reply that decide what comes next.
 #[derive(Debug)]
 pub(crate) enum ReplyFields {
