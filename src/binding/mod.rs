@@ -274,22 +274,19 @@ where
     F: std::future::Future<Output = std::result::Result<UserData, CoreError>> + Send + 'static,
 {
     let settler = settler(env)?;
-    let log = match steps {
-        None => None,
-        Some(array) => {
-            let mut reference = std::ptr::null_mut();
-            // SAFETY: a Node-API call on the JS thread; the reference is deleted in `deliver`.
-            check_status!(unsafe {
-                sys::napi_create_reference(env.raw(), array.raw(), 1, &mut reference)
-            })?;
-            Some((Arc::new(Steps::default()), reference))
-        }
-    };
-    let work = work(log.as_ref().map(|(steps, _)| Arc::clone(steps)));
     let mut deferred = std::ptr::null_mut();
     let mut promise = std::ptr::null_mut();
     // SAFETY: plain Node-API calls on the JS thread with this thread's env.
     check_status!(unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
+    // Debug output is not worth failing an exchange for: without a reference, nothing is recorded.
+    let log = steps.and_then(|array| {
+        let mut reference = std::ptr::null_mut();
+        // SAFETY: a Node-API call on the JS thread; the reference is deleted in `deliver`.
+        let status =
+            unsafe { sys::napi_create_reference(env.raw(), array.raw(), 1, &mut reference) };
+        (status == sys::Status::napi_ok).then(|| (Arc::new(Steps::default()), reference))
+    });
+    let work = work(log.as_ref().map(|(steps, _)| Arc::clone(steps)));
     started_one(env, &settler);
     let pending = Pending {
         settler,
