@@ -271,7 +271,10 @@ export declare class sip {
    * Exchanges the auth code (the JWT `civic.sip.js` handed the browser) for the user's verified data.
    * Rejects with a {@link CivicSipError} whose message starts `Error exchanging code for data: `;
    * an auth code that is not a string, or holds a lone surrogate, with `ERR_INVALID_ARG_TYPE`
-   * before anything is sent.
+   * before anything is sent. With `NODE_DEBUG=civic-sip-native`, each step (request, status and
+   * size, payload fetch, verification and its reason, decryption, retry waits, settle) is printed
+   * on stderr with its time when the exchange settles; never a secret, the auth code, a token or
+   * user data.
    */
   exchangeCode(authCode: string, options?: ExchangeOptions): Promise<UserData>
   /** Node-style callback form, as in Civic's docs. */

@@ -42,6 +42,16 @@ const { startEmulator } = require(${JSON.stringify(path.join(__dirname, '..', 'e
   if (scenario === 'expired') await run('expiredResponse', { secondsAgo: 300 });
   if (scenario === 'retry') await run('rateLimited');
   if (scenario === 'processed') await run('processed');
+  if (scenario === 'processPayload') {
+    // The app posts the auth code itself and hands Civic's processed reply to processPayload.
+    emu.fault('processed', { times: 1 });
+    const { signedExchange } = require(${JSON.stringify(path.join(__dirname, 'helpers', 'civic'))});
+    const reply = await signedExchange(emu, code());
+    await client.processPayload({ statusCode: reply.status, body: reply.body }).then(
+      (user) => outcomes.push({ ok: true, data: user.data, userId: user.userId }),
+      (error) => outcomes.push({ ok: false, code: error.code }),
+    );
+  }
   const payloadPaths = emu.requests.map((r) => r.path || r.url).filter((p) => p && p.includes('payload'));
   process.stdout.write(JSON.stringify({
     outcomes, authCodes, appSecret: config.appSecret, prvKey: config.prvKey, payloadPaths,
@@ -172,6 +182,20 @@ test('a processed payload: its fetch names the host only, never the pre-signed p
   assert.match(got[4], /^payload: status 200, \d+ bytes$/);
   assert.deepEqual(got.slice(5), ['response token verified', got[6], 'settled: resolved']);
   assert.ok(run.payloadPaths.length > 0, 'the payload was fetched');
+  assertNothingSecret(run);
+});
+
+test('processPayload of a processed reply: the payload fetch, verification, decryption, settle', OPTS, async () => {
+  const run = await runChild('processPayload', { NODE_DEBUG: 'civic-sip-native' });
+  assert.equal(run.outcomes[0].ok, true);
+  assert.ok(run.lines.every((line) => / processPayload \+/.test(line)), run.lines.join('\n'));
+  const got = steps(run.lines);
+  assert.match(got[0], /^payload: GET from 127\.0\.0\.1:\d+ \(attempt 1\)$/);
+  assert.match(got[1], /^payload: status 200, \d+ bytes$/);
+  assert.equal(got[2], 'response token verified');
+  assert.match(got[3], /^user data decrypted: \d+ bytes of JSON$/);
+  assert.equal(got[4], 'settled: resolved');
+  assert.equal(got.length, 5);
   assertNothingSecret(run);
 });
 

@@ -107,6 +107,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn each_wait_is_recorded_with_its_length_and_why() {
+        let steps = crate::core::steps::Steps::default();
+        let mut statuses = vec![200, 503];
+        let reply = with_retries(
+            1,
+            Instant::now() + Duration::from_secs(5),
+            steps.observer(),
+            || {
+                let status = statuses.pop().unwrap_or(500);
+                async move {
+                    Ok(http::Reply {
+                        status,
+                        body: String::new(),
+                        retry_after: Some(Duration::from_millis(5)),
+                    })
+                }
+            },
+        )
+        .await
+        .expect("the retry succeeds");
+        assert_eq!(reply.status, 200);
+        let lines = steps.take();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].ends_with(" ms retry in 5 ms after status 503 (its Retry-After)"),
+            "{lines:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_retry_after_beyond_the_clock_gives_up_at_once_instead_of_overflowing() {
         let deadline = Instant::now() + Duration::from_secs(5);
         let started = Instant::now();
