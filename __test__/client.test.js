@@ -8,21 +8,21 @@
 // Run: node --test __test__/client.test.js
 
 // Loopback servers only, never through a proxy the environment may name (proxy.test.js covers those).
-for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy']) {
-  delete process.env[name];
-}
+require('./helpers/support').clearProxyEnv();
 
 const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
 const util = require('node:util');
 const crypto = require('node:crypto');
 const path = require('node:path');
-const { execFile } = require('node:child_process');
 
 const civicSip = require('..');
-const { startEmulator, DEFAULT_USER_DATA, stableStringify } = require('../emulator');
-const { closedPort, startServer } = require('./helpers/servers');
+const { DEFAULT_USER_DATA, stableStringify } = require('../emulator');
+const { closedPort } = require('./helpers/servers');
 const civic = require('./helpers/civic');
+const {
+  emulator, fakeCivic, httpServer, records, runNode,
+} = require('./helpers/support');
 const {
   PREFIX, NOT_VERIFIED, assertCivicError, rejectsWith, throwsWith, settle,
 } = require('./helpers/assertions');
@@ -30,29 +30,6 @@ const {
 const OPTS = { timeout: 15000 };
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const { codes } = civicSip;
-
-async function emulator(t, options) {
-  const emu = await startEmulator(options);
-  t.after(() => emu.close());
-  return emu;
-}
-
-async function fakeCivic(t, options) {
-  const fake = await civic.startFakeCivic(options);
-  t.after(() => fake.close());
-  return fake;
-}
-
-const records = (data) => data.map((r) => ({ ...r }));
-
-/** Runs `node -e script` (no proxy variables); resolves with { code, stdout, stderr }. */
-function runNode(script) {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['-e', script], { env: { PATH: process.env.PATH }, timeout: 10000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? err.code : 0, stdout, stderr });
-    });
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -874,11 +851,10 @@ describe('processPayload called directly', () => {
 
 describe('clients own their configuration', () => {
   test('clients without a proxy option share one connection pool: a client made per sign-in reuses connections', OPTS, async (t) => {
-    const server = await startServer((req, res) => {
+    const server = await httpServer(t, (req, res) => {
       res.writeHead(400, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ port: req.socket.remotePort }));
     });
-    t.after(() => server.close());
     const ports = [];
     for (let i = 0; i < 3; i += 1) {
       // Sign-ins a moment apart, as a user's are: a connection goes back to the pool on its

@@ -26,7 +26,8 @@ const rewire = require('rewire');
 const civicSipNative = require('..');
 const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
 const { newKeyPair, privateKeyFromHex, signJwt, encryptData, hmacBase64 } = require('./helpers/civic');
-const { closedPort } = require('./helpers/servers');
+const { closedPort, startServer, tlsFixture } = require('./helpers/servers');
+const { httpServer, socketServer, outcome } = require('./helpers/support');
 
 const PREFIX = 'Error exchanging code for data: ';
 const NOT_VERIFIED_TEXT = 'JWT Token containing encrypted data could not be verified';
@@ -35,15 +36,7 @@ const PAYLOAD = `${PREFIX}Could not return data from processed payload url: `;
 const INVALID_BODY = `${PREFIX}Invalid response body or body data not found: `;
 const OPTS = { timeout: 20000 };
 
-const CODES = {
-  CONFIG: 'ERR_CIVIC_CONFIG',
-  HTTP_STATUS: 'ERR_CIVIC_HTTP_STATUS',
-  NETWORK: 'ERR_CIVIC_NETWORK',
-  TIMEOUT: 'ERR_CIVIC_TIMEOUT',
-  INVALID_RESPONSE: 'ERR_CIVIC_INVALID_RESPONSE',
-  VERIFICATION: 'ERR_CIVIC_VERIFICATION',
-  DECRYPTION: 'ERR_CIVIC_DECRYPTION',
-};
+const { codes: CODES } = civicSipNative;
 
 const DEFAULT_DATA = DEFAULT_USER_DATA.map((r) => ({ ...r }));
 
@@ -59,52 +52,19 @@ const civicKey = privateKeyFromHex(civicPrivateKey);
 let emu; // the shared emulator; its fault is switched per scenario
 let fake; // the shared fake Civic; its handler is switched per scenario
 
-function listen(server) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve(server.address().port);
-    });
-  });
-}
-
 /**
  * A "fake Civic": answers every request with `fake.handler(req, res, body)` (no request checks;
  * that is the emulator's job). Records requests; close() destroys every socket.
  */
 async function startFake() {
-  const sockets = new Set();
-  const server = http.createServer();
   const self = {
-    requests: [],
     handler: (req, res) => send(res, 404, '{"message":"Not Found"}'),
     destroySockets() {
-      for (const s of sockets) s.destroy();
-    },
-    close() {
-      return new Promise((resolve) => {
-        server.close(() => resolve());
-        self.destroySockets();
-      });
+      for (const s of self.sockets) s.destroy();
     },
   };
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.on('request', (req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      self.requests.push({ method: req.method, url: req.url, headers: { ...req.headers }, body });
-      self.handler(req, res, body);
-    });
-  });
-  const port = await listen(server);
-  self.url = `http://127.0.0.1:${port}/`;
-  return self;
+  const server = await startServer((req, res, body) => self.handler(req, res, body));
+  return Object.assign(self, server);
 }
 
 function send(res, status, body, headers = { 'Content-Type': 'application/json' }) {
@@ -200,14 +160,6 @@ function referenceClient(config) {
 
 function nativeClient(config) {
   return civicSipNative.newClient(config);
-}
-
-async function outcome(fn) {
-  try {
-    return { ok: true, value: await fn() };
-  } catch (error) {
-    return { ok: false, error };
-  }
 }
 
 /** Runs the exchange through civic-sip-api, then civic-sip-native; the server requests of each. */
@@ -720,15 +672,6 @@ for (const [url, why] of [
     { message: `${PAYLOAD}RequestError: Error: ${why}`, code: CODES.NETWORK });
 }
 
-/** A server on 127.0.0.1 made by `make(handler)`; closed after the test. */
-async function otherServer(t, server) {
-  await listen(server);
-  const sockets = new Set();
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-  t.after(() => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }));
-  return server.address().port;
-}
-
 async function networkScenario(t, api, expect) {
   const none = { requests: [] };
   const run = await runBoth(emu.clientConfig({ api }), emu.mintAuthCode(), none);
@@ -736,17 +679,13 @@ async function networkScenario(t, api, expect) {
 }
 
 test('same outcome: a reply that is not HTTP', OPTS, async (t) => {
-  const port = await otherServer(t, require('node:net').createServer((socket) => {
+  const { port } = await socketServer(t, (socket) => {
     socket.on('error', () => {});
     socket.once('data', () => socket.end('SSH-2.0-OpenSSH_9.6\r\n'));
-  }));
+  });
   await networkScenario(t, `http://127.0.0.1:${port}/`, { message: `${PREFIX}Error: Parse Error: Expected HTTP/, RTSP/ or ICE/`, code: CODES.NETWORK });
 });
 
-const tlsFixture = (name) => ({
-  key: require('node:fs').readFileSync(path.join(__dirname, 'fixtures', 'tls', `${name}-key.pem`)),
-  cert: require('node:fs').readFileSync(path.join(__dirname, 'fixtures', 'tls', `${name}.pem`)),
-});
 const { TLS_KEY, TLS_CERT } = require('./helpers/servers');
 for (const [name, tls, host, why] of [
   ['a self-signed certificate', { key: TLS_KEY, cert: TLS_CERT }, '127.0.0.1', 'self-signed certificate'],
@@ -756,9 +695,7 @@ for (const [name, tls, host, why] of [
   ['a certificate not yet valid', tlsFixture('localhost-not-yet-valid'), 'localhost', 'certificate is not yet valid'],
 ]) {
   test(`same outcome: TLS, ${name}`, OPTS, async (t) => {
-    const server = require('node:https').createServer(tls, (req, res) => send(res, 200, '{}'));
-    server.on('tlsClientError', () => {});
-    const port = await otherServer(t, server);
+    const { port } = await httpServer(t, (req, res) => send(res, 200, '{}'), { tls });
     await networkScenario(t, `https://${host}:${port}/`, { message: `${PREFIX}Error: ${why}`, code: CODES.NETWORK });
   });
 }

@@ -7,9 +7,7 @@
 //
 // Run: node --test __test__/hardening.test.js
 
-for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy', 'NODE_EXTRA_CA_CERTS']) {
-  delete process.env[name];
-}
+require('./helpers/support').clearProxyEnv(['NODE_EXTRA_CA_CERTS']);
 
 const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -19,68 +17,26 @@ const https = require('node:https');
 const net = require('node:net');
 const path = require('node:path');
 const util = require('node:util');
-const { execFile } = require('node:child_process');
 const { getEventListeners } = require('node:events');
 
 const civicSip = require('..');
-const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
-const { closedPort, startServer } = require('./helpers/servers');
+const { DEFAULT_USER_DATA } = require('../emulator');
+const {
+  closedPort, TLS_DIR, CA_PEM, tlsFixture,
+} = require('./helpers/servers');
 const civic = require('./helpers/civic');
+const {
+  emulator, fakeCivic, httpServer, socketServer, proxyServer, records, runNode, sleep,
+} = require('./helpers/support');
 const {
   PREFIX, NOT_VERIFIED, assertCivicError, rejectsWith, settle,
 } = require('./helpers/assertions');
 
 const OPTS = { timeout: 30000 };
 const { codes } = civicSip;
-const TLS_DIR = path.join(__dirname, 'fixtures', 'tls');
-// A private CA and a server certificate it issued for 127.0.0.1 (valid until 2126).
-const CA_PEM = fs.readFileSync(path.join(TLS_DIR, 'ca.pem'), 'utf8');
-const SERVER_TLS = {
-  key: fs.readFileSync(path.join(TLS_DIR, 'server-key.pem')),
-  cert: fs.readFileSync(path.join(TLS_DIR, 'server.pem')),
-};
-const records = (data) => data.map((r) => ({ ...r }));
+// A private CA (CA_PEM) and a server certificate it issued for 127.0.0.1 (valid until 2126).
+const SERVER_TLS = tlsFixture('server');
 const b64uJson = (o) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');
-const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
-
-async function fakeCivic(t, options) {
-  const fake = await civic.startFakeCivic(options);
-  t.after(() => fake.close());
-  return fake;
-}
-
-async function emulator(t, options) {
-  const emu = await startEmulator(options);
-  t.after(() => emu.close());
-  return emu;
-}
-
-/** A server whose every request is handled by `handler(req, res)` as soon as its headers are in. */
-async function rawServer(t, handler, { tls } = {}) {
-  const { createServer } = tls ? https : require('node:http');
-  const server = tls ? createServer(tls) : createServer();
-  const sockets = new Set();
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-  server.on('tlsClientError', () => {});
-  server.on('request', handler);
-  await new Promise((resolve) => { server.listen(0, '127.0.0.1', resolve); });
-  const close = () => new Promise((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  });
-  t.after(close);
-  const { port } = server.address();
-  return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/`, port, sockets, close };
-}
-
-/** Runs `node -e script` with `env` (no proxy variables); resolves with { code, stdout, stderr }. */
-function runNode(script, { env = {}, args = [], timeout = 60000 } = {}) {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [...args, '-e', script], {
-      cwd: path.join(__dirname, '..'), env: { PATH: process.env.PATH, ...env }, timeout, maxBuffer: 1 << 24,
-    }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -199,12 +155,8 @@ describe('stalls settle within the timeout', () => {
   const timedOut = { message: `${PREFIX}Error: ETIMEDOUT: no answer within ${TIMEOUT} ms`, code: codes.TIMEOUT };
 
   test('a server that accepts the connection and never answers', OPTS, async (t) => {
-    const server = net.createServer(() => {});
-    const sockets = [];
-    server.on('connection', (s) => sockets.push(s));
-    await new Promise((resolve) => { server.listen(0, '127.0.0.1', resolve); });
-    t.after(() => { sockets.forEach((s) => s.destroy()); server.close(); });
-    const client = civicSip.newClient({ ...civic.newApp(), api: `http://127.0.0.1:${server.address().port}/`, timeout: TIMEOUT });
+    const server = await socketServer(t, () => {});
+    const client = civicSip.newClient({ ...civic.newApp(), api: server.url, timeout: TIMEOUT });
     const outcome = await settle(client.exchangeCode('code'));
     assertCivicError(outcome.error, timedOut);
     assert.ok(outcome.elapsed >= TIMEOUT - 20 && outcome.elapsed < TIMEOUT + MARGIN, `settled after ${outcome.elapsed} ms`);
@@ -277,14 +229,10 @@ describe('a redirect never carries the auth code anywhere', () => {
   // request, not to the shape of its URL. Every 3xx, with and without Location, with a query or
   // fragment in `api` or `env`, direct and through a proxy; the second server must see nothing.
   test('every 3xx to the exchange POST is its answer; nothing reaches the Location host', OPTS, async (t) => {
-    const elsewhere = await startServer((req, res) => { res.writeHead(200); res.end('{"data":"stolen"}'); });
-    t.after(() => elsewhere.close());
+    const elsewhere = await httpServer(t, (req, res) => { res.writeHead(200); res.end('{"data":"stolen"}'); });
     let answer;
-    const civicLike = await startServer((req, res) => answer(req, res));
-    t.after(() => civicLike.close());
-    const { startProxy } = require('./helpers/proxy');
-    const proxy = await startProxy();
-    t.after(() => proxy.close());
+    const civicLike = await httpServer(t, (req, res) => answer(req, res));
+    const proxy = await proxyServer(t);
     const routes = [
       ['api with a query', { api: `${civicLike.url}sip?gw=1` }],
       ['api with a fragment', { api: `${civicLike.url}sip#frag` }],
@@ -330,8 +278,7 @@ describe('a redirect never carries the auth code anywhere', () => {
 
   test('the payload GET still follows redirects (any 3xx with a Location), relative or not', OPTS, async (t) => {
     const fake = await fakeCivic(t);
-    const other = await startServer((req, res) => { res.writeHead(200); res.end(fake.token()); });
-    t.after(() => other.close());
+    const other = await httpServer(t, (req, res) => { res.writeHead(200); res.end(fake.token()); });
     for (const status of [301, 302, 303, 307, 308]) {
       fake.route('/moved', { status, headers: { Location: `${other.url}token?x=1` } });
       fake.processed({ status, headers: { Location: '/moved' } });
@@ -383,9 +330,7 @@ describe('a pre-signed payload URL is fetched exactly as given', () => {
   });
 
   test('through an HTTP proxy (absolute form) and through a CONNECT tunnel to https', OPTS, async (t) => {
-    const { startProxy } = require('./helpers/proxy');
-    const proxy = await startProxy();
-    t.after(() => proxy.close());
+    const proxy = await proxyServer(t);
     const fake = await fakeCivic(t);
     const tlsFake = await fakeCivic(t, { tls: true });
     for (const target of TARGETS) {
@@ -618,7 +563,7 @@ describe('TLS', () => {
 
   test('ca: a private CA is trusted when given, as a string, a Buffer or in an array; not otherwise', OPTS, async (t) => {
     const fake = await fakeCivic(t);
-    const server = await rawServer(t, civicHandler(fake), { tls: SERVER_TLS });
+    const server = await httpServer(t, civicHandler(fake), { tls: SERVER_TLS, readBody: false });
     const config = fake.clientConfig({ api: server.url });
     await rejectsWith(civicSip.newClient(config).exchangeCode('code'), {
       message: `${PREFIX}Error: unable to verify the first certificate`, code: codes.NETWORK,
@@ -641,7 +586,7 @@ describe('TLS', () => {
 
   test('NODE_EXTRA_CA_CERTS adds a private CA to the roots (child processes)', OPTS, async (t) => {
     const fake = await fakeCivic(t);
-    const server = await rawServer(t, civicHandler(fake), { tls: SERVER_TLS });
+    const server = await httpServer(t, civicHandler(fake), { tls: SERVER_TLS, readBody: false });
     const script = `require('.').newClient(${JSON.stringify(fake.clientConfig({ api: server.url }))}).exchangeCode('code')
       .then((r) => console.log(JSON.stringify(r)), (e) => console.log(JSON.stringify({ message: e.message, code: e.code })));`;
     const trusted = await runNode(script, { env: { NODE_EXTRA_CA_CERTS: path.join(TLS_DIR, 'ca.pem') } });
@@ -661,10 +606,6 @@ describe('TLS', () => {
 
   test('ca as Node\'s https judges it: a CA:TRUE self-signed certificate is accepted; wrong host, dates, issuer refused in Node\'s words', OPTS, async (t) => {
     const fake = await fakeCivic(t);
-    const tlsFixture = (name) => ({
-      key: fs.readFileSync(path.join(TLS_DIR, `${name}-key.pem`)),
-      cert: fs.readFileSync(path.join(TLS_DIR, `${name}.pem`), 'utf8'),
-    });
     const localhost = tlsFixture('localhost'); // openssl req -x509 for localhost: CA:TRUE
     const expired = tlsFixture('localhost-expired');
     const notYet = tlsFixture('localhost-not-yet-valid');
@@ -680,7 +621,7 @@ describe('TLS', () => {
       chain: { key: SERVER_TLS.key, cert: `${serverPem}${CA_PEM}` },
       leaf: { key: require('./helpers/servers').TLS_KEY, cert: selfSignedLeaf },
     })) {
-      servers[name] = await rawServer(t, civicHandler(fake), { tls });
+      servers[name] = await httpServer(t, civicHandler(fake), { tls, readBody: false });
     }
     // Node's own https client, given the same `ca`: 'ok' or the message it refused with.
     const nodeVerdict = (url, ca) => new Promise((resolve) => {
@@ -828,14 +769,12 @@ describe('optional resilience: retries (off by default)', () => {
     // A forwarder comes up on that port 300 ms later; the first attempts were refused.
     const pending = civicSip.newClient({ ...config, retries: 6 }).exchangeCode('code');
     await sleep(300);
-    const forwarder = net.createServer((socket) => {
+    await socketServer(t, (socket) => {
       const upstream = net.connect(fake.port, '127.0.0.1');
       socket.pipe(upstream).pipe(socket);
       upstream.on('error', () => socket.destroy());
       socket.on('error', () => upstream.destroy());
-    });
-    await new Promise((resolve) => { forwarder.listen(port, '127.0.0.1', resolve); });
-    t.after(() => forwarder.close());
+    }, { port });
     assert.deepEqual(await pending, { data: records(DEFAULT_USER_DATA), userId: 'fake-user-id' });
     assert.equal(fake.requests.length, 1);
   });
@@ -870,7 +809,7 @@ describe('optional resilience: AbortSignal per call', () => {
     const fake = await fakeCivic(t);
     let closed;
     const socketClosed = new Promise((resolve) => { closed = resolve; });
-    const server = await rawServer(t, (req) => { req.socket.on('close', closed); });
+    const server = await httpServer(t, (req) => { req.socket.on('close', closed); }, { readBody: false });
     const client = civicSip.newClient(fake.clientConfig({ api: server.url }));
     const controller = new AbortController();
     const pending = client.exchangeCode('code', { signal: controller.signal });
