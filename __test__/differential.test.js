@@ -18,14 +18,15 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const crypto = require('node:crypto');
 const path = require('node:path');
 const rewire = require('rewire');
 
 const civicSipNative = require('..');
 const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
-const { newKeyPair, privateKeyFromHex, signJwt, encryptData, hmacBase64 } = require('./helpers/civic');
+const civic = require('./helpers/civic');
+
+const { newKeyPair, privateKeyFromHex } = civic;
 const { closedPort, startServer, tlsFixture } = require('./helpers/servers');
 const { httpServer, socketServer, outcome } = require('./helpers/support');
 
@@ -74,23 +75,10 @@ function send(res, status, body, headers = { 'Content-Type': 'application/json' 
 }
 
 /** A response token as Civic signs it, with the shared Civic key and the emulator's app. */
-function responseToken({
-  userData = DEFAULT_DATA, clearText, encrypted = true, claims = {}, omit = [], header,
-} = {}) {
-  const now = Date.now() / 1000;
-  const text = clearText ?? JSON.stringify(userData);
-  const all = {
-    jti: crypto.randomUUID(),
-    iat: now,
-    exp: now + 1800,
-    iss: 'civic-sip-hosted-service',
-    aud: 'https://api.civic.com/sip/',
-    sub: emu.app.appId,
-    data: encrypted ? encryptData(text, emu.app.appSecret) : text,
-    ...claims,
-  };
-  for (const k of omit) delete all[k];
-  return signJwt(all, civicKey, header);
+function responseToken(options = {}) {
+  return civic.responseToken({
+    appId: emu.app.appId, appSecret: emu.app.appSecret, civicKey: { privateKey: civicKey }, userData: DEFAULT_DATA, ...options,
+  });
 }
 
 /**
@@ -106,35 +94,8 @@ function fakeReplies(replyText, payload) {
   };
 }
 
-/** A raw exchange with the emulator (request JWT + HMAC by node:crypto): the reply as Civic sent it. */
-function rawExchange(code) {
-  const { appId, appSecret, prvKey } = emu.app;
-  const now = Date.now() / 1000;
-  const requestJwt = signJwt({
-    jti: crypto.randomUUID(),
-    iat: now,
-    exp: now + 180,
-    iss: appId,
-    aud: emu.url,
-    sub: appId,
-    data: { method: 'POST', path: 'scopeRequest/authCode' },
-  }, privateKeyFromHex(prvKey));
-  const body = JSON.stringify({ allowS3UploadedPayload: true, authToken: code });
-  const ext = hmacBase64(body, appSecret);
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${emu.url}prod/scopeRequest/authCode`, {
-      method: 'POST',
-      agent: false,
-      headers: { 'Content-Type': 'application/json', Accept: '*/*', Authorization: `Civic ${requestJwt}.${ext}` },
-    }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+/** A raw exchange with the emulator (request token and Civic extension by helpers/civic.js): the reply as Civic sent it. */
+const rawExchange = (code) => civic.signedExchange(emu, code);
 
 before(async () => {
   emu = await startEmulator({ civicPrivateKey });

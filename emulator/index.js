@@ -16,11 +16,12 @@ const { EventEmitter } = require('node:events');
 const {
   buildProfile, browserRoutes, DEFAULT_USER_RECORDS, DEFAULT_SCOPES,
 } = require('./browser');
+const {
+  CIVIC_ISSUER: CIVIC_ISS, CIVIC_AUDIENCE: CIVIC_AUD, EXCHANGE_PATH,
+  isHex, stableStringify, keyPair, publicKeyFromHex, signJwt, encryptData, civicExtension,
+} = require('./civic-crypto');
 
-const CIVIC_ISS = 'civic-sip-hosted-service';
-const CIVIC_AUD = 'https://api.civic.com/sip/';
 const TOKEN_LIFETIME_MS = 30 * 60 * 1000;
-const EXCHANGE_PATH = 'scopeRequest/authCode';
 /** Where a script (any language) mints an auth code without a browser. */
 const MINT_PATH = '/emulator/auth-code';
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -73,31 +74,6 @@ const MESSAGES = {
 
 const b64u = (buf) => Buffer.from(buf).toString('base64url');
 const B64U_RE = /^[A-Za-z0-9_-]+$/;
-const HEX_RE = /^[0-9a-fA-F]*$/;
-
-function isHex(s, ...lengths) {
-  return typeof s === 'string' && HEX_RE.test(s) && (lengths.length === 0 || lengths.includes(s.length));
-}
-
-/** JSON.stringify with object keys sorted at every level (json-stable-stringify semantics). */
-function stableStringify(value) {
-  if (value !== null && typeof value === 'object' && typeof value.toJSON === 'function') {
-    value = value.toJSON();
-  }
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) {
-    return `[${value.map((v) => {
-      const s = stableStringify(v);
-      return s === undefined ? 'null' : s;
-    }).join(',')}]`;
-  }
-  const parts = [];
-  for (const key of Object.keys(value).sort()) {
-    const s = stableStringify(value[key]);
-    if (s !== undefined) parts.push(`${JSON.stringify(key)}:${s}`);
-  }
-  return `{${parts.join(',')}}`;
-}
 
 function randomBase62(n) {
   const bytes = crypto.randomBytes(n * 2);
@@ -114,39 +90,6 @@ const secondsFromMs = (ms) => Math.round(ms) / 1000;
 
 // -------------------------------------------------------------- P-256 keys
 
-function publicKeyFromHex(hex) {
-  if (!isHex(hex, 130) || !hex.toLowerCase().startsWith('04')) {
-    throw new TypeError('expected an uncompressed SEC1 P-256 point: 130 hex characters starting with 04');
-  }
-  const point = Buffer.from(hex, 'hex');
-  return crypto.createPublicKey({
-    key: { kty: 'EC', crv: 'P-256', x: b64u(point.subarray(1, 33)), y: b64u(point.subarray(33)) },
-    format: 'jwk',
-  });
-}
-
-/** { privateHex, publicHex, privateKey, publicKey } from a 64-hex scalar (or a fresh one). */
-function keyPair(privateHex) {
-  const ecdh = crypto.createECDH('prime256v1');
-  if (privateHex === undefined) {
-    ecdh.generateKeys();
-  } else {
-    if (!isHex(privateHex) || privateHex.length === 0 || privateHex.length > 64) {
-      throw new TypeError('expected a P-256 private key as up to 64 hex characters');
-    }
-    ecdh.setPrivateKey(Buffer.from(privateHex.padStart(64, '0'), 'hex'));
-  }
-  const d = Buffer.from(ecdh.getPrivateKey('hex').padStart(64, '0'), 'hex');
-  const point = ecdh.getPublicKey(); // uncompressed: 04 || X || Y
-  const jwk = { kty: 'EC', crv: 'P-256', x: b64u(point.subarray(1, 33)), y: b64u(point.subarray(33)) };
-  return {
-    privateHex: d.toString('hex'),
-    publicHex: point.toString('hex'),
-    privateKey: crypto.createPrivateKey({ key: { ...jwk, d: b64u(d) }, format: 'jwk' }),
-    publicKey: crypto.createPublicKey({ key: jwk, format: 'jwk' }),
-  };
-}
-
 /** Fresh credentials for an app and for the emulator's Civic key (what the CLI's --credentials keeps). */
 function newCredentials() {
   return {
@@ -158,12 +101,6 @@ function newCredentials() {
 }
 
 // -------------------------------------------------------------------- JWT
-
-function signJwt(claims, privateKey) {
-  const input = `${b64u(JSON.stringify({ alg: 'ES256', typ: 'JWT' }))}.${b64u(JSON.stringify(claims))}`;
-  const sig = crypto.sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-  return `${input}.${b64u(sig)}`;
-}
 
 /**
  * Parses and checks an ES256 JWT's signature with `publicKey` (named `keyName` in words).
@@ -206,44 +143,6 @@ function expiredWords(exp) {
   if (typeof exp !== 'number') return `has no numeric exp (got ${JSON.stringify(exp)})`;
   const ago = (Date.now() - exp * 1000) / 1000;
   return `expired ${ago.toFixed(1)} s ago (exp ${exp})`;
-}
-
-// -------------------------------------------------------------------- AES
-
-function aesCipherName(keyBytes) {
-  switch (keyBytes.length) {
-    case 16: return 'aes-128-cbc';
-    case 24: return 'aes-192-cbc';
-    case 32: return 'aes-256-cbc';
-    default: throw new TypeError('appSecret must be 32, 48 or 64 hex characters');
-  }
-}
-
-/**
- * `<32 hex IV><base64 ciphertext>`, AES-CBC keyed with the hex-decoded secret.
- * mode 'badPadding' pads with zero bytes (never valid PKCS#7); mode 'badIv'
- * writes the IV with its first two characters replaced by 'zz'.
- */
-function encryptData(clearText, secretHex, mode) {
-  const key = Buffer.from(secretHex, 'hex');
-  const iv = crypto.randomBytes(16);
-  if (mode === 'badIv') {
-    // The IV text will read 'zz…'. CryptoJS parses 'zz' as the byte 0x00; the
-    // real first byte is 0x01, so a lenient client decrypts a first plaintext
-    // byte that is off by one bit (deterministically garbage, never a crash).
-    iv[0] = 0x01;
-  }
-  const cipher = crypto.createCipheriv(aesCipherName(key), key, iv);
-  let plain = Buffer.from(clearText, 'utf8');
-  if (mode === 'badPadding') {
-    cipher.setAutoPadding(false);
-    const pad = 16 - (plain.length % 16);
-    plain = Buffer.concat([plain, Buffer.alloc(pad, 0)]);
-  }
-  const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
-  let ivHex = iv.toString('hex');
-  if (mode === 'badIv') ivHex = `zz${ivHex.slice(2)}`;
-  return ivHex + ct.toString('base64');
 }
 
 // ------------------------------------------------------------------- HTTP
@@ -431,7 +330,7 @@ async function startEmulator(options = {}) {
 
     // HMAC over the key-sorted serialisation of the parsed body (the raw text if it is not JSON).
     const signed = bodyParsed ? stableStringify(parsedBody) : bodyText;
-    const expected = Buffer.from(crypto.createHmac('sha256', Buffer.from(appSecret, 'utf8')).update(signed, 'utf8').digest('base64'));
+    const expected = Buffer.from(civicExtension(signed, appSecret));
     const given = Buffer.from(extension);
     if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
       return refusal(401, 'civic-extension',
