@@ -113,18 +113,12 @@ function listen(server, host, port = 0) {
 async function startServer(handler, { tls = false, host = '127.0.0.1', readBody = true } = {}) {
   const credentials = tls === true ? { key: TLS_KEY, cert: TLS_CERT } : tls;
   const server = credentials ? https.createServer(credentials) : http.createServer();
-  const sockets = new Set();
   const requests = [];
-  let closing = null;
+  const open = connections(server);
   // 'connection' sees the raw TCP socket; with TLS, 'secureConnection' sees the TLS socket too.
-  const track = (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    if (closing) socket.destroy();
-  };
-  server.on('connection', track);
+  server.on('connection', open.track);
   if (credentials) {
-    server.on('secureConnection', track);
+    server.on('secureConnection', open.track);
     server.on('tlsClientError', () => {}); // a client refusing the certificate
   }
   const answer = (req, res, body) => {
@@ -147,7 +141,7 @@ async function startServer(handler, { tls = false, host = '127.0.0.1', readBody 
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
       requests.push({ method: req.method, url: req.url, headers: { ...req.headers }, body });
-      if (closing) {
+      if (open.closing) {
         req.socket.destroy();
         return;
       }
@@ -160,44 +154,56 @@ async function startServer(handler, { tls = false, host = '127.0.0.1', readBody 
     port,
     host,
     requests,
-    sockets,
-    close: closer(server, sockets, (promise) => { closing = promise; }),
+    sockets: open.sockets,
+    close: open.close,
   };
 }
 
-/** close() for a server and its sockets: stops listening, destroys every socket; idempotent. */
-function closer(server, sockets, onClosing = () => {}) {
+/**
+ * The open connections of `server`: track(socket) for each (a socket arriving while closing is
+ * destroyed); close() stops listening and destroys them all, once (idempotent).
+ */
+function connections(server) {
+  const sockets = new Set();
   let closing = null;
-  return () => {
-    if (!closing) {
-      closing = new Promise((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-        sockets.clear();
-      });
-      onClosing(closing);
-    }
-    return closing;
+  return {
+    sockets,
+    get closing() {
+      return closing !== null;
+    },
+    track(socket) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+      if (closing) socket.destroy();
+    },
+    close() {
+      if (!closing) {
+        closing = new Promise((resolve) => {
+          server.close(() => resolve());
+          for (const s of sockets) s.destroy();
+          sockets.clear();
+        });
+      }
+      return closing;
+    },
   };
 }
 
 async function startSocketServer(onConnection, { host = '127.0.0.1', port = 0 } = {}) {
-  const sockets = new Set();
-  let closing = null;
+  let open = null;
   const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    if (closing) socket.destroy();
-    else onConnection(socket);
+    open.track(socket);
+    if (!open.closing) onConnection(socket);
   });
+  open = connections(server);
   const actual = await listen(server, host, port);
   return {
     url: `http://${host}:${actual}/`,
     port: actual,
     host,
-    sockets,
-    close: closer(server, sockets, (promise) => { closing = promise; }),
+    sockets: open.sockets,
+    close: open.close,
   };
 }
 
@@ -228,16 +234,9 @@ function badGateway(res, err) {
 
 async function startProxy({ host = '127.0.0.1' } = {}) {
   const server = http.createServer();
-  const sockets = new Set();
   const requests = [];
-  let closing = null;
-
-  const track = (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    if (closing) socket.destroy();
-  };
+  const open = connections(server);
+  const { track } = open;
   server.on('connection', track);
   server.on('clientError', (err, socket) => socket.destroy());
 
@@ -259,7 +258,7 @@ async function startProxy({ host = '127.0.0.1' } = {}) {
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       requests.push({ method: req.method, url: req.url, headers: { ...req.headers }, body: body.toString('utf8') });
-      if (closing) {
+      if (open.closing) {
         req.socket.destroy();
         return;
       }
@@ -288,7 +287,7 @@ async function startProxy({ host = '127.0.0.1' } = {}) {
   server.on('connect', (req, clientSocket, head) => {
     requests.push({ method: 'CONNECT', url: req.url, headers: { ...req.headers }, body: '' });
     const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(req.url);
-    if (!m || closing) {
+    if (!m || open.closing) {
       clientSocket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
       return;
     }
@@ -307,30 +306,13 @@ async function startProxy({ host = '127.0.0.1' } = {}) {
     clientSocket.once('close', () => upstream.destroy());
   });
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address();
-
+  const port = await listen(server, host);
   return {
     url: `http://${host}:${port}`,
     port,
     host,
     requests,
-    close() {
-      if (!closing) {
-        closing = new Promise((resolve) => {
-          server.close(() => resolve());
-          for (const s of sockets) s.destroy();
-          sockets.clear();
-        });
-      }
-      return closing;
-    },
+    close: open.close,
   };
 }
 
