@@ -14,6 +14,7 @@ const crypto = require('node:crypto');
 const rewire = require('rewire');
 
 const { startEmulator, stableStringify, DEFAULT_USER_DATA, FAULTS } = require('../emulator');
+const { emulator: start } = require('./helpers/support');
 const {
   decodeJwt, privateKeyFromHex, decryptData, signJwt, hmacBase64, verifyJwt: verifiesWith,
 } = require('./helpers/civic');
@@ -24,12 +25,6 @@ const NOT_VERIFIED = `${PREFIX}JWT Token containing encrypted data could not be 
 const OPTS = { timeout: 15000 };
 
 // ------------------------------------------------------------------ helpers
-
-async function start(t, options) {
-  const emu = await startEmulator(options);
-  t.after(() => emu.close());
-  return emu;
-}
 
 /** A civic-sip-api client bound to `emu` (fresh module state per call). */
 function civicClient(emu, overrides = {}) {
