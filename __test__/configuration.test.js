@@ -152,4 +152,17 @@ describe('configuration', () => {
       assert.equal(civic.decodeJwt(token).claims.aud, emu.url);
     }
   });
+
+  test('invalid timeouts throw at construction', OPTS, () => {
+    const app = civic.newApp();
+    // Infinity counts as the longest timer (input.test.js); -Infinity is not positive.
+    for (const timeout of [0, -1, Number.NaN, -Infinity, 'soon']) {
+      throwsWith(() => civicSip.newClient({ ...app, timeout }), {
+        message: 'timeout must be a positive number of milliseconds', code: codes.CONFIG,
+      });
+    }
+    // null/undefined mean the default.
+    assert.ok(civicSip.newClient({ ...app, timeout: null }) instanceof civicSip.sip);
+    assert.ok(civicSip.newClient({ ...app, timeout: undefined }) instanceof civicSip.sip);
+  });
 });

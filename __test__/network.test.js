@@ -23,7 +23,7 @@ const {
   emulator, fakeCivic, socketServer, records,
 } = require('./helpers/support');
 const {
-  PREFIX, assertCivicError, rejectsWith, throwsWith, settle,
+  PREFIX, assertCivicError, rejectsWith, settle,
 } = require('./helpers/assertions');
 
 const OPTS = { timeout: 30000 };
@@ -80,19 +80,6 @@ describe('network failures and timeouts', () => {
     assert.equal(outcome.ok, false);
     assertCivicError(outcome.error, { message: `${PREFIX}Error: ETIMEDOUT: no answer within 300 ms`, code: codes.TIMEOUT });
     assert.deepEqual(fake.requests.map((r) => r.method), ['POST', 'GET']);
-  });
-
-  test('invalid timeouts throw at construction', OPTS, () => {
-    const app = civic.newApp();
-    // Infinity counts as the longest timer (input.test.js); -Infinity is not positive.
-    for (const timeout of [0, -1, Number.NaN, -Infinity, 'soon']) {
-      throwsWith(() => civicSip.newClient({ ...app, timeout }), {
-        message: 'timeout must be a positive number of milliseconds', code: codes.CONFIG,
-      });
-    }
-    // null/undefined mean the default.
-    assert.ok(civicSip.newClient({ ...app, timeout: null }) instanceof civicSip.sip);
-    assert.ok(civicSip.newClient({ ...app, timeout: undefined }) instanceof civicSip.sip);
   });
 });
 
