@@ -84,7 +84,7 @@ async function startEmulator(options = {}) {
     profile,
     origins: options.origins ?? null,
     userId: ctx.profileUserId,
-    mint: (records, mintOptions) => emu.mintAuthCode(records, mintOptions),
+    mint: ctx.mintAuthCode,
   });
   ctx.life = serverLifecycle({ keepAliveTimeout: options.keepAliveTimeout, onRequest: (req, res) => handleRequest(ctx, req, res) });
   const { port: actualPort, url } = await ctx.life.listen(port, host);
