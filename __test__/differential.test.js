@@ -111,13 +111,7 @@ after(async () => {
 // ------------------------------------------------------------------ the two clients
 
 /** civic-sip-api with its own module state (its `api` is module-level) and Civic's key swapped. */
-function referenceClient(config) {
-  const civicSip = rewire('civic-sip-api');
-  civicSip.__get__('hostedServices').SIPHostedService.hexpub = config.civicPublicKey;
-  // civic-sip-api has neither option (and would ignore them); leave them out.
-  const { civicPublicKey, timeout, ...options } = config; // eslint-disable-line no-unused-vars
-  return civicSip.newClient(options);
-}
+const referenceClient = civic.civicSipApi;
 
 function nativeClient(config) {
   return civicSipNative.newClient(config);

@@ -11,12 +11,11 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const rewire = require('rewire');
 
 const { startEmulator, stableStringify, DEFAULT_USER_DATA, FAULTS } = require('../emulator');
 const { emulator: start } = require('./helpers/support');
 const {
-  decodeJwt, privateKeyFromHex, decryptData, signJwt, hmacBase64, verifyJwt: verifiesWith,
+  decodeJwt, privateKeyFromHex, decryptData, signJwt, hmacBase64, verifyJwt: verifiesWith, civicSipApi,
 } = require('./helpers/civic');
 const { httpRequest } = require('./helpers/servers');
 
@@ -28,10 +27,7 @@ const OPTS = { timeout: 15000 };
 
 /** A civic-sip-api client bound to `emu` (fresh module state per call). */
 function civicClient(emu, overrides = {}) {
-  const civicSip = rewire('civic-sip-api');
-  civicSip.__get__('hostedServices').SIPHostedService.hexpub = emu.civicPublicKey;
-  const { appId, appSecret, prvKey, api } = emu.clientConfig();
-  return civicSip.newClient({ appId, appSecret, prvKey, api, ...overrides });
+  return civicSipApi({ ...emu.clientConfig(), ...overrides });
 }
 
 async function rejectsWith(promise, expected) {
@@ -463,10 +459,7 @@ test('processed flow wraps response verification failures', OPTS, async (t) => {
   const reply = JSON.parse((await send(signedRequest(emu))).body);
   assert.equal(reply.processed, true);
   const imposter = await start(t, { app: emu.app });
-  const civicSip = rewire('civic-sip-api');
-  civicSip.__get__('hostedServices').SIPHostedService.hexpub = imposter.civicPublicKey;
-  const { appId, appSecret, prvKey, api } = emu.clientConfig();
-  const wrong = civicSip.newClient({ appId, appSecret, prvKey, api });
+  const wrong = civicSipApi({ ...emu.clientConfig(), civicPublicKey: imposter.civicPublicKey });
   await rejectsWith(wrong.exchangeCode(emu.mintAuthCode()),
     `${PREFIX}Could not return data from processed payload url: Error: JWT Token containing encrypted data could not be verified`);
   assert.ok((await client.exchangeCode(emu.mintAuthCode())).data);

@@ -15,7 +15,6 @@ require('./helpers/support').clearProxyEnv();
 const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
 const { getEventListeners } = require('node:events');
-const rewire = require('rewire');
 
 const civicSip = require('..');
 const { DEFAULT_USER_DATA } = require('../emulator');
@@ -36,11 +35,7 @@ const CIVIC_KEY_MESSAGE = `${PREFIX}civicPublicKey must be a P-256 public key in
 const ORDER = 'ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551';
 
 /** civic-sip-api with module state of its own, verifying with `civicPublicKey`. */
-function referenceClient({ civicPublicKey, ...config }) {
-  const reference = rewire('civic-sip-api');
-  reference.__get__('hostedServices').SIPHostedService.hexpub = civicPublicKey;
-  return reference.newClient(config);
-}
+const referenceClient = civic.civicSipApi;
 
 /** A P-256 key pair whose private scalar starts with a zero byte (and not two). */
 function keyWithLeadingZeroByte() {

@@ -29,7 +29,10 @@
  *   replyBody({ data, userId = 'fake-user-id', encrypted = true, processed }) -> JSON text of
  *     a 200 exchange reply (`processed: true` makes `data` a payload URL).
  *
- * Talking to the emulator without the package
+ * Talking to a server without the package
+ *   civicSipApi(config) -> a civic-sip-api client (the reference) with module state of its own
+ *     (its `api` is module-level), verifying response tokens with config.civicPublicKey; the
+ *     options civic-sip-api does not have (civicPublicKey, timeout) are left out.
  *   signedExchange(emu, authCode, { app = emu.app, api = emu.url, path = 'prod/scopeRequest/authCode' })
  *     -> Promise<{ status, headers, body }>: the exchange POST built from PROTOCOL.md and sent
  *     with http.request. Use it to get a real reply body for `processPayload`.
@@ -53,6 +56,7 @@
 
 const crypto = require('node:crypto');
 const http = require('node:http');
+const rewire = require('rewire');
 const { startServer } = require('./servers');
 const { DEFAULT_USER_DATA } = require('../../emulator');
 const civicCrypto = require('../../emulator/civic-crypto');
@@ -98,6 +102,13 @@ function replyBody({ data, userId = 'fake-user-id', encrypted = true, processed 
   const body = { data, userId, encrypted, alg: 'aes' };
   if (processed !== undefined) body.processed = processed;
   return JSON.stringify(body);
+}
+
+function civicSipApi(config) {
+  const reference = rewire('civic-sip-api');
+  reference.__get__('hostedServices').SIPHostedService.hexpub = config.civicPublicKey;
+  const { civicPublicKey, timeout, ...options } = config; // eslint-disable-line no-unused-vars
+  return reference.newClient(options);
 }
 
 function signedExchange(emu, authCode, { app = emu.app, api = emu.url, path = 'prod/scopeRequest/authCode' } = {}) {
@@ -201,6 +212,7 @@ module.exports = {
   stableStringify,
   responseToken,
   replyBody,
+  civicSipApi,
   signedExchange,
   startFakeCivic,
   DEFAULT_USER_DATA,
