@@ -2,9 +2,9 @@
 
 // Proves that emulator/ speaks Civic's SIP protocol by driving it with the
 // real reference client, civic-sip-api@1.2.1 (its Civic key swapped for the
-// emulator's through rewire, as its own tests do), plus a small independent
-// client written here with node:crypto for the negative cases civic-sip-api
-// cannot be made to produce.
+// emulator's through rewire, as its own tests do), plus a small client written
+// here (signing with emulator/civic-crypto.js) for the negative cases
+// civic-sip-api cannot be made to produce.
 //
 // Run: node --test __test__/emulator.test.js
 
