@@ -18,14 +18,19 @@ export declare class NativeAbort {
 /** Holds the configuration and the connection pool; secrets never leave Rust. */
 export declare class NativeClient {
   constructor(options: NativeOptions)
-  /** Resolves with `{ data, userId }`; rejects with an Error carrying `code`. */
-  exchangeCode(authCode: unknown, abort?: NativeAbort | undefined | null): Promise<{ data: unknown; userId: unknown }>
+  /**
+   * Resolves with `{ data, userId }`; rejects with an Error carrying `code`. Given `steps`
+   * (an empty array: index.js passes one only while `NODE_DEBUG` names this package), fills it
+   * with the exchange's steps, one line each, just before the promise settles.
+   */
+  exchangeCode(authCode: unknown, abort?: NativeAbort | undefined | null, steps?: string[] | undefined | null): Promise<{ data: unknown; userId: unknown }>
   /**
    * civic-sip-api's `processPayload`: the user data, or a Promise of it for a processed reply;
    * throws as civic-sip-api did. `unexpected_status` is `String(statusCode)` when the status
-   * is not the number 200, absent when it is.
+   * is not the number 200, absent when it is. `steps` as for `exchangeCode`, filled only for a
+   * processed reply (the payload fetch).
    */
-  processPayload(unexpectedStatus?: string | undefined | null, body?: string | undefined | null): { data: unknown; userId: unknown } | Promise<{ data: unknown; userId: unknown }>
+  processPayload(unexpectedStatus?: string | undefined | null, body?: string | undefined | null, steps?: string[] | undefined | null): { data: unknown; userId: unknown } | Promise<{ data: unknown; userId: unknown }>
 }
 
 /** The options as index.js normalises them: falsy values are absent, the rest strings. */
@@ -39,10 +44,13 @@ export interface NativeOptions {
   proxy?: NativeProxy
   /** Civic's response-token keys; index.js turns one string or a list into this. */
   civicPublicKeys?: Array<string>
+  /** Milliseconds, any JS number (checked in `into_options`). */
   timeout?: number
+  /** Bytes, any JS number (checked in `into_options`). */
   maxResponseBytes?: number
   /** PEM texts; index.js turns a string, a Buffer or an array of them into this. */
   ca?: Array<string>
+  /** Any JS number (checked in `into_options`). */
   retries?: number
 }
 

@@ -167,37 +167,47 @@ export type RecordsByLabel = { readonly [L in KnownCivicLabel]?: UserDataRecord 
  */
 export declare function byLabel(userData: UserData | readonly UserDataRecord[]): RecordsByLabel
 
-/** Every `error.code` this package gives, one per kind of failure. */
-export type ErrorCode =
+/** Every `error.code` this package gives, by name: one per kind of failure. */
+export declare const codes: {
   /**
    * A required option is missing (thrown by the constructor), or key material, `api`, `proxy`,
    * `ca` or a proxy environment variable cannot be used (rejected, before any request).
    */
-  | 'ERR_CIVIC_CONFIG'
+  readonly CONFIG: 'ERR_CIVIC_CONFIG'
   /** Civic (or the payload URL) answered with an HTTP status other than 200; see `response`. */
-  | 'ERR_CIVIC_HTTP_STATUS'
+  readonly HTTP_STATUS: 'ERR_CIVIC_HTTP_STATUS'
   /** The connection failed: refused, reset, cut short, DNS, not HTTP, TLS, proxy; in Node's words. */
-  | 'ERR_CIVIC_NETWORK'
+  readonly NETWORK: 'ERR_CIVIC_NETWORK'
   /** The exchange took longer than `timeout`. */
-  | 'ERR_CIVIC_TIMEOUT'
+  readonly TIMEOUT: 'ERR_CIVIC_TIMEOUT'
   /** Civic's reply was not JSON or had no `data`. */
-  | 'ERR_CIVIC_INVALID_RESPONSE'
-  /** The response token is forged, malformed, signed by another key or expired. */
-  | 'ERR_CIVIC_VERIFICATION'
+  readonly INVALID_RESPONSE: 'ERR_CIVIC_INVALID_RESPONSE'
+  /**
+   * The response token is forged, malformed, signed by another key or expired; `reason` says
+   * which (see {@link VerificationReason}).
+   */
+  readonly VERIFICATION: 'ERR_CIVIC_VERIFICATION'
   /** The user data could not be decrypted (wrong `appSecret`, corrupted data) or is not JSON. */
-  | 'ERR_CIVIC_DECRYPTION'
+  readonly DECRYPTION: 'ERR_CIVIC_DECRYPTION'
   /**
    * A `TypeError`: `exchangeCode` was called with an auth code that is not a well-formed string,
    * or with a `signal` that is not an AbortSignal (rejections); an option is of the wrong type or
    * holds a lone surrogate (thrown by the constructor).
    */
-  | 'ERR_INVALID_ARG_TYPE'
-  /** A bug in this package; please report it. */
-  | 'ERR_CIVIC_INTERNAL'
+  readonly INVALID_ARGUMENT: 'ERR_INVALID_ARG_TYPE'
+  /**
+   * A bug in this package (please report it), or the system's random source failed (the request
+   * token needs it): nothing the caller or Civic can mend, and never retried.
+   */
+  readonly INTERNAL: 'ERR_CIVIC_INTERNAL'
   /** The reply or the processed payload is longer than `maxResponseBytes`. */
-  | 'ERR_CIVIC_RESPONSE_TOO_LARGE'
+  readonly RESPONSE_TOO_LARGE: 'ERR_CIVIC_RESPONSE_TOO_LARGE'
   /** The exchange was aborted by its `signal` (the error's `name` is `'AbortError'`). */
-  | 'ABORT_ERR'
+  readonly ABORTED: 'ABORT_ERR'
+}
+
+/** An `error.code` this package gives: one of the values of {@link codes}. */
+export type ErrorCode = typeof codes[keyof typeof codes]
 
 /**
  * Civic's answer, for `ERR_CIVIC_HTTP_STATUS`: where HTTP clients (got, request) keep it, not on
@@ -212,26 +222,31 @@ export interface CivicHttpResponse {
   body: string
 }
 
+/**
+ * Why a response token was refused (`ERR_CIVIC_VERIFICATION`, from the exchange reply or the
+ * processed payload alike); civic-sip-api's message is the same for all of them.
+ * - `'signature'`: valid under none of the `civicPublicKey` keys: a wrong or missing
+ *   `civicPublicKey` (the emulator or a staging server), or a forged or tampered token.
+ * - `'expired'`: its `exp` passed more than 60 s ago (see `expiredAt`); check this machine's clock.
+ * - `'not-yet-valid'`: its `nbf` or `iat` lies more than 60 s ahead (see `notBefore`).
+ * - `'missing-exp'`: it has no `exp` (civic-sip-api accepted such a token forever).
+ * - `'algorithm'`: its header's `alg` is not `ES256` (`none` and HMAC included).
+ * - `'malformed'`: not a JWT of three base64url JSON segments, a time claim that is not a
+ *   number, or a reply whose `data` is not a string.
+ */
+export type VerificationReason = 'signature' | 'expired' | 'not-yet-valid' | 'missing-exp' | 'algorithm' | 'malformed'
+
 /** The errors this package throws and rejects with: civic-sip-api's messages, plus a `code`. */
 export interface CivicSipError extends Error {
   code: ErrorCode
   /** Civic's status and body, for `ERR_CIVIC_HTTP_STATUS`; absent otherwise. */
   response?: CivicHttpResponse
-}
-
-/** The `code` values by name. */
-export declare const codes: {
-  readonly CONFIG: 'ERR_CIVIC_CONFIG'
-  readonly HTTP_STATUS: 'ERR_CIVIC_HTTP_STATUS'
-  readonly NETWORK: 'ERR_CIVIC_NETWORK'
-  readonly TIMEOUT: 'ERR_CIVIC_TIMEOUT'
-  readonly INVALID_RESPONSE: 'ERR_CIVIC_INVALID_RESPONSE'
-  readonly VERIFICATION: 'ERR_CIVIC_VERIFICATION'
-  readonly DECRYPTION: 'ERR_CIVIC_DECRYPTION'
-  readonly INVALID_ARGUMENT: 'ERR_INVALID_ARG_TYPE'
-  readonly INTERNAL: 'ERR_CIVIC_INTERNAL'
-  readonly RESPONSE_TOO_LARGE: 'ERR_CIVIC_RESPONSE_TOO_LARGE'
-  readonly ABORTED: 'ABORT_ERR'
+  /** Why the response token was refused, for `ERR_CIVIC_VERIFICATION`; absent otherwise. */
+  reason?: VerificationReason
+  /** The token's `exp` as a Date, for reason `'expired'` (as jsonwebtoken's `TokenExpiredError`). */
+  expiredAt?: Date
+  /** The token's `nbf` (or `iat`) as a Date, for reason `'not-yet-valid'`. */
+  notBefore?: Date
 }
 
 /** A response as civic-sip-api's `processPayload` took it. */
@@ -256,7 +271,10 @@ export declare class sip {
    * Exchanges the auth code (the JWT `civic.sip.js` handed the browser) for the user's verified data.
    * Rejects with a {@link CivicSipError} whose message starts `Error exchanging code for data: `;
    * an auth code that is not a string, or holds a lone surrogate, with `ERR_INVALID_ARG_TYPE`
-   * before anything is sent.
+   * before anything is sent. With `NODE_DEBUG=civic-sip-native`, each step (request, status and
+   * size, payload fetch, verification and its reason, decryption, retry waits, settle) is printed
+   * on stderr with its time when the exchange settles; never a secret, the auth code, a token or
+   * user data.
    */
   exchangeCode(authCode: string, options?: ExchangeOptions): Promise<UserData>
   /** Node-style callback form, as in Civic's docs. */

@@ -6,7 +6,8 @@
 
 const diagnosticsChannel = require('node:diagnostics_channel');
 const events = require('node:events');
-const { NativeClient, NativeAbort } = require('./binding.js');
+const util = require('node:util');
+const { NativeClient, NativeAbort, ERROR_CODES } = require('./binding.js');
 
 // `tracing:civic-sip-native:exchangeCode:{start,end,asyncStart,asyncEnd,error}`, for APM tools
 // (Node 18.19+ and 20+; on older Nodes there is nothing to subscribe to).
@@ -14,22 +15,30 @@ const exchangeChannel = typeof diagnosticsChannel.tracingChannel === 'function'
   ? diagnosticsChannel.tracingChannel('civic-sip-native:exchangeCode')
   : undefined;
 
-/** Stable `error.code` values, one per kind of failure. */
-const codes = Object.freeze({
-  CONFIG: 'ERR_CIVIC_CONFIG',
-  HTTP_STATUS: 'ERR_CIVIC_HTTP_STATUS',
-  NETWORK: 'ERR_CIVIC_NETWORK',
-  TIMEOUT: 'ERR_CIVIC_TIMEOUT',
-  INVALID_RESPONSE: 'ERR_CIVIC_INVALID_RESPONSE',
-  VERIFICATION: 'ERR_CIVIC_VERIFICATION',
-  DECRYPTION: 'ERR_CIVIC_DECRYPTION',
-  INVALID_ARGUMENT: 'ERR_INVALID_ARG_TYPE',
-  INTERNAL: 'ERR_CIVIC_INTERNAL',
-  RESPONSE_TOO_LARGE: 'ERR_CIVIC_RESPONSE_TOO_LARGE',
-  ABORTED: 'ABORT_ERR',
-});
+/** Stable `error.code` values, one per kind of failure (defined once, in Rust). */
+const codes = Object.freeze({ ...ERROR_CODES });
 
 const PREFIX = 'Error exchanging code for data: ';
+
+// `NODE_DEBUG=civic-sip-native`: one line per step of an exchange, with its time. Asked per call,
+// so when it is off the native side is given nothing and records nothing.
+// (`enabled` is on the function debuglog returns, not on the one its callback would get.)
+const debug = util.debuglog('civic-sip-native');
+
+/** An array for the native side to fill with the steps of one call, while debugging is on. */
+function stepsArray() {
+  return debug.enabled ? [] : undefined;
+}
+
+/** `promise`, whose steps (if recorded) are printed when it settles, before its callers run. */
+function printingSteps(promise, steps, what) {
+  if (steps === undefined) return promise;
+  const print = () => {
+    for (const line of steps) debug('%s %s', what, line);
+  };
+  promise.then(print, print);
+  return promise;
+}
 
 // civic-sip-api tested its options for truthiness and used them as strings.
 const text = (value) => (value ? String(value) : undefined);
@@ -280,7 +289,9 @@ class sip {
       ));
     }
     const signal = options == null ? undefined : options.signal;
-    if (signal === undefined) return this.#client.exchangeCode(authCode);
+    const steps = stepsArray();
+    const exchange = (abort) => printingSteps(this.#client.exchangeCode(authCode, abort, steps), steps, 'exchangeCode');
+    if (signal === undefined) return exchange(undefined);
     if (!isAbortSignal(signal)) {
       return Promise.reject(invalidArgument('the signal option must be an AbortSignal'));
     }
@@ -292,10 +303,10 @@ class sip {
     if (signal.aborted) {
       const abort = new NativeAbort();
       abort.abort();
-      return this.#client.exchangeCode(authCode, abort).catch(withReason);
+      return exchange(abort).catch(withReason);
     }
     const tied = tie(signal);
-    return this.#client.exchangeCode(authCode, tied.abort).then(
+    return exchange(tied.abort).then(
       (userData) => {
         untie(signal, tied);
         return userData;
@@ -316,6 +327,13 @@ class sip {
     return withCallerStack(result, caller);
   }
 
+  /** A 200 reply's body text read natively; the steps of a processed payload's fetch printed. */
+  #read(text) {
+    const steps = stepsArray();
+    const result = this.#client.processPayload(undefined, text, steps);
+    return result instanceof Promise ? printingSteps(result, steps, 'processPayload') : result;
+  }
+
   #processPayload(response) {
     const { statusCode, body } = response;
     // civic-sip-api compared with `!== 200` and printed `${statusCode} ${body}`; a 200 body it
@@ -332,11 +350,11 @@ class sip {
     let text = body;
     if (Buffer.isBuffer(body)) text = body.toString();
     else if (body !== undefined && typeof body !== 'string') text = JSON.stringify(body);
-    if (typeof text !== 'string' || wellFormed(text)) return this.#client.processPayload(undefined, text);
+    if (typeof text !== 'string' || wellFormed(text)) return this.#read(text);
     // JSON.parse reads a lone surrogate and its escape as the same string; Rust reads only the
     // escape unchanged. Where the body is not JSON, the message quotes it as civic-sip-api did.
     try {
-      return this.#client.processPayload(undefined, escapeLoneSurrogates(text));
+      return this.#read(escapeLoneSurrogates(text));
     } catch (error) {
       if (error.code !== codes.INVALID_RESPONSE || isJson(text)) throw error;
       throw quoting(error, `Invalid response body or body data not found: ${JSON.stringify(text)}`);

@@ -12,11 +12,11 @@ const { spawn, execFile } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const net = require('node:net');
 
 const civicSip = require('..');
 const { DEFAULT_USER_DATA } = require('../emulator');
-const { httpRequest } = require('./helpers/servers');
+const { httpRequest, closedPort } = require('./helpers/servers');
+const { socketServer } = require('./helpers/support');
 
 const root = path.resolve(__dirname, '..');
 const CLI = path.join(root, 'emulator', 'cli.js');
@@ -146,10 +146,7 @@ test('--help; and every failure exits 2 with a message that says what to fix', O
   assert.match(help.stdout, /^Usage: civic-sip-emulator \[options\]\n/);
   assert.match(help.stdout, /--port <n> +port to listen on \(default 8080; 0 picks a free one\)/);
 
-  const busy = net.createServer();
-  await new Promise((resolve) => { busy.listen(0, '127.0.0.1', resolve); });
-  t.after(() => busy.close());
-  const { port } = busy.address();
+  const { port } = await socketServer(t, () => {});
 
   const cases = [
     [['--bogus'], /^civic-sip-emulator: Unknown option '--bogus'/],
@@ -242,10 +239,7 @@ test('auth-code mints from a running emulator; each refusal is logged with its c
   assert.match(stderr, /^\d{4}-\d\d-\d\dT[\d:.]+Z refused POST \/prod\/scopeRequest\/authCode with 401: civic-extension: the Civic extension is not the HMAC-SHA256 of the body keyed with the app's appSecret/);
   for (const secret of [config.appSecret, config.prvKey, wrongSecret]) assert.ok(!stderr.includes(secret));
 
-  const free = net.createServer();
-  await new Promise((resolve) => { free.listen(0, '127.0.0.1', resolve); });
-  const { port } = free.address();
-  await new Promise((resolve) => { free.close(resolve); });
+  const port = await closedPort();
   const cases = [
     [['auth-code', '--url', `http://127.0.0.1:${port}/`], new RegExp(`^civic-sip-emulator: no emulator answers at http://127\\.0\\.0\\.1:${port}/ \\(ECONNREFUSED\\): start one with \`npx civic-sip-emulator\`, or pass --url\\n$`)],
     [['auth-code', '--url', printed.api, '--scope', 'NOPE'], /^civic-sip-emulator: http:\/\/127\.0\.0\.1:\d+\/ did not mint an auth code: Unknown scope request 'NOPE': expected one of /],

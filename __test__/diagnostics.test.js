@@ -15,17 +15,11 @@ const os = require('node:os');
 const path = require('node:path');
 
 const civicSip = require('..');
-const { startEmulator } = require('../emulator');
+const { emulator: start } = require('./helpers/support');
 const { closedPort } = require('./helpers/servers');
 
 const OPTS = { timeout: 20000 };
 const PREFIX = 'Error exchanging code for data: ';
-
-async function start(t, options) {
-  const emu = await startEmulator(options);
-  t.after(() => emu.close());
-  return emu;
-}
 
 /** The first frame of `error.stack` after its message line. */
 function firstFrame(error) {

@@ -18,15 +18,17 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const crypto = require('node:crypto');
 const path = require('node:path');
 const rewire = require('rewire');
 
 const civicSipNative = require('..');
 const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
-const { newKeyPair, privateKeyFromHex, signJwt, encryptData, hmacBase64 } = require('./helpers/civic');
-const { closedPort } = require('./helpers/servers');
+const civic = require('./helpers/civic');
+
+const { newKeyPair, privateKeyFromHex } = civic;
+const { closedPort, startServer, tlsFixture } = require('./helpers/servers');
+const { httpServer, socketServer, outcome } = require('./helpers/support');
 
 const PREFIX = 'Error exchanging code for data: ';
 const NOT_VERIFIED_TEXT = 'JWT Token containing encrypted data could not be verified';
@@ -35,15 +37,7 @@ const PAYLOAD = `${PREFIX}Could not return data from processed payload url: `;
 const INVALID_BODY = `${PREFIX}Invalid response body or body data not found: `;
 const OPTS = { timeout: 20000 };
 
-const CODES = {
-  CONFIG: 'ERR_CIVIC_CONFIG',
-  HTTP_STATUS: 'ERR_CIVIC_HTTP_STATUS',
-  NETWORK: 'ERR_CIVIC_NETWORK',
-  TIMEOUT: 'ERR_CIVIC_TIMEOUT',
-  INVALID_RESPONSE: 'ERR_CIVIC_INVALID_RESPONSE',
-  VERIFICATION: 'ERR_CIVIC_VERIFICATION',
-  DECRYPTION: 'ERR_CIVIC_DECRYPTION',
-};
+const { codes: CODES } = civicSipNative;
 
 const DEFAULT_DATA = DEFAULT_USER_DATA.map((r) => ({ ...r }));
 
@@ -59,52 +53,19 @@ const civicKey = privateKeyFromHex(civicPrivateKey);
 let emu; // the shared emulator; its fault is switched per scenario
 let fake; // the shared fake Civic; its handler is switched per scenario
 
-function listen(server) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve(server.address().port);
-    });
-  });
-}
-
 /**
  * A "fake Civic": answers every request with `fake.handler(req, res, body)` (no request checks;
  * that is the emulator's job). Records requests; close() destroys every socket.
  */
 async function startFake() {
-  const sockets = new Set();
-  const server = http.createServer();
   const self = {
-    requests: [],
     handler: (req, res) => send(res, 404, '{"message":"Not Found"}'),
     destroySockets() {
-      for (const s of sockets) s.destroy();
-    },
-    close() {
-      return new Promise((resolve) => {
-        server.close(() => resolve());
-        self.destroySockets();
-      });
+      for (const s of self.sockets) s.destroy();
     },
   };
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.on('request', (req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      self.requests.push({ method: req.method, url: req.url, headers: { ...req.headers }, body });
-      self.handler(req, res, body);
-    });
-  });
-  const port = await listen(server);
-  self.url = `http://127.0.0.1:${port}/`;
-  return self;
+  const server = await startServer((req, res, body) => self.handler(req, res, body));
+  return Object.assign(self, server);
 }
 
 function send(res, status, body, headers = { 'Content-Type': 'application/json' }) {
@@ -114,23 +75,10 @@ function send(res, status, body, headers = { 'Content-Type': 'application/json' 
 }
 
 /** A response token as Civic signs it, with the shared Civic key and the emulator's app. */
-function responseToken({
-  userData = DEFAULT_DATA, clearText, encrypted = true, claims = {}, omit = [], header,
-} = {}) {
-  const now = Date.now() / 1000;
-  const text = clearText ?? JSON.stringify(userData);
-  const all = {
-    jti: crypto.randomUUID(),
-    iat: now,
-    exp: now + 1800,
-    iss: 'civic-sip-hosted-service',
-    aud: 'https://api.civic.com/sip/',
-    sub: emu.app.appId,
-    data: encrypted ? encryptData(text, emu.app.appSecret) : text,
-    ...claims,
-  };
-  for (const k of omit) delete all[k];
-  return signJwt(all, civicKey, header);
+function responseToken(options = {}) {
+  return civic.responseToken({
+    appId: emu.app.appId, appSecret: emu.app.appSecret, civicKey: { privateKey: civicKey }, userData: DEFAULT_DATA, ...options,
+  });
 }
 
 /**
@@ -146,35 +94,8 @@ function fakeReplies(replyText, payload) {
   };
 }
 
-/** A raw exchange with the emulator (request JWT + HMAC by node:crypto): the reply as Civic sent it. */
-function rawExchange(code) {
-  const { appId, appSecret, prvKey } = emu.app;
-  const now = Date.now() / 1000;
-  const requestJwt = signJwt({
-    jti: crypto.randomUUID(),
-    iat: now,
-    exp: now + 180,
-    iss: appId,
-    aud: emu.url,
-    sub: appId,
-    data: { method: 'POST', path: 'scopeRequest/authCode' },
-  }, privateKeyFromHex(prvKey));
-  const body = JSON.stringify({ allowS3UploadedPayload: true, authToken: code });
-  const ext = hmacBase64(body, appSecret);
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${emu.url}prod/scopeRequest/authCode`, {
-      method: 'POST',
-      agent: false,
-      headers: { 'Content-Type': 'application/json', Accept: '*/*', Authorization: `Civic ${requestJwt}.${ext}` },
-    }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+/** A raw exchange with the emulator (request token and Civic extension by helpers/civic.js): the reply as Civic sent it. */
+const rawExchange = (code) => civic.signedExchange(emu, code);
 
 before(async () => {
   emu = await startEmulator({ civicPrivateKey });
@@ -190,24 +111,10 @@ after(async () => {
 // ------------------------------------------------------------------ the two clients
 
 /** civic-sip-api with its own module state (its `api` is module-level) and Civic's key swapped. */
-function referenceClient(config) {
-  const civicSip = rewire('civic-sip-api');
-  civicSip.__get__('hostedServices').SIPHostedService.hexpub = config.civicPublicKey;
-  // civic-sip-api has neither option (and would ignore them); leave them out.
-  const { civicPublicKey, timeout, ...options } = config; // eslint-disable-line no-unused-vars
-  return civicSip.newClient(options);
-}
+const referenceClient = civic.civicSipApi;
 
 function nativeClient(config) {
   return civicSipNative.newClient(config);
-}
-
-async function outcome(fn) {
-  try {
-    return { ok: true, value: await fn() };
-  } catch (error) {
-    return { ok: false, error };
-  }
 }
 
 /** Runs the exchange through civic-sip-api, then civic-sip-native; the server requests of each. */
@@ -720,15 +627,6 @@ for (const [url, why] of [
     { message: `${PAYLOAD}RequestError: Error: ${why}`, code: CODES.NETWORK });
 }
 
-/** A server on 127.0.0.1 made by `make(handler)`; closed after the test. */
-async function otherServer(t, server) {
-  await listen(server);
-  const sockets = new Set();
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-  t.after(() => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }));
-  return server.address().port;
-}
-
 async function networkScenario(t, api, expect) {
   const none = { requests: [] };
   const run = await runBoth(emu.clientConfig({ api }), emu.mintAuthCode(), none);
@@ -736,17 +634,13 @@ async function networkScenario(t, api, expect) {
 }
 
 test('same outcome: a reply that is not HTTP', OPTS, async (t) => {
-  const port = await otherServer(t, require('node:net').createServer((socket) => {
+  const { port } = await socketServer(t, (socket) => {
     socket.on('error', () => {});
     socket.once('data', () => socket.end('SSH-2.0-OpenSSH_9.6\r\n'));
-  }));
+  });
   await networkScenario(t, `http://127.0.0.1:${port}/`, { message: `${PREFIX}Error: Parse Error: Expected HTTP/, RTSP/ or ICE/`, code: CODES.NETWORK });
 });
 
-const tlsFixture = (name) => ({
-  key: require('node:fs').readFileSync(path.join(__dirname, 'fixtures', 'tls', `${name}-key.pem`)),
-  cert: require('node:fs').readFileSync(path.join(__dirname, 'fixtures', 'tls', `${name}.pem`)),
-});
 const { TLS_KEY, TLS_CERT } = require('./helpers/servers');
 for (const [name, tls, host, why] of [
   ['a self-signed certificate', { key: TLS_KEY, cert: TLS_CERT }, '127.0.0.1', 'self-signed certificate'],
@@ -756,9 +650,7 @@ for (const [name, tls, host, why] of [
   ['a certificate not yet valid', tlsFixture('localhost-not-yet-valid'), 'localhost', 'certificate is not yet valid'],
 ]) {
   test(`same outcome: TLS, ${name}`, OPTS, async (t) => {
-    const server = require('node:https').createServer(tls, (req, res) => send(res, 200, '{}'));
-    server.on('tlsClientError', () => {});
-    const port = await otherServer(t, server);
+    const { port } = await httpServer(t, (req, res) => send(res, 200, '{}'), { tls });
     await networkScenario(t, `https://${host}:${port}/`, { message: `${PREFIX}Error: ${why}`, code: CODES.NETWORK });
   });
 }

@@ -16,18 +16,13 @@ const civicSip = require('..');
 const {
   startEmulator, DEFAULT_USER_DATA, DEFAULT_USER_RECORDS, DEFAULT_SCOPES,
 } = require('../emulator');
+const { emulator: start } = require('./helpers/support');
 const { httpRequest } = require('./helpers/servers');
 const { decodeJwt } = require('./helpers/civic');
 
 const root = path.resolve(__dirname, '..');
 const OPTS = { timeout: 20000 };
 const EMAIL = 'contact.personal.email';
-
-async function start(t, options) {
-  const emu = await startEmulator(options);
-  t.after(() => emu.close());
-  return emu;
-}
 
 function allow(emu, body, headers = {}) {
   return httpRequest(`${emu.url}consent/allow`, {

@@ -2,20 +2,22 @@
 
 // Proves that emulator/ speaks Civic's SIP protocol by driving it with the
 // real reference client, civic-sip-api@1.2.1 (its Civic key swapped for the
-// emulator's through rewire, as its own tests do), plus a small independent
-// client written here with node:crypto for the negative cases civic-sip-api
-// cannot be made to produce.
+// emulator's through rewire, as its own tests do), plus a small client written
+// here (signing with emulator/civic-crypto.js) for the negative cases
+// civic-sip-api cannot be made to produce.
 //
 // Run: node --test __test__/emulator.test.js
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const crypto = require('node:crypto');
-const rewire = require('rewire');
 
 const { startEmulator, stableStringify, DEFAULT_USER_DATA, FAULTS } = require('../emulator');
-const { decodeJwt, privateKeyFromHex, publicKeyFromHex, decryptData } = require('./helpers/civic');
+const { emulator: start } = require('./helpers/support');
+const {
+  decodeJwt, privateKeyFromHex, decryptData, signJwt, hmacBase64, verifyJwt: verifiesWith, civicSipApi,
+} = require('./helpers/civic');
+const { httpRequest } = require('./helpers/servers');
 
 const PREFIX = 'Error exchanging code for data: ';
 const NOT_VERIFIED = `${PREFIX}JWT Token containing encrypted data could not be verified`;
@@ -23,18 +25,9 @@ const OPTS = { timeout: 15000 };
 
 // ------------------------------------------------------------------ helpers
 
-async function start(t, options) {
-  const emu = await startEmulator(options);
-  t.after(() => emu.close());
-  return emu;
-}
-
 /** A civic-sip-api client bound to `emu` (fresh module state per call). */
 function civicClient(emu, overrides = {}) {
-  const civicSip = rewire('civic-sip-api');
-  civicSip.__get__('hostedServices').SIPHostedService.hexpub = emu.civicPublicKey;
-  const { appId, appSecret, prvKey, api } = emu.clientConfig();
-  return civicSip.newClient({ appId, appSecret, prvKey, api, ...overrides });
+  return civicSipApi({ ...emu.clientConfig(), ...overrides });
 }
 
 async function rejectsWith(promise, expected) {
@@ -45,36 +38,12 @@ async function rejectsWith(promise, expected) {
   });
 }
 
-function request(url, { method = 'POST', headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({
-        status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'),
-      }));
-    });
-    req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
-
-const b64u = (x) => Buffer.from(x).toString('base64url');
-
-
-
-
-function verifiesWith(token, publicHex) {
-  const { signingInput, signature } = decodeJwt(token);
-  return crypto.verify('sha256', Buffer.from(signingInput),
-    { key: publicKeyFromHex(publicHex), dsaEncoding: 'ieee-p1363' }, signature);
-}
-
+/** One request to the emulator (POST unless said otherwise): { status, headers, body }. */
+const request = (url, { method = 'POST', ...options } = {}) => httpRequest(url, { method, ...options });
 
 /**
  * An independent client: builds `Authorization: Civic <jwt>.<ext>` with
- * node:crypto. Every piece can be overridden to produce a bad request.
+ * emulator/civic-crypto.js (through helpers/civic.js), not the package. Every piece can be overridden to produce a bad request.
  */
 function signedRequest(emu, {
   claims = {}, header = { alg: 'ES256', typ: 'JWT' }, body, hmacOver, secret, prvKey, path = 'prod/scopeRequest/authCode',
@@ -91,19 +60,16 @@ function signedRequest(emu, {
     data: { method: 'POST', path: 'scopeRequest/authCode' },
     ...claims,
   };
-  const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(fullClaims))}`;
-  const sig = crypto.sign('sha256', Buffer.from(input),
-    { key: privateKeyFromHex(prvKey ?? emu.app.prvKey), dsaEncoding: 'ieee-p1363' });
+  const requestJwt = signJwt(fullClaims, privateKeyFromHex(prvKey ?? emu.app.prvKey), header);
   const bodyText = body ?? JSON.stringify({ allowS3UploadedPayload: true, authToken: emu.mintAuthCode() });
-  const ext = crypto.createHmac('sha256', Buffer.from(secret ?? appSecret, 'utf8'))
-    .update(hmacOver ?? bodyText).digest('base64');
+  const ext = hmacBase64(hmacOver ?? bodyText, secret ?? appSecret);
   return {
     url: emu.url + path,
     method: 'POST',
     headers: {
       'Content-Type': 'application/json',
       Accept: '*/*',
-      Authorization: `Civic ${input}.${b64u(sig)}.${ext}`,
+      Authorization: `Civic ${requestJwt}.${ext}`,
     },
     body: bodyText,
   };
@@ -493,10 +459,7 @@ test('processed flow wraps response verification failures', OPTS, async (t) => {
   const reply = JSON.parse((await send(signedRequest(emu))).body);
   assert.equal(reply.processed, true);
   const imposter = await start(t, { app: emu.app });
-  const civicSip = rewire('civic-sip-api');
-  civicSip.__get__('hostedServices').SIPHostedService.hexpub = imposter.civicPublicKey;
-  const { appId, appSecret, prvKey, api } = emu.clientConfig();
-  const wrong = civicSip.newClient({ appId, appSecret, prvKey, api });
+  const wrong = civicSipApi({ ...emu.clientConfig(), civicPublicKey: imposter.civicPublicKey });
   await rejectsWith(wrong.exchangeCode(emu.mintAuthCode()),
     `${PREFIX}Could not return data from processed payload url: Error: JWT Token containing encrypted data could not be verified`);
   assert.ok((await client.exchangeCode(emu.mintAuthCode())).data);

@@ -10,58 +10,32 @@
 //
 // Run: node --test __test__/input.test.js
 
-for (const name of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy']) {
-  delete process.env[name];
-}
+require('./helpers/support').clearProxyEnv();
 
 const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
 const { getEventListeners } = require('node:events');
-const rewire = require('rewire');
 
 const civicSip = require('..');
-const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
+const { DEFAULT_USER_DATA } = require('../emulator');
 const civic = require('./helpers/civic');
-const { startServer } = require('./helpers/servers');
+const {
+  emulator, fakeCivic, httpServer, outcome, records,
+} = require('./helpers/support');
 const {
   PREFIX, NOT_VERIFIED, assertCivicError, rejectsWith, throwsWith, settle,
 } = require('./helpers/assertions');
 
 const OPTS = { timeout: 30000 };
 const { codes } = civicSip;
-const records = (data) => data.map((r) => ({ ...r }));
 const PRV_MESSAGE = `${PREFIX}prvKey must be a P-256 private key as 64 hex characters`;
 const SECRET_MESSAGE = `${PREFIX}appSecret must be 32, 48 or 64 hex characters (the app secret from Civic's integration portal)`;
 const CIVIC_KEY_MESSAGE = `${PREFIX}civicPublicKey must be a P-256 public key in hex (SEC1, compressed or uncompressed)`;
 // The order of P-256's group: a scalar must be below it.
 const ORDER = 'ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551';
 
-async function emulator(t, options) {
-  const emu = await startEmulator(options);
-  t.after(() => emu.close());
-  return emu;
-}
-
-async function fakeCivic(t, options) {
-  const fake = await civic.startFakeCivic(options);
-  t.after(() => fake.close());
-  return fake;
-}
-
 /** civic-sip-api with module state of its own, verifying with `civicPublicKey`. */
-function referenceClient({ civicPublicKey, ...config }) {
-  const reference = rewire('civic-sip-api');
-  reference.__get__('hostedServices').SIPHostedService.hexpub = civicPublicKey;
-  return reference.newClient(config);
-}
-
-async function outcome(fn) {
-  try {
-    return { ok: true, value: await fn() };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
+const referenceClient = civic.civicSipApi;
 
 /** A P-256 key pair whose private scalar starts with a zero byte (and not two). */
 function keyWithLeadingZeroByte() {
@@ -320,8 +294,7 @@ describe('lone surrogates are refused, never replaced', () => {
 
 describe('Node\'s conventions for signals', () => {
   test('one AbortSignal shared by 25 exchanges: no MaxListenersExceededWarning, one listener, all aborted with its reason', OPTS, async (t) => {
-    const server = await startServer(() => {}); // never answers
-    t.after(() => server.close());
+    const server = await httpServer(t, () => {}); // never answers
     const warnings = [];
     const onWarning = (w) => warnings.push(w);
     process.on('warning', onWarning);
@@ -344,8 +317,7 @@ describe('Node\'s conventions for signals', () => {
   });
 
   test('a signal that is not Node\'s AbortSignal (an EventTarget with aborted and reason) gets one plain listener too', OPTS, async (t) => {
-    const server = await startServer(() => {});
-    t.after(() => server.close());
+    const server = await httpServer(t, () => {});
     const signal = new EventTarget();
     signal.aborted = false;
     const client = civicSip.newClient({ ...civic.newApp(), api: server.url });
@@ -363,8 +335,7 @@ describe('Node\'s conventions for signals', () => {
 
   test('the shared listener stays while any exchange is pending and goes with the last', OPTS, async (t) => {
     const emu = await emulator(t);
-    const hanging = await startServer(() => {});
-    t.after(() => hanging.close());
+    const hanging = await httpServer(t, () => {});
     const controller = new AbortController();
     const { signal } = controller;
     const good = civicSip.newClient(emu.clientConfig());
@@ -395,8 +366,7 @@ describe('limits: Infinity, -0, NaN and fractions each have one documented rule'
       assert.deepEqual(await client.exchangeCode(emu.mintAuthCode(undefined, { userId: 't' })), { data: records(DEFAULT_USER_DATA), userId: 't' });
     }
     // Against a server that never answers, an infinite timeout waits (the signal ends it).
-    const hanging = await startServer(() => {});
-    t.after(() => hanging.close());
+    const hanging = await httpServer(t, () => {});
     const client = civicSip.newClient({ ...emu.clientConfig(), api: hanging.url, timeout: Infinity });
     const outcome300 = await settle(client.exchangeCode('code', { signal: AbortSignal.timeout(300) }));
     assertCivicError(outcome300.error, { message: `${PREFIX}AbortError: The operation was aborted`, code: codes.ABORTED });
@@ -425,8 +395,7 @@ describe('limits: Infinity, -0, NaN and fractions each have one documented rule'
         { message: 'retries must be an integer from 0 to 10', code: codes.CONFIG });
     }
     // -0 is 0: one attempt at a 503.
-    const busy = await startServer((req, res) => { res.writeHead(503); res.end('busy'); });
-    t.after(() => busy.close());
+    const busy = await httpServer(t, (req, res) => { res.writeHead(503); res.end('busy'); });
     await rejectsWith(civicSip.newClient({ ...emu.clientConfig(), api: busy.url, retries: -0 }).exchangeCode('code'),
       { message: `${PREFIX}503 - "busy"`, code: codes.HTTP_STATUS, statusCode: 503, body: 'busy' });
     assert.equal(busy.requests.length, 1);

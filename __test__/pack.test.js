@@ -83,7 +83,8 @@ test('aliased as civic-sip-api: an app written for civic-sip-api runs unchanged'
     'LICENSE', 'README.md', 'binding.d.ts', 'binding.js',
     'emulator/browser.js', 'emulator/browser/civic-modal.css', 'emulator/browser/civic.sip.js',
     'emulator/browser/consent.css', 'emulator/browser/consent.html', 'emulator/browser/consent.js',
-    'emulator/cli.js', 'emulator/index.d.ts', 'emulator/index.js',
+    'emulator/checks.js', 'emulator/civic-crypto.js', 'emulator/cli.js', 'emulator/credentials.js',
+    'emulator/faults.js', 'emulator/index.d.ts', 'emulator/index.js', 'emulator/routes.js', 'emulator/server.js',
     'index.d.ts', 'index.js', 'package.json', 'passport.d.ts', 'passport.js',
   ]);
   assert.deepEqual(files(path.join(dir, 'node_modules', `civic-sip-native-${platformSuffix()}`)).sort(), [

@@ -9,22 +9,15 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const util = require('node:util');
 const passport = require('passport');
 
 const civicSip = require('..');
 const { Strategy } = require('../passport');
-const { startEmulator } = require('../emulator');
+const { emulator: start, httpServer } = require('./helpers/support');
 const { closedPort } = require('./helpers/servers');
 
 const OPTS = { timeout: 20000 };
-
-async function start(t, options) {
-  const emu = await startEmulator(options);
-  t.after(() => emu.close());
-  return emu;
-}
 
 /**
  * A sign-in route as an app writes it: body parsing, `passport.authenticate(name, { session:
@@ -35,7 +28,7 @@ async function app(t, strategy) {
   const authenticator = new passport.Passport();
   authenticator.use(strategy);
   const seen = { errors: [] };
-  const server = http.createServer((req, res) => {
+  const server = await httpServer(t, (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     req.query = Object.fromEntries(url.searchParams);
     const chunks = [];
@@ -54,10 +47,8 @@ async function app(t, strategy) {
         res.end(JSON.stringify({ user: req.user, info: req.authInfo }));
       });
     });
-  });
-  await new Promise((resolve) => { server.listen(0, '127.0.0.1', resolve); });
-  t.after(() => new Promise((resolve) => { server.close(resolve); }));
-  const url = `http://127.0.0.1:${server.address().port}/auth/civic`;
+  }, { readBody: false });
+  const url = `${server.url}auth/civic`;
   const post = async (body, query = '') => {
     const res = await fetch(`${url}${query}`, {
       method: 'POST',

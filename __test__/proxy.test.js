@@ -1,6 +1,6 @@
 'use strict';
 
-// civic-sip-native through a real HTTP proxy (helpers/proxy.js: absolute-form forwarding and
+// civic-sip-native through a real HTTP proxy (helpers/servers.js: absolute-form forwarding and
 // CONNECT tunnels on 127.0.0.1): the `proxy` option, and the proxy environment variables read
 // in child processes (HTTP_PROXY, http_proxy, HTTPS_PROXY, NO_PROXY, no_proxy).
 //
@@ -21,7 +21,7 @@ const { execFile } = require('node:child_process');
 
 const civicSip = require('..');
 const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
-const { startProxy } = require('./helpers/proxy');
+const { startProxy } = require('./helpers/servers');
 const { closedPort } = require('./helpers/servers');
 const civic = require('./helpers/civic');
 const { PREFIX, assertCivicError, rejectsWith } = require('./helpers/assertions');

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::time::Instant;
 
 use civic_sip_native::core::civic_ext::{authorization_header, civic_extension, request_body};
-use civic_sip_native::core::client::Reply;
+use civic_sip_native::core::ReplyOutcome;
 use civic_sip_native::core::{jwt, Client, Options};
 use serde_json::Value;
 
@@ -55,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ));
     });
     let open_us = per_op_us(1000, || match client.process_payload(200, Some(reply)) {
-        Ok(Reply::Ready(user)) => {
+        Ok(ReplyOutcome::Ready(user)) => {
             std::hint::black_box(user);
         }
         _ => panic!("the reply must open"),

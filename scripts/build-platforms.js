@@ -11,17 +11,14 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { replaceAddon } = require('./build');
+const ALL = require('./platforms');
 
 const root = path.resolve(__dirname, '..');
 // Absolute, as cargo-zigbuild and napi resolve a relative one against their own working directory.
 const targetDir = path.join(root, 'target', 'cross');
 
-const PLATFORMS = {
-  'linux-x64-gnu': { triple: 'x86_64-unknown-linux-gnu', zig: 'x86_64-unknown-linux-gnu.2.17' },
-  'linux-arm64-gnu': { triple: 'aarch64-unknown-linux-gnu', zig: 'aarch64-unknown-linux-gnu.2.17' },
-  'linux-x64-musl': { triple: 'x86_64-unknown-linux-musl', zig: 'x86_64-unknown-linux-musl' },
-  'linux-arm64-musl': { triple: 'aarch64-unknown-linux-musl', zig: 'aarch64-unknown-linux-musl' },
-};
+// The Linux rows of the one platform table (scripts/platforms.js): the ones built here.
+const PLATFORMS = Object.fromEntries(Object.entries(ALL.PLATFORMS).filter(([, p]) => p.zig));
 // Pinned: a new zig or cargo-zigbuild can change what the artifacts link against.
 const PYPI_TOOLS = ['ziglang==0.17.1', 'cargo-zigbuild==0.24.0'];
 
@@ -73,7 +70,7 @@ function buildPlatforms(platforms = Object.keys(PLATFORMS)) {
   const targets = platforms.flatMap((p) => ['--target', PLATFORMS[p].zig]);
   run('cargo', ['zigbuild', '--release', '--lib', '--target-dir', targetDir, ...targets], env);
   return platforms.map((p) => {
-    const built = path.join(targetDir, PLATFORMS[p].triple, 'release', 'libcivic_sip_native.so');
+    const built = path.join(targetDir, PLATFORMS[p].triple, 'release', ALL.libraryName(p));
     replaceAddon(built, addonPath(p));
     console.log(`${path.relative(root, addonPath(p))}: ${fs.statSync(built).size} bytes`);
     return addonPath(p);

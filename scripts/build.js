@@ -1,43 +1,53 @@
 'use strict';
 
-// Builds the native addon with cargo alone (cargo decides what is stale), so a fresh clone needs
-// no npm install to run the demo. (`npm run build` uses the napi CLI, which
-// also regenerates binding.js and binding.d.ts.)
+// The one way the addon is built: `cargo build --release --lib`, then the library copied to the
+// name binding.js loads, `civic-sip-native.<platform>.node`. The demo, the tests, the benchmark,
+// the packer and the release workflow all build through here; a fresh clone needs Rust only, no
+// npm install. `npm run build [-- --target <rust target>]` (the release workflow's macOS and
+// Windows builds pass their target); the four Linux builds as published are cross-compiled by
+// scripts/build-platforms.js with the same table (scripts/platforms.js).
+//
+// The napi CLI builds nothing here: `npm run build:bindings` runs it only to regenerate binding.js
+// and binding.d.ts after a change to the `#[napi]` items. It forces a rebuild on every run and
+// builds with other environment variables, so cargo would rebuild again after it: kept apart,
+// each build is incremental.
 
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { hostPlatform, libraryName, platformOf } = require('./platforms');
 
 const root = path.resolve(__dirname, '..');
 
-function platformSuffix() {
-  const { platform, arch } = process;
-  if (platform === 'linux') {
-    const musl = !process.report.getReport().header.glibcVersionRuntime;
-    return `linux-${arch}-${musl ? 'musl' : 'gnu'}`;
-  }
-  if (platform === 'win32') return `win32-${arch}-msvc`;
-  return `${platform}-${arch}`;
+/** cargo's target directory: CARGO_TARGET_DIR where set (resolved as cargo does), else target/. */
+function targetDir() {
+  const set = process.env.CARGO_TARGET_DIR;
+  return set ? path.resolve(root, set) : path.join(root, 'target');
 }
 
-function libraryName() {
-  if (process.platform === 'win32') return 'civic_sip_native.dll';
-  if (process.platform === 'darwin') return 'libcivic_sip_native.dylib';
-  return 'libcivic_sip_native.so';
-}
-
-function ensureBuilt({ quiet = false } = {}) {
-  const addon = path.join(root, `civic-sip-native.${platformSuffix()}.node`);
-  const library = path.join(root, 'target', 'release', libraryName());
+/**
+ * Builds the addon for `triple` (this machine when absent) and puts it in the project's root as
+ * `civic-sip-native.<platform>.node`, if cargo rebuilt it or it is missing. Returns its path.
+ */
+function build({ triple, quiet = false } = {}) {
+  const platform = triple ? platformOf(triple) : hostPlatform();
+  const addon = path.join(root, `civic-sip-native.${platform}.node`);
+  const library = path.join(targetDir(), ...(triple ? [triple] : []), 'release', libraryName(platform));
   if (!quiet && !fs.existsSync(library)) {
     console.error('Building the native addon (cargo build --release; a few minutes the first time)...');
   }
   // cargo decides what is stale; a no-op build takes well under a second.
-  execFileSync('cargo', ['build', '--release', '--lib', '--quiet'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  const args = ['build', '--release', '--lib', '--quiet', ...(triple ? ['--target', triple] : [])];
+  execFileSync('cargo', args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   if (!fs.existsSync(addon) || fs.statSync(library).mtimeMs > fs.statSync(addon).mtimeMs) {
     replaceAddon(library, addon);
   }
   return addon;
+}
+
+/** This machine's addon, built if stale. */
+function ensureBuilt({ quiet = false } = {}) {
+  return build({ quiet });
 }
 
 /**
@@ -51,6 +61,20 @@ function replaceAddon(built, addon) {
   fs.renameSync(fresh, addon);
 }
 
-module.exports = { ensureBuilt, platformSuffix, replaceAddon };
+module.exports = {
+  build, ensureBuilt, platformSuffix: hostPlatform, replaceAddon, targetDir,
+};
 
-if (require.main === module) ensureBuilt();
+if (require.main === module) {
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--target');
+  const triple = at === -1 ? undefined : args[at + 1];
+  const unknown = args.filter((a, i) => !(i === at || (at !== -1 && i === at + 1)));
+  try {
+    if (unknown.length || (at !== -1 && !triple)) throw new Error(`usage: node scripts/build.js [--target <rust target>] (got ${args.join(' ')})`);
+    console.log(path.relative(root, build({ triple })));
+  } catch (error) {
+    console.error(error.message);
+    process.exitCode = 1;
+  }
+}

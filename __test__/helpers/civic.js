@@ -1,30 +1,38 @@
 'use strict';
 
 /**
- * Civic's side of the protocol, written independently of the package with node:crypto (see
- * /work/shared/PROTOCOL.md), plus a "fake Civic" server that answers exchanges with replies the
- * tests build (no request checking: that is the emulator's job).
+ * Civic's side of the protocol for the tests: keys, tokens and replies as Civic makes them (the
+ * cryptography is emulator/civic-crypto.js, written from /work/shared/PROTOCOL.md, independently
+ * of the package), plus a "fake Civic" server that answers exchanges with replies the tests build
+ * (no request checking: that is the emulator's job).
  *
  *   const civic = require('./helpers/civic');
  *
- * Keys and tokens
+ * Keys and tokens (the first eight are emulator/civic-crypto.js's, under the names tests use)
  *   newKeyPair() -> { privateHex (64 hex), publicHex (uncompressed SEC1, 130 hex),
  *                     compressedHex (66 hex), privateKey, publicKey (KeyObjects) }
- *   newApp({ appId } = {}) -> { appId, appSecret (32 hex), prvKey (64 hex), appPublicKey }
+ *   privateKeyFromHex(hex), publicKeyFromHex(hex) -> KeyObjects
  *   signJwt(claims, privateKey, header = { alg: 'ES256', typ: 'JWT' }) -> compact ES256 JWT
  *   decodeJwt(token) -> { header, claims, signingInput, signature (Buffer) }
  *   verifyJwt(token, publicHex) -> boolean (ES256 signature only)
  *   encryptData(clearText, secretHex) -> '<32 hex IV><base64 AES-CBC/PKCS#7 ciphertext>'
  *   decryptData(data, secretHex) -> clear text (throws on bad padding)
- *   hmacBase64(text, appSecret) -> base64 HMAC-SHA256 keyed with the secret's UTF-8 bytes
+ *   hmacBase64(text, appSecret) -> the Civic extension: base64 HMAC-SHA256 keyed with the
+ *     secret's UTF-8 bytes (civicExtension)
  *   stableStringify(value) -> JSON with sorted keys (json-stable-stringify)
+ *   newApp({ appId } = {}) -> { appId, appSecret (32 hex), prvKey (64 hex), appPublicKey }
  *   responseToken({ appId, appSecret, civicKey, userData = DEFAULT_USER_DATA, clearText,
- *                   encrypted = true, expiresIn = 1800 (s; negative = expired), claims = {} })
- *     -> the response JWT as Civic signs it (civicKey: a newKeyPair()).
+ *                   encrypted = true, expiresIn = 1800 (s; negative = expired), claims = {},
+ *                   omit = [], header })
+ *     -> the response JWT as Civic signs it (civicKey: a newKeyPair()); `claims` are added or
+ *     replace Civic's, the claims named in `omit` are left out, `header` replaces ES256's.
  *   replyBody({ data, userId = 'fake-user-id', encrypted = true, processed }) -> JSON text of
  *     a 200 exchange reply (`processed: true` makes `data` a payload URL).
  *
- * Talking to the emulator without the package
+ * Talking to a server without the package
+ *   civicSipApi(config) -> a civic-sip-api client (the reference) with module state of its own
+ *     (its `api` is module-level), verifying response tokens with config.civicPublicKey; the
+ *     options civic-sip-api does not have (civicPublicKey, timeout) are left out.
  *   signedExchange(emu, authCode, { app = emu.app, api = emu.url, path = 'prod/scopeRequest/authCode' })
  *     -> Promise<{ status, headers, body }>: the exchange POST built from PROTOCOL.md and sent
  *     with http.request. Use it to get a real reply body for `processPayload`.
@@ -48,45 +56,17 @@
 
 const crypto = require('node:crypto');
 const http = require('node:http');
+const rewire = require('rewire');
 const { startServer } = require('./servers');
-const { DEFAULT_USER_DATA, stableStringify } = require('../../emulator');
+const { DEFAULT_USER_DATA } = require('../../emulator');
+const civicCrypto = require('../../emulator/civic-crypto');
 
-const b64u = (buf) => Buffer.from(buf).toString('base64url');
+const {
+  keyPair, publicKeyFromHex, privateKeyFromHex, signJwt, decodeJwt, verifyJwt, encryptData, decryptData,
+  civicExtension: hmacBase64, stableStringify,
+} = civicCrypto;
 
-function newKeyPair() {
-  const ecdh = crypto.createECDH('prime256v1');
-  ecdh.generateKeys();
-  const d = Buffer.from(ecdh.getPrivateKey('hex').padStart(64, '0'), 'hex');
-  const point = ecdh.getPublicKey();
-  const jwk = { kty: 'EC', crv: 'P-256', x: b64u(point.subarray(1, 33)), y: b64u(point.subarray(33)) };
-  return {
-    privateHex: d.toString('hex'),
-    publicHex: point.toString('hex'),
-    compressedHex: ecdh.getPublicKey('hex', 'compressed'),
-    privateKey: crypto.createPrivateKey({ key: { ...jwk, d: b64u(d) }, format: 'jwk' }),
-    publicKey: crypto.createPublicKey({ key: jwk, format: 'jwk' }),
-  };
-}
-
-function publicKeyFromHex(hex) {
-  const point = Buffer.from(hex, 'hex');
-  return crypto.createPublicKey({
-    key: { kty: 'EC', crv: 'P-256', x: b64u(point.subarray(1, 33)), y: b64u(point.subarray(33)) },
-    format: 'jwk',
-  });
-}
-
-function privateKeyFromHex(hex) {
-  const ecdh = crypto.createECDH('prime256v1');
-  ecdh.setPrivateKey(Buffer.from(hex, 'hex'));
-  const point = ecdh.getPublicKey();
-  return crypto.createPrivateKey({
-    key: {
-      kty: 'EC', crv: 'P-256', x: b64u(point.subarray(1, 33)), y: b64u(point.subarray(33)), d: b64u(Buffer.from(hex, 'hex')),
-    },
-    format: 'jwk',
-  });
-}
+const newKeyPair = () => keyPair();
 
 function newApp({ appId = `app${crypto.randomBytes(4).toString('hex')}` } = {}) {
   const key = newKeyPair();
@@ -98,66 +78,24 @@ function newApp({ appId = `app${crypto.randomBytes(4).toString('hex')}` } = {}) 
   };
 }
 
-function signJwt(claims, privateKey, header = { alg: 'ES256', typ: 'JWT' }) {
-  const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(claims))}`;
-  const sig = crypto.sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-  return `${input}.${b64u(sig)}`;
-}
-
-function decodeJwt(token) {
-  const [h, p, s] = token.split('.');
-  return {
-    header: JSON.parse(Buffer.from(h, 'base64url').toString('utf8')),
-    claims: JSON.parse(Buffer.from(p, 'base64url').toString('utf8')),
-    signingInput: `${h}.${p}`,
-    signature: Buffer.from(s, 'base64url'),
-  };
-}
-
-function verifyJwt(token, publicHex) {
-  const { header, signingInput, signature } = decodeJwt(token);
-  if (header.alg !== 'ES256' || signature.length !== 64) return false;
-  return crypto.verify('sha256', Buffer.from(signingInput),
-    { key: publicKeyFromHex(publicHex), dsaEncoding: 'ieee-p1363' }, signature);
-}
-
-function aesName(key) {
-  return `aes-${key.length * 8}-cbc`;
-}
-
-function encryptData(clearText, secretHex) {
-  const key = Buffer.from(secretHex, 'hex');
-  const iv = crypto.randomBytes(16);
-  const cipher = crypto.createCipheriv(aesName(key), key, iv);
-  const ct = Buffer.concat([cipher.update(clearText, 'utf8'), cipher.final()]);
-  return iv.toString('hex') + ct.toString('base64');
-}
-
-function decryptData(data, secretHex) {
-  const key = Buffer.from(secretHex, 'hex');
-  const decipher = crypto.createDecipheriv(aesName(key), key, Buffer.from(data.slice(0, 32), 'hex'));
-  return Buffer.concat([decipher.update(Buffer.from(data.slice(32), 'base64')), decipher.final()]).toString('utf8');
-}
-
-function hmacBase64(text, appSecret) {
-  return crypto.createHmac('sha256', Buffer.from(appSecret, 'utf8')).update(text, 'utf8').digest('base64');
-}
-
 function responseToken({
   appId, appSecret, civicKey, userData = DEFAULT_USER_DATA, clearText, encrypted = true, expiresIn = 1800, claims = {},
+  omit = [], header,
 }) {
   const now = Date.now() / 1000;
   const clear = clearText !== undefined ? clearText : JSON.stringify(userData);
-  return signJwt({
+  const all = {
     jti: crypto.randomUUID(),
     iat: now,
     exp: now + expiresIn,
-    iss: 'civic-sip-hosted-service',
-    aud: 'https://api.civic.com/sip/',
+    iss: civicCrypto.CIVIC_ISSUER,
+    aud: civicCrypto.CIVIC_AUDIENCE,
     sub: appId,
     data: encrypted ? encryptData(clear, appSecret) : clear,
     ...claims,
-  }, civicKey.privateKey);
+  };
+  for (const name of omit) delete all[name];
+  return signJwt(all, civicKey.privateKey, header);
 }
 
 function replyBody({ data, userId = 'fake-user-id', encrypted = true, processed }) {
@@ -166,17 +104,15 @@ function replyBody({ data, userId = 'fake-user-id', encrypted = true, processed 
   return JSON.stringify(body);
 }
 
+function civicSipApi(config) {
+  const reference = rewire('civic-sip-api');
+  reference.__get__('hostedServices').SIPHostedService.hexpub = config.civicPublicKey;
+  const { civicPublicKey, timeout, ...options } = config; // eslint-disable-line no-unused-vars
+  return reference.newClient(options);
+}
+
 function signedExchange(emu, authCode, { app = emu.app, api = emu.url, path = 'prod/scopeRequest/authCode' } = {}) {
-  const now = Date.now() / 1000;
-  const token = signJwt({
-    jti: crypto.randomUUID(),
-    iat: now,
-    exp: now + 180,
-    iss: app.appId,
-    aud: api,
-    sub: app.appId,
-    data: { method: 'POST', path: 'scopeRequest/authCode' },
-  }, privateKeyFromHex(app.prvKey));
+  const token = civicCrypto.requestToken({ appId: app.appId, prvKey: app.prvKey, aud: api });
   const body = stableStringify({ authToken: authCode, allowS3UploadedPayload: true });
   const headers = {
     'Content-Type': 'application/json',
@@ -276,6 +212,7 @@ module.exports = {
   stableStringify,
   responseToken,
   replyBody,
+  civicSipApi,
   signedExchange,
   startFakeCivic,
   DEFAULT_USER_DATA,

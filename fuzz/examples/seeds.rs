@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use civic_sip_native::core::client::Reply;
+use civic_sip_native::core::ReplyOutcome;
 use civic_sip_native::core::jwt::verify_response_token;
 use civic_sip_native_fuzz::{
     claims, encrypt, sign, CIVIC_PUBLIC, ES256_HEADER, NOW, RECORDED as RECORDED_CLIENT, SECRETS,
@@ -137,9 +137,9 @@ fn main() -> std::io::Result<()> {
 
     // The valid seeds must get to the end of the path, or the fuzzer starts shallow.
     let opened = RECORDED_CLIENT.process_payload(200, Some(&recorded["reply"].to_string()));
-    assert!(matches!(opened, Ok(Reply::Ready(_))), "{opened:?}");
+    assert!(matches!(opened, Ok(ReplyOutcome::Ready(_))), "{opened:?}");
     let opened = SIGNED[0].process_payload(200, Some(&template.replacen("TOKEN", &token, 1)));
-    assert!(matches!(opened, Ok(Reply::Ready(u)) if u.data == USER_DATA));
+    assert!(matches!(opened, Ok(ReplyOutcome::Ready(u)) if u.data == USER_DATA));
     assert!(verify_response_token(&token, &CIVIC_PUBLIC, NOW).is_ok());
     Ok(())
 }

@@ -11,7 +11,7 @@
 #![no_main]
 
 use civic_sip_native::core::cipher::AesKey;
-use civic_sip_native::core::client::Reply;
+use civic_sip_native::core::ReplyOutcome;
 use civic_sip_native::core::error::code;
 use civic_sip_native::core::json;
 use civic_sip_native_fuzz::{claims, encrypt, sign, ES256_HEADER, SECRETS, SIGNED};
@@ -48,12 +48,12 @@ fuzz_target!(|input: &[u8]| {
                     && !json::nests_deeper_than(t, 128)
             });
             match SIGNED[which].process_payload(200, Some(&body)) {
-                Ok(Reply::Ready(user)) => {
+                Ok(ReplyOutcome::Ready(user)) => {
                     assert!(is_json);
                     assert_eq!(user.data.as_bytes(), rest);
                     assert_eq!(user.user_id.as_deref(), Some("\"u\""));
                 }
-                Ok(Reply::Processed(_)) => panic!("not a processed reply"),
+                Ok(ReplyOutcome::Processed(_)) => panic!("not a processed reply"),
                 Err(error) => {
                     assert!(!is_json, "{error}");
                     assert_eq!(error.code(), code::DECRYPTION);

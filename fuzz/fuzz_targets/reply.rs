@@ -8,7 +8,7 @@
 //!   fields get past the signature. Mode bits 1-2 pick the AES key length.
 #![no_main]
 
-use civic_sip_native::core::client::Reply;
+use civic_sip_native::core::ReplyOutcome;
 use civic_sip_native::core::error::code;
 use civic_sip_native::core::Client;
 use civic_sip_native_fuzz::{mode_and_text, sign, ES256_HEADER, RECORDED, SIGNED};
@@ -29,14 +29,14 @@ fuzz_target!(|input: &[u8]| {
 
 fn read(client: &Client, body: &str) {
     match client.process_payload(200, Some(body)) {
-        Ok(Reply::Ready(user)) => {
+        Ok(ReplyOutcome::Ready(user)) => {
             // What the binding hands to JSON.parse: checked to be JSON.
             assert!(serde_json::from_str::<serde::de::IgnoredAny>(&user.data).is_ok());
             if let Some(user_id) = &user.user_id {
                 assert!(serde_json::from_str::<serde::de::IgnoredAny>(user_id).is_ok());
             }
         }
-        Ok(Reply::Processed(pending)) => drop(format!("{pending:?}")),
+        Ok(ReplyOutcome::Processed(pending)) => drop(format!("{pending:?}")),
         Err(error) => {
             // The message is built from the body too (its JSON rendering).
             let message = error.to_string();

@@ -1,14 +1,19 @@
 //! The thin napi layer: JS options in, JS values and JS errors out. Everything else is the core.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi::{check_status, sys};
 use napi::{Env, JsValue, JSON};
 use napi_derive::napi;
 
-use crate::core::client::{Abort, Reply};
-use crate::core::error::{json_string, Error as CoreError, ErrorKind};
+use crate::core::config;
+use crate::core::error::{code, Error as CoreError, ErrorKind, Rejected};
+use crate::core::json::json_string;
+use crate::core::reply::ReplyStatus;
+use crate::core::steps::{Observer, Steps};
+use crate::core::{Abort, ReplyOutcome};
 use crate::core::{Client, Options, ProxyOptions, UserData};
 
 /// The options as index.js normalises them: falsy values are absent, the rest strings.
@@ -24,10 +29,13 @@ pub struct NativeOptions {
     pub proxy: Option<NativeProxy>,
     /// Civic's response-token keys; index.js turns one string or a list into this.
     pub civic_public_keys: Option<Vec<String>>,
+    /// Milliseconds, any JS number (checked in `into_options`).
     pub timeout: Option<f64>,
+    /// Bytes, any JS number (checked in `into_options`).
     pub max_response_bytes: Option<f64>,
     /// PEM texts; index.js turns a string, a Buffer or an array of them into this.
     pub ca: Option<Vec<String>>,
+    /// Any JS number (checked in `into_options`).
     pub retries: Option<f64>,
 }
 
@@ -37,25 +45,96 @@ pub struct NativeProxy {
     pub reject_unauthorized: Option<bool>,
 }
 
-impl From<NativeOptions> for Options {
-    fn from(o: NativeOptions) -> Options {
-        Options {
-            app_id: o.app_id,
-            app_secret: o.app_secret,
-            prv_key: o.prv_key,
-            env: o.env,
-            api: o.api,
-            include_stage_in_url: o.include_stage_in_url,
-            proxy: o.proxy.map(|p| ProxyOptions {
+impl NativeOptions {
+    /// The options in Rust's types. JS numbers are checked here, with the messages the core gives
+    /// for the values they cannot be (a missing appId, appSecret or prvKey is still reported
+    /// first, as civic-sip-api threw it).
+    fn into_options(self) -> std::result::Result<Options, CoreError> {
+        let timeout = self.timeout.map(timeout_from_ms).transpose();
+        let max_response_bytes = self.max_response_bytes.map(bytes_from_js).transpose();
+        let retries = self.retries.map(retries_from_js).transpose();
+        let options = Options {
+            app_id: self.app_id,
+            app_secret: self.app_secret,
+            prv_key: self.prv_key,
+            env: self.env,
+            api: self.api,
+            include_stage_in_url: self.include_stage_in_url,
+            proxy: self.proxy.map(|p| ProxyOptions {
                 url: p.url,
                 reject_unauthorized: p.reject_unauthorized,
             }),
-            civic_public_keys: o.civic_public_keys,
-            timeout_ms: o.timeout,
-            max_response_bytes: o.max_response_bytes,
-            ca: o.ca,
-            retries: o.retries,
+            civic_public_keys: self.civic_public_keys,
+            timeout: timeout.clone().unwrap_or_default(),
+            max_response_bytes: max_response_bytes.clone().unwrap_or_default(),
+            ca: self.ca,
+            retries: retries.clone().unwrap_or_default(),
+        };
+        let numbers = timeout.and(max_response_bytes).and(retries);
+        match (config::missing_field(&options), numbers) {
+            (Some(missing), _) => Err(missing),
+            (None, Err(bad)) => Err(bad),
+            (None, Ok(_)) => Ok(options),
         }
+    }
+}
+
+fn invalid_option(message: &str) -> CoreError {
+    CoreError::new(ErrorKind::InvalidConfig(message.to_owned()))
+}
+
+/// `timeout` in milliseconds. Longer than Node's longest timer (`Infinity` too) counts as that;
+/// below a nanosecond rounds to zero, which is refused like 0, -0 and negatives; NaN fails the
+/// comparison.
+fn timeout_from_ms(ms: f64) -> std::result::Result<Duration, CoreError> {
+    if ms >= 1e-6 {
+        Ok(Duration::from_secs_f64(
+            ms.min(config::MAX_TIMEOUT.as_secs_f64() * 1000.0) / 1000.0,
+        ))
+    } else {
+        Err(invalid_option(config::TIMEOUT_MESSAGE))
+    }
+}
+
+/// `maxResponseBytes`: a positive whole number; `Infinity`, or more than memory can address, is
+/// no limit (the cast saturates).
+fn bytes_from_js(n: f64) -> std::result::Result<usize, CoreError> {
+    if n >= 1.0 && (n == f64::INFINITY || n.fract() == 0.0) {
+        Ok(n as usize)
+    } else {
+        Err(invalid_option(config::MAX_RESPONSE_BYTES_MESSAGE))
+    }
+}
+
+/// `retries`: a whole number from 0 to `MAX_RETRIES` (`-0` is 0).
+fn retries_from_js(n: f64) -> std::result::Result<u32, CoreError> {
+    if n.fract() == 0.0 && (0.0..=f64::from(config::MAX_RETRIES)).contains(&n) {
+        Ok(n as u32)
+    } else {
+        Err(invalid_option(&config::retries_message()))
+    }
+}
+
+/// Every `error.code` by its name (`{ CONFIG: 'ERR_CIVIC_CONFIG', ... }`), from the one list in
+/// `core::error::code`; index.js re-exports it, frozen, as `codes`.
+#[napi(js_name = "ERROR_CODES", skip_typescript)]
+// Under `cargo test` napi-derive registers no export, so nothing would use these.
+#[cfg_attr(test, allow(dead_code))]
+pub const ERROR_CODES: ErrorCodes = ErrorCodes;
+
+/// The value of [`ERROR_CODES`]: an object built from `core::error::code::ALL` when the module
+/// loads.
+#[cfg_attr(test, allow(dead_code))]
+pub struct ErrorCodes;
+
+impl ToNapiValue for ErrorCodes {
+    unsafe fn to_napi_value(env: sys::napi_env, _: Self) -> Result<sys::napi_value> {
+        let env = Env::from_raw(env);
+        let mut codes = Object::new(&env)?;
+        for (name, code) in code::ALL {
+            codes.set_named_property(name, *code)?;
+        }
+        Ok(codes.raw())
     }
 }
 
@@ -89,16 +168,21 @@ pub struct NativeClient {
 impl NativeClient {
     #[napi(constructor, catch_unwind)]
     pub fn new(env: Env, options: NativeOptions) -> Result<Self> {
-        Client::new(options.into())
+        options
+            .into_options()
+            .and_then(Client::new)
             .map(|client| NativeClient {
                 inner: Arc::new(client),
             })
             .map_err(|e| to_js_error(&env, e))
     }
 
-    /// Resolves with `{ data, userId }`; rejects with an Error carrying `code`.
+    /// Resolves with `{ data, userId }`; rejects with an Error carrying `code`. Given `steps`
+    /// (an empty array: index.js passes one only while `NODE_DEBUG` names this package), fills it
+    /// with the exchange's steps, one line each, just before the promise settles.
     #[napi(
         catch_unwind,
+        ts_args_type = "authCode: unknown, abort?: NativeAbort | undefined | null, steps?: string[] | undefined | null",
         ts_return_type = "Promise<{ data: unknown; userId: unknown }>"
     )]
     pub fn exchange_code<'env>(
@@ -106,6 +190,7 @@ impl NativeClient {
         env: &'env Env,
         auth_code: Unknown<'env>,
         abort: Option<&NativeAbort>,
+        steps: Option<Object<'env>>,
     ) -> Result<PromiseRaw<'env, Object<'env>>> {
         let client = Arc::clone(&self.inner);
         let abort = abort.map(|a| a.inner.clone()).unwrap_or_default();
@@ -116,18 +201,23 @@ impl NativeClient {
                 "the auth code must be a string, not {}",
                 js_type_name(other)
             )))
-            .in_exchange()),
+            .via_exchange_code()),
         };
-        settle(env, async move {
-            client.exchange_code_until(&auth_code?, &abort).await
+        settle(env, steps, |steps| async move {
+            let observer = steps.as_deref().map_or(Observer::OFF, Steps::observer);
+            client
+                .exchange_code_with_abort(&auth_code?, &abort, observer)
+                .await
         })
     }
 
     /// civic-sip-api's `processPayload`: the user data, or a Promise of it for a processed reply;
     /// throws as civic-sip-api did. `unexpected_status` is `String(statusCode)` when the status
-    /// is not the number 200, absent when it is.
+    /// is not the number 200, absent when it is. `steps` as for `exchangeCode`, filled only for a
+    /// processed reply (the payload fetch).
     #[napi(
         catch_unwind,
+        ts_args_type = "unexpectedStatus?: string | undefined | null, body?: string | undefined | null, steps?: string[] | undefined | null",
         ts_return_type = "{ data: unknown; userId: unknown } | Promise<{ data: unknown; userId: unknown }>"
     )]
     pub fn process_payload<'env>(
@@ -135,19 +225,18 @@ impl NativeClient {
         env: &'env Env,
         unexpected_status: Option<String>,
         body: Option<String>,
+        steps: Option<Object<'env>>,
     ) -> Result<Unknown<'env>> {
-        let reply = match unexpected_status {
-            Some(status) => Err(CoreError::new(ErrorKind::UnexpectedStatus {
-                status,
-                body: body.unwrap_or_else(|| "undefined".to_owned()),
-            })),
-            None => self.inner.read_reply(body.as_deref()),
-        };
-        match reply {
-            Ok(Reply::Ready(user_data)) => Ok(to_js_user_data(env, user_data)?.to_unknown()),
-            Ok(Reply::Processed(pending)) => {
+        let status = unexpected_status.map_or(ReplyStatus::Ok, ReplyStatus::Other);
+        match self.inner.process_payload(status, body.as_deref()) {
+            Ok(ReplyOutcome::Ready(user_data)) => Ok(to_js_user_data(env, user_data)?.to_unknown()),
+            Ok(ReplyOutcome::Processed(pending)) => {
                 let client = Arc::clone(&self.inner);
-                Ok(settle(env, async move { client.fetch_payload(pending).await })?.to_unknown())
+                let fetch = |steps: Option<Arc<Steps>>| async move {
+                    let observer = steps.as_deref().map_or(Observer::OFF, Steps::observer);
+                    client.fetch_payload(pending, observer).await
+                };
+                Ok(settle(env, steps, fetch)?.to_unknown())
             }
             Err(e) => Err(to_js_error(env, e)),
         }
@@ -173,20 +262,37 @@ fn js_type_name(t: ValueType) -> &'static str {
 /// cleanup hook set up and torn down per exchange, no second wake-up of the loop to release it,
 /// and replies that arrive together are settled in one wake-up. A panic in the work, or the work
 /// being dropped, still settles the promise (see [`Pending`]).
-fn settle<'env>(
+///
+/// With a `steps` array, the work gets a collector and its lines land in the array just before
+/// the promise settles: one hand-over per exchange, none while nothing is recorded.
+fn settle<'env, F>(
     env: &'env Env,
-    work: impl std::future::Future<Output = std::result::Result<UserData, CoreError>> + Send + 'static,
-) -> Result<PromiseRaw<'env, Object<'env>>> {
+    steps: Option<Object<'env>>,
+    work: impl FnOnce(Option<Arc<Steps>>) -> F,
+) -> Result<PromiseRaw<'env, Object<'env>>>
+where
+    F: std::future::Future<Output = std::result::Result<UserData, CoreError>> + Send + 'static,
+{
     let settler = settler(env)?;
     let mut deferred = std::ptr::null_mut();
     let mut promise = std::ptr::null_mut();
     // SAFETY: plain Node-API calls on the JS thread with this thread's env.
     check_status!(unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
+    // Debug output is not worth failing an exchange for: without a reference, nothing is recorded.
+    let log = steps.and_then(|array| {
+        let mut reference = std::ptr::null_mut();
+        // SAFETY: a Node-API call on the JS thread; the reference is deleted in `deliver`.
+        let status =
+            unsafe { sys::napi_create_reference(env.raw(), array.raw(), 1, &mut reference) };
+        (status == sys::Status::napi_ok).then(|| (Arc::new(Steps::default()), reference))
+    });
+    let work = work(log.as_ref().map(|(steps, _)| Arc::clone(steps)));
     started_one(env, &settler);
     let pending = Pending {
         settler,
         deferred,
         outcome: None,
+        log,
     };
     napi::bindgen_prelude::spawn(async move {
         let mut pending = pending;
@@ -321,15 +427,20 @@ struct Pending {
     settler: Settler,
     deferred: sys::napi_deferred,
     outcome: Option<std::result::Result<UserData, CoreError>>,
+    /// The steps being recorded, and the JS array they go to.
+    log: Option<(Arc<Steps>, sys::napi_ref)>,
 }
 
-// SAFETY: the deferred is only handed back to the JS thread that made it, never used here.
+// SAFETY: the deferred and the reference are only handed back to the JS thread that made them,
+// never used here.
 unsafe impl Send for Pending {}
 
 /// What the settler carries to the JS thread.
 struct Completion {
     deferred: sys::napi_deferred,
     outcome: std::result::Result<UserData, CoreError>,
+    /// The recorded lines and the JS array they go to.
+    log: Option<(Vec<String>, sys::napi_ref)>,
 }
 
 impl Drop for Pending {
@@ -337,10 +448,15 @@ impl Drop for Pending {
         let outcome = self
             .outcome
             .take()
-            .unwrap_or_else(|| Err(CoreError::new(ErrorKind::Internal).in_exchange()));
+            .unwrap_or_else(|| Err(CoreError::new(ErrorKind::Internal).via_exchange_code()));
+        let log = self
+            .log
+            .take()
+            .map(|(steps, reference)| (steps.take(), reference));
         let completion = Box::into_raw(Box::new(Completion {
             deferred: self.deferred,
             outcome,
+            log,
         }));
         // The lock is held across the call so the environment cannot close the settler midway.
         let open = self
@@ -383,7 +499,14 @@ unsafe extern "C" fn deliver(
     }
     settled_one(env);
     let env = Env::from_raw(env);
-    let Completion { deferred, outcome } = *completion;
+    let Completion {
+        deferred,
+        outcome,
+        log,
+    } = *completion;
+    if let Some((lines, reference)) = log {
+        hand_over(&env, lines, reference);
+    }
     let settled = std::cell::Cell::new(false);
     // Never unwind into Node.
     let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -402,9 +525,28 @@ unsafe extern "C" fn deliver(
         // Building the result panicked before the promise was settled: it rejects with
         // ERR_CIVIC_INTERNAL rather than stay pending.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let internal = CoreError::new(ErrorKind::Internal).in_exchange();
+            let internal = CoreError::new(ErrorKind::Internal).via_exchange_code();
             reject(&env, deferred, rejection(&env, internal));
         }));
+    }
+}
+
+/// Puts the recorded lines into the JS array (before the promise settles, so they are there for
+/// whoever awaits it) and releases the reference to it.
+fn hand_over(env: &Env, lines: Vec<String>, reference: sys::napi_ref) {
+    let mut array = std::ptr::null_mut();
+    // SAFETY: Node-API calls on the JS thread that made `reference`, deleted here once.
+    unsafe {
+        if sys::napi_get_reference_value(env.raw(), reference, &mut array) == sys::Status::napi_ok
+            && !array.is_null()
+        {
+            for (i, line) in (0..).zip(lines) {
+                if let Ok(line) = env.create_string(line) {
+                    sys::napi_set_element(env.raw(), array, i, line.raw());
+                }
+            }
+        }
+        sys::napi_delete_reference(env.raw(), reference);
     }
 }
 
@@ -487,8 +629,26 @@ fn to_js_error(env: &Env, e: CoreError) -> Error {
 
 fn build_js_error<'env>(env: &'env Env, e: &CoreError) -> Result<Object<'env>> {
     let message = e.message_with(&|body| render_json_v8(env, body));
-    let mut error = env.create_error(Error::new(Status::GenericFailure, message))?;
+    let mut error = if e.code() == code::INVALID_ARGUMENT {
+        // Node's convention for ERR_INVALID_ARG_TYPE, and index.js's own argument errors.
+        type_error(env, &message)?
+    } else {
+        env.create_error(Error::new(Status::GenericFailure, message))?
+    };
     error.set_named_property("code", e.code())?;
+    if let Some(why) = e.rejected() {
+        // Why the response token was refused, which civic-sip-api's one message does not say.
+        error.set_named_property("reason", why.as_str())?;
+        match *why {
+            Rejected::Expired { exp } => {
+                error.set_named_property("expiredAt", env.create_date(exp * 1000.0)?)?
+            }
+            Rejected::NotYetValid { not_before } => {
+                error.set_named_property("notBefore", env.create_date(not_before * 1000.0)?)?
+            }
+            _ => {}
+        }
+    }
     if matches!(e.kind(), ErrorKind::Aborted) {
         // What `fetch` and Node's own APIs reject with, so `error.name === 'AbortError'` works.
         error.set_named_property("name", "AbortError")?;
@@ -505,6 +665,16 @@ fn build_js_error<'env>(env: &'env Env, e: &CoreError) -> Result<Object<'env>> {
         error.set_named_property("response", response)?;
     }
     Ok(error)
+}
+
+fn type_error<'env>(env: &'env Env, message: &str) -> Result<Object<'env>> {
+    let message = env.create_string(message)?;
+    let mut error = std::ptr::null_mut();
+    // SAFETY: a Node-API call on the JS thread with this thread's env; no code argument.
+    check_status!(unsafe {
+        sys::napi_create_type_error(env.raw(), std::ptr::null_mut(), message.raw(), &mut error)
+    })?;
+    Ok(Object::from_raw(env.raw(), error))
 }
 
 /// `JSON.stringify(JSON.parse(body))`, or of the body text where it is not JSON, by V8 itself so
@@ -541,5 +711,86 @@ fn init() {
         .build()
     {
         napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn js_numbers_become_rust_types_or_the_cores_messages() {
+        let message = |e: CoreError| e.to_string();
+        for bad in [0.0, -0.0, -1.0, 1e-9, f64::NAN, f64::NEG_INFINITY] {
+            assert_eq!(
+                timeout_from_ms(bad).map_err(message),
+                Err(config::TIMEOUT_MESSAGE.to_owned()),
+                "{bad}"
+            );
+        }
+        for huge in [1e22, 1e300, f64::MAX, f64::INFINITY] {
+            assert_eq!(timeout_from_ms(huge).ok(), Some(config::MAX_TIMEOUT));
+        }
+        assert_eq!(
+            timeout_from_ms(1500.0).ok(),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(timeout_from_ms(1e-6).ok(), Some(Duration::from_nanos(1)));
+
+        assert_eq!(bytes_from_js(1.0).ok(), Some(1));
+        assert_eq!(bytes_from_js(65536.0).ok(), Some(65536));
+        assert_eq!(bytes_from_js(f64::INFINITY).ok(), Some(usize::MAX));
+        assert_eq!(bytes_from_js(1e300).ok(), Some(usize::MAX));
+        for bad in [0.0, -0.0, -1.0, 1.5, f64::NAN, f64::NEG_INFINITY] {
+            assert_eq!(
+                bytes_from_js(bad).map_err(message),
+                Err(config::MAX_RESPONSE_BYTES_MESSAGE.to_owned()),
+                "{bad}"
+            );
+        }
+
+        assert_eq!(retries_from_js(-0.0).ok(), Some(0));
+        assert_eq!(retries_from_js(10.0).ok(), Some(10));
+        for bad in [-1.0, 0.5, 11.0, f64::INFINITY, f64::NAN] {
+            assert_eq!(
+                retries_from_js(bad).map_err(message),
+                Err("retries must be an integer from 0 to 10".to_owned()),
+                "{bad}"
+            );
+        }
+    }
+
+    fn native(timeout: Option<f64>, app_secret: Option<&str>) -> NativeOptions {
+        NativeOptions {
+            app_id: Some("app".into()),
+            app_secret: app_secret.map(Into::into),
+            prv_key: Some("1".into()),
+            env: None,
+            api: None,
+            include_stage_in_url: None,
+            proxy: None,
+            civic_public_keys: None,
+            timeout,
+            max_response_bytes: Some(f64::NAN),
+            ca: None,
+            retries: None,
+        }
+    }
+
+    #[test]
+    fn a_missing_option_is_reported_before_a_bad_number_and_numbers_in_order() {
+        let message = |o: NativeOptions| o.into_options().map(|_| ()).map_err(|e| e.to_string());
+        assert_eq!(
+            message(native(Some(0.0), None)),
+            Err("Please supply your application secret.".to_owned())
+        );
+        assert_eq!(
+            message(native(Some(0.0), Some("s"))),
+            Err(config::TIMEOUT_MESSAGE.to_owned())
+        );
+        assert_eq!(
+            message(native(None, Some("s"))),
+            Err(config::MAX_RESPONSE_BYTES_MESSAGE.to_owned())
+        );
     }
 }

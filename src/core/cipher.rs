@@ -23,7 +23,7 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::n
 impl AesKey {
     /// 32, 48 or 64 hex characters.
     pub fn from_hex(app_secret: &str) -> Option<AesKey> {
-        let bytes = Zeroizing::new(hex::decode(app_secret)?);
+        let bytes = hex::decode(app_secret)?;
         matches!(bytes.len(), 16 | 24 | 32).then(|| AesKey(bytes))
     }
 

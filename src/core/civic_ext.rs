@@ -5,7 +5,7 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use super::error::json_string;
+use super::json::json_string;
 
 /// The exchange body with its keys already sorted, so these exact bytes are both what is sent and
 /// what json-stable-stringify would produce: a server that HMACs either form agrees.

@@ -45,11 +45,16 @@ pub struct Options {
     /// Civic's response-token keys, hex each: a token verifies if it verifies under any of them
     /// (several while Civic rotates its key). `None` is Civic's production key.
     pub civic_public_keys: Option<Vec<String>>,
-    pub timeout_ms: Option<f64>,
-    pub max_response_bytes: Option<f64>,
+    /// The whole exchange's time limit ([`DEFAULT_TIMEOUT`] when `None`). Zero is refused; more
+    /// than [`MAX_TIMEOUT`] counts as that.
+    pub timeout: Option<Duration>,
+    /// Largest response body read, in bytes ([`DEFAULT_MAX_RESPONSE_BYTES`] when `None`; no
+    /// limit is `usize::MAX`). Zero is refused.
+    pub max_response_bytes: Option<usize>,
     /// PEM certificates to trust instead of the system's roots (Node's `ca`).
     pub ca: Option<Vec<String>>,
-    pub retries: Option<f64>,
+    /// Further attempts after a transient failure, at most [`MAX_RETRIES`] (0 when `None`).
+    pub retries: Option<u32>,
 }
 
 impl fmt::Debug for Options {
@@ -63,7 +68,7 @@ impl fmt::Debug for Options {
             .field("include_stage_in_url", &self.include_stage_in_url)
             .field("proxy", &self.proxy)
             .field("civic_public_keys", &self.civic_public_keys)
-            .field("timeout_ms", &self.timeout_ms)
+            .field("timeout", &self.timeout)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("ca", &self.ca.as_ref().map(Vec::len))
             .field("retries", &self.retries)
@@ -138,42 +143,55 @@ impl fmt::Debug for Config {
     }
 }
 
+/// civic-sip-api's sentences for a missing required option, the first that applies.
+pub fn missing_field(options: &Options) -> Option<Error> {
+    let absent = |v: &Option<String>| v.as_deref().is_none_or(str::is_empty);
+    let message = if absent(&options.app_id) {
+        NO_APP_ID
+    } else if absent(&options.app_secret) {
+        NO_APP_SECRET
+    } else if absent(&options.prv_key) {
+        NO_PRV_KEY
+    } else {
+        return None;
+    };
+    Some(Error::new(ErrorKind::MissingConfig(message)))
+}
+
+pub const TIMEOUT_MESSAGE: &str = "timeout must be a positive number of milliseconds";
+pub const MAX_RESPONSE_BYTES_MESSAGE: &str = "maxResponseBytes must be a positive integer";
+/// `retries must be an integer from 0 to 10`.
+pub fn retries_message() -> String {
+    format!("retries must be an integer from 0 to {MAX_RETRIES}")
+}
+
 impl Config {
-    /// Fails only where civic-sip-api's `newClient` threw (a missing appId, appSecret or prvKey),
-    /// or for a timeout that is not a positive number of milliseconds.
+    /// Fails only where civic-sip-api's `newClient` threw (a missing appId, appSecret or prvKey,
+    /// checked first), or for a zero timeout or maxResponseBytes or more than [`MAX_RETRIES`].
     pub fn new(options: Options) -> Result<Config, Error> {
+        if let Some(missing) = missing_field(&options) {
+            return Err(missing);
+        }
         let present = |v: Option<String>| v.filter(|s| !s.is_empty());
-        let missing = |m| Error::new(ErrorKind::MissingConfig(m));
-        let app_id = present(options.app_id).ok_or_else(|| missing(NO_APP_ID))?;
-        let app_secret =
-            Zeroizing::new(present(options.app_secret).ok_or_else(|| missing(NO_APP_SECRET))?);
-        let prv_key = Zeroizing::new(present(options.prv_key).ok_or_else(|| missing(NO_PRV_KEY))?);
+        let app_id = present(options.app_id).unwrap_or_default();
+        let app_secret = Zeroizing::new(present(options.app_secret).unwrap_or_default());
+        let prv_key = Zeroizing::new(present(options.prv_key).unwrap_or_default());
 
-        let timeout = match options.timeout_ms {
+        let timeout = match options.timeout {
             None => DEFAULT_TIMEOUT,
-            // Longer than Node's longest timer (Infinity too) counts as that: no deadline can
-            // overflow a clock. Below a nanosecond rounds to zero, which is refused like 0; NaN
-            // fails the comparison.
-            Some(ms) if ms >= 1e-6 => {
-                Duration::from_secs_f64(ms.min(MAX_TIMEOUT.as_secs_f64() * 1000.0) / 1000.0)
-            }
-            Some(_) => return Err(invalid("timeout must be a positive number of milliseconds")),
+            Some(Duration::ZERO) => return Err(invalid(TIMEOUT_MESSAGE)),
+            // Longer than Node's longest timer counts as that: no deadline can overflow a clock.
+            Some(timeout) => timeout.min(MAX_TIMEOUT),
         };
-
         let max_response_bytes = match options.max_response_bytes {
             None => DEFAULT_MAX_RESPONSE_BYTES,
-            // Infinity, or more than memory can address, is no limit: the cast saturates.
-            Some(n) if n >= 1.0 && (n == f64::INFINITY || n.fract() == 0.0) => n as usize,
-            Some(_) => return Err(invalid("maxResponseBytes must be a positive integer")),
+            Some(0) => return Err(invalid(MAX_RESPONSE_BYTES_MESSAGE)),
+            Some(n) => n,
         };
         let retries = match options.retries {
             None => 0,
-            Some(n) if n.fract() == 0.0 && (0.0..=f64::from(MAX_RETRIES)).contains(&n) => n as u32,
-            Some(_) => {
-                return Err(invalid(&format!(
-                    "retries must be an integer from 0 to {MAX_RETRIES}"
-                )))
-            }
+            Some(n) if n <= MAX_RETRIES => n,
+            Some(_) => return Err(invalid(&retries_message())),
         };
 
         let mut audience = present(options.api).unwrap_or_else(|| DEFAULT_API.to_owned());
@@ -394,21 +412,20 @@ mod tests {
         assert!(!key(&"0".repeat(64)));
         assert!(!key(&"f".repeat(64)));
         assert!(!key("0x1"));
-        for bad in [0.0, -0.0, -1.0, 1e-9, f64::NAN, f64::NEG_INFINITY] {
-            let mut o = options();
-            o.timeout_ms = Some(bad);
-            let e = Config::new(o).map(|_| ()).expect_err("refused");
-            assert_eq!(
-                e.to_string(),
-                "timeout must be a positive number of milliseconds"
-            );
-        }
         let mut o = options();
-        for huge in [1e22, 1e300, f64::MAX, f64::INFINITY] {
-            o.timeout_ms = Some(huge);
+        o.timeout = Some(Duration::ZERO);
+        let e = Config::new(o.clone()).map(|_| ()).expect_err("refused");
+        assert_eq!(e.to_string(), TIMEOUT_MESSAGE);
+        for huge in [MAX_TIMEOUT + Duration::from_nanos(1), Duration::MAX] {
+            o.timeout = Some(huge);
             assert_eq!(Config::new(o.clone()).expect("config").timeout, MAX_TIMEOUT);
         }
-        o.timeout_ms = Some(1500.0);
+        o.timeout = Some(Duration::from_nanos(1));
+        assert_eq!(
+            Config::new(o.clone()).expect("config").timeout,
+            Duration::from_nanos(1)
+        );
+        o.timeout = Some(Duration::from_millis(1500));
         assert_eq!(
             Config::new(o).expect("config").timeout,
             Duration::from_millis(1500)
@@ -416,23 +433,45 @@ mod tests {
     }
 
     #[test]
-    fn max_response_bytes_is_a_positive_whole_number_or_infinity() {
-        let bytes = |n: f64| {
+    fn a_missing_field_is_reported_before_a_bad_number() {
+        let o = Options {
+            app_id: Some("app".into()),
+            timeout: Some(Duration::ZERO),
+            retries: Some(11),
+            ..Options::default()
+        };
+        assert_eq!(
+            missing_field(&o).map(|e| e.to_string()),
+            Some(NO_APP_SECRET.into())
+        );
+        let e = Config::new(o).map(|_| ()).expect_err("refused");
+        assert_eq!(e.to_string(), NO_APP_SECRET);
+        let retries = |n| {
+            let mut o = options();
+            o.retries = Some(n);
+            Config::new(o).map(|c| c.retries).map_err(|e| e.to_string())
+        };
+        assert_eq!(retries(10), Ok(10));
+        assert_eq!(
+            retries(11),
+            Err("retries must be an integer from 0 to 10".to_owned())
+        );
+    }
+
+    #[test]
+    fn max_response_bytes_is_positive() {
+        let bytes = |n: usize| {
             let mut o = options();
             o.max_response_bytes = Some(n);
             Config::new(o).map(|c| c.max_response_bytes)
         };
-        assert_eq!(bytes(1.0).ok(), Some(1));
-        assert_eq!(bytes(65536.0).ok(), Some(65536));
-        assert_eq!(bytes(f64::INFINITY).ok(), Some(usize::MAX));
-        assert_eq!(bytes(1e300).ok(), Some(usize::MAX));
-        for bad in [0.0, -0.0, -1.0, 1.5, f64::NAN, f64::NEG_INFINITY] {
-            assert_eq!(
-                bytes(bad).err().map(|e| e.to_string()),
-                Some("maxResponseBytes must be a positive integer".to_owned()),
-                "{bad}"
-            );
-        }
+        assert_eq!(bytes(1).ok(), Some(1));
+        assert_eq!(bytes(65536).ok(), Some(65536));
+        assert_eq!(bytes(usize::MAX).ok(), Some(usize::MAX));
+        assert_eq!(
+            bytes(0).err().map(|e| e.to_string()),
+            Some(MAX_RESPONSE_BYTES_MESSAGE.to_owned())
+        );
     }
 
     #[test]

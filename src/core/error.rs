@@ -4,6 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::json::json_string;
+pub use super::jwt::Rejected;
+
 /// What every rejection of `exchangeCode` starts with, as in civic-sip-api.
 pub const EXCHANGE_PREFIX: &str = "Error exchanging code for data: ";
 /// What a failure of the processed payload fetch starts with, after the prefix above.
@@ -11,23 +14,37 @@ pub const PAYLOAD_PREFIX: &str = "Could not return data from processed payload u
 /// civic-sip-api's words for a response token that fails verification.
 pub const NOT_VERIFIED: &str = "JWT Token containing encrypted data could not be verified";
 
-/// Stable, documented error codes (the JS `error.code`).
-pub mod code {
-    pub const CONFIG: &str = "ERR_CIVIC_CONFIG";
-    pub const HTTP_STATUS: &str = "ERR_CIVIC_HTTP_STATUS";
-    pub const NETWORK: &str = "ERR_CIVIC_NETWORK";
-    pub const TIMEOUT: &str = "ERR_CIVIC_TIMEOUT";
-    pub const INVALID_RESPONSE: &str = "ERR_CIVIC_INVALID_RESPONSE";
-    pub const VERIFICATION: &str = "ERR_CIVIC_VERIFICATION";
-    pub const DECRYPTION: &str = "ERR_CIVIC_DECRYPTION";
-    pub const INVALID_ARGUMENT: &str = "ERR_INVALID_ARG_TYPE";
-    pub const INTERNAL: &str = "ERR_CIVIC_INTERNAL";
-    pub const TOO_LARGE: &str = "ERR_CIVIC_RESPONSE_TOO_LARGE";
-    /// Node's own code for an aborted operation (`AbortError`).
-    pub const ABORTED: &str = "ABORT_ERR";
+/// Defines each code once: a constant named as index.js's `codes` names it, and [`code::ALL`],
+/// which the binding exports so index.js and the tests read the list rather than copy it.
+macro_rules! codes {
+    ($($(#[$doc:meta])* $name:ident = $value:literal,)*) => {
+        /// Stable, documented error codes (the JS `error.code`).
+        pub mod code {
+            $($(#[$doc])* pub const $name: &str = $value;)*
+            /// Every code, by its name in index.js's `codes`, in the order documented there.
+            pub const ALL: &[(&str, &str)] = &[$((stringify!($name), $value)),*];
+        }
+    };
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+codes! {
+    CONFIG = "ERR_CIVIC_CONFIG",
+    HTTP_STATUS = "ERR_CIVIC_HTTP_STATUS",
+    NETWORK = "ERR_CIVIC_NETWORK",
+    TIMEOUT = "ERR_CIVIC_TIMEOUT",
+    INVALID_RESPONSE = "ERR_CIVIC_INVALID_RESPONSE",
+    VERIFICATION = "ERR_CIVIC_VERIFICATION",
+    DECRYPTION = "ERR_CIVIC_DECRYPTION",
+    /// Node's own code for an argument of the wrong type; always on a `TypeError`.
+    INVALID_ARGUMENT = "ERR_INVALID_ARG_TYPE",
+    INTERNAL = "ERR_CIVIC_INTERNAL",
+    RESPONSE_TOO_LARGE = "ERR_CIVIC_RESPONSE_TOO_LARGE",
+    /// Node's own code for an aborted operation (`AbortError`).
+    ABORTED = "ABORT_ERR",
+}
+
+/// What went wrong, with what is known about it, as Keats/jsonwebtoken's `ErrorKind` does.
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// A required setting is missing: civic-sip-api's exact sentence, thrown by the constructor.
@@ -47,27 +64,53 @@ pub enum ErrorKind {
     Timeout(Duration),
     /// A 200 whose body is not JSON or has no `data`; holds the raw body text.
     InvalidResponse { body: Option<String> },
-    /// The response token is forged, malformed, signed by another key or expired.
-    Verification,
+    /// The response token was refused, and why: forged or signed by another key, malformed, not
+    /// ES256, expired (with its `exp`), without `exp`, or not yet valid. civic-sip-api had one
+    /// message for all of them, so the reason is data, not words.
+    Verification(Rejected),
     /// The user data could not be decrypted or read; says why, never with key material.
     Decryption(&'static str),
     /// A bug in this package (a panic), turned into a rejection instead of a crash or a hang.
     Internal,
-    /// A response body (the exchange reply or the payload) longer than the configured limit.
+    /// The system's random source failed (the request token's `jti` and its ECDSA nonce need
+    /// it). Neither the network's fault nor the caller's: like a bug, only the machine's operator
+    /// can mend it, so it shares `ERR_CIVIC_INTERNAL` and is never retried.
+    RandomSource,
+    /// A response body (the exchange reply or the payload) longer than the configured limit, in
+    /// bytes (`ERR_CIVIC_RESPONSE_TOO_LARGE`).
     TooLarge(usize),
     /// The caller's `AbortSignal` fired before the exchange settled.
     Aborted,
 }
 
-/// An error of the exchange. `kind()` tells what went wrong; `Display` is the message a JS
-/// caller sees.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which step of an exchange an error arose in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Signing and posting the auth code, or reading Civic's reply (what `processPayload` reads).
+    Exchange,
+    /// Fetching, verifying or decrypting the processed payload a reply pointed at.
+    Payload,
+}
+
+impl Stage {
+    /// The name JS sees (`'exchange'`, `'payload'`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Exchange => "exchange",
+            Stage::Payload => "payload",
+        }
+    }
+}
+
+/// An error of the exchange. `kind()` tells what went wrong, `stage()` where; `Display` is the
+/// message a JS caller sees.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Error {
     kind: Box<ErrorKind>,
-    /// Happened while fetching the processed payload URL.
-    in_payload: bool,
-    /// Reached the caller through `exchangeCode`, which prefixes every message.
-    in_exchange: bool,
+    stage: Stage,
+    /// Reached the caller through `exchangeCode`, whose messages all start with
+    /// [`EXCHANGE_PREFIX`] (`processPayload`'s do not).
+    via_exchange_code: bool,
     /// The connection could not be made: nothing was sent, so the request may be retried.
     before_sending: bool,
 }
@@ -76,8 +119,8 @@ impl Error {
     pub fn new(kind: ErrorKind) -> Self {
         Error {
             kind: Box::new(kind),
-            in_payload: false,
-            in_exchange: false,
+            stage: Stage::Exchange,
+            via_exchange_code: false,
             before_sending: false,
         }
     }
@@ -113,10 +156,10 @@ impl Error {
             ErrorKind::Network(_) => code::NETWORK,
             ErrorKind::Timeout(_) => code::TIMEOUT,
             ErrorKind::InvalidResponse { .. } => code::INVALID_RESPONSE,
-            ErrorKind::Verification => code::VERIFICATION,
+            ErrorKind::Verification(_) => code::VERIFICATION,
             ErrorKind::Decryption(_) => code::DECRYPTION,
-            ErrorKind::Internal => code::INTERNAL,
-            ErrorKind::TooLarge(_) => code::TOO_LARGE,
+            ErrorKind::Internal | ErrorKind::RandomSource => code::INTERNAL,
+            ErrorKind::TooLarge(_) => code::RESPONSE_TOO_LARGE,
             ErrorKind::Aborted => code::ABORTED,
         }
     }
@@ -140,22 +183,33 @@ impl Error {
         }
     }
 
-    pub fn is_in_payload(&self) -> bool {
-        self.in_payload
+    /// Why the response token was refused, for `ErrorKind::Verification`.
+    pub fn rejected(&self) -> Option<&Rejected> {
+        match &*self.kind {
+            ErrorKind::Verification(why) => Some(why),
+            _ => None,
+        }
     }
 
+    pub fn stage(&self) -> Stage {
+        self.stage
+    }
+
+    /// The error arose while fetching or reading the processed payload.
     pub(crate) fn in_payload(mut self) -> Self {
         // A timeout or an abort covers the whole exchange, so it is reported as such, not as a
         // payload failure.
         if !matches!(*self.kind, ErrorKind::Timeout(_) | ErrorKind::Aborted) {
-            self.in_payload = true;
+            self.stage = Stage::Payload;
         }
         self
     }
 
-    pub(crate) fn in_exchange(mut self) -> Self {
+    /// The error reaches the caller through `exchangeCode`, which prefixes its message; a
+    /// missing setting keeps civic-sip-api's bare sentence.
+    pub(crate) fn via_exchange_code(mut self) -> Self {
         if !matches!(*self.kind, ErrorKind::MissingConfig(_)) {
-            self.in_exchange = true;
+            self.via_exchange_code = true;
         }
         self
     }
@@ -165,13 +219,13 @@ impl Error {
     /// binding passes V8's own JSON so the text is byte-exact; `Display` uses serde_json.
     pub fn message_with(&self, render_json: &dyn Fn(Option<&str>) -> String) -> String {
         let mut out = String::new();
-        if self.in_exchange {
+        let payload = self.stage == Stage::Payload;
+        if self.via_exchange_code {
             out.push_str(EXCHANGE_PREFIX);
         }
-        if self.in_payload {
+        if payload {
             out.push_str(PAYLOAD_PREFIX);
         }
-        let payload = self.in_payload;
         match &*self.kind {
             ErrorKind::MissingConfig(m) => out.push_str(m),
             ErrorKind::InvalidConfig(m) | ErrorKind::InvalidArgument(m) => out.push_str(m),
@@ -205,7 +259,7 @@ impl Error {
                 out.push_str("Invalid response body or body data not found: ");
                 out.push_str(&render_json(body.as_deref()));
             }
-            ErrorKind::Verification => {
+            ErrorKind::Verification(_) => {
                 if payload {
                     out.push_str("Error: ");
                 }
@@ -221,6 +275,8 @@ impl Error {
             ErrorKind::Internal => {
                 out.push_str("internal error in civic-sip-native (please report it)")
             }
+            // The words it had as a network error, kept so no message changes.
+            ErrorKind::RandomSource => out.push_str("Error: the system random source failed"),
             ErrorKind::TooLarge(limit) => {
                 if payload {
                     out.push_str("RequestError: ");
@@ -247,11 +303,14 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
-
-/// `JSON.stringify` of a string: serde_json escapes exactly the characters V8 does.
-pub fn json_string(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
+impl std::error::Error for Error {
+    /// The reason a response token was refused; the other kinds carry no cause of their own.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &*self.kind {
+            ErrorKind::Verification(why) => Some(why),
+            _ => None,
+        }
+    }
 }
 
 /// `JSON.stringify(parsed body, or the body text where it does not parse)`, approximated with
@@ -276,7 +335,7 @@ mod tests {
             status: 401,
             body: r#"{"message":"Unauthorized"}"#.into(),
         })
-        .in_exchange();
+        .via_exchange_code();
         assert_eq!(
             e.to_string(),
             r#"Error exchanging code for data: 401 - "{\"message\":\"Unauthorized\"}""#
@@ -301,15 +360,15 @@ mod tests {
             body: "denied".into(),
         })
         .in_payload()
-        .in_exchange();
+        .via_exchange_code();
         assert_eq!(
             e.to_string(),
             "Error exchanging code for data: Could not return data from processed payload url: \
              StatusCodeError: 403 - \"denied\""
         );
-        let v = Error::new(ErrorKind::Verification)
+        let v = Error::new(ErrorKind::Verification(Rejected::Signature))
             .in_payload()
-            .in_exchange();
+            .via_exchange_code();
         assert_eq!(
             v.to_string(),
             "Error exchanging code for data: Could not return data from processed payload url: \
@@ -317,8 +376,9 @@ mod tests {
         );
         let t = Error::new(ErrorKind::Timeout(Duration::from_millis(5)))
             .in_payload()
-            .in_exchange();
-        assert!(!t.is_in_payload());
+            .via_exchange_code();
+        assert_eq!(t.stage(), Stage::Exchange);
+        assert_eq!(v.stage(), Stage::Payload);
         assert_eq!(t.code(), code::TIMEOUT);
     }
 
@@ -327,7 +387,7 @@ mod tests {
         let e = Error::new(ErrorKind::MissingConfig(
             "Please supply your application ID.",
         ))
-        .in_exchange();
+        .via_exchange_code();
         assert_eq!(e.to_string(), "Please supply your application ID.");
         assert_eq!(e.code(), code::CONFIG);
     }
@@ -351,7 +411,33 @@ mod tests {
     }
 
     #[test]
-    fn json_string_escapes_as_v8_does() {
-        assert_eq!(json_string("a\u{1}\n\"\\é"), r#""a\u0001\n\"\\é""#);
+    fn a_verification_failure_keeps_its_reason_as_its_source() {
+        use std::error::Error as _;
+        let e = Error::new(ErrorKind::Verification(Rejected::Expired { exp: 1.5e9 }));
+        assert_eq!(e.to_string(), NOT_VERIFIED);
+        assert_eq!(e.rejected(), Some(&Rejected::Expired { exp: 1.5e9 }));
+        let source = e.source().expect("a source");
+        assert_eq!(source.to_string(), "its exp, 1500000000, has passed");
+        assert!(Error::new(ErrorKind::Internal).source().is_none());
+    }
+
+    #[test]
+    fn every_code_is_listed_once_by_its_constants_name() {
+        assert_eq!(code::ALL.len(), 11);
+        assert!(code::ALL.contains(&("RESPONSE_TOO_LARGE", code::RESPONSE_TOO_LARGE)));
+        assert!(code::ALL.contains(&("ABORTED", "ABORT_ERR")));
+        let values: std::collections::HashSet<_> = code::ALL.iter().map(|(_, v)| v).collect();
+        assert_eq!(values.len(), code::ALL.len());
+    }
+
+    #[test]
+    fn a_random_source_failure_is_internal_with_the_words_it_had() {
+        let e = Error::new(ErrorKind::RandomSource).via_exchange_code();
+        assert_eq!(e.code(), code::INTERNAL);
+        assert_eq!(
+            e.to_string(),
+            "Error exchanging code for data: Error: the system random source failed"
+        );
+        assert!(!e.is_transient());
     }
 }

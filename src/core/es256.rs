@@ -187,7 +187,7 @@ mod tests {
     const PUB: &str = "049a45998638cfb3c4b211d72030d9ae8329a242db63bfb0076a54e7647370a8ac5708b57af6065805d5a6be72332620932dbb35e8d318fce18e7c980a0eb26aa1";
 
     fn hex(s: &str) -> Vec<u8> {
-        crate::core::hex::decode(s).expect("hex")
+        crate::core::hex::decode(s).expect("hex").to_vec()
     }
 
     #[test]

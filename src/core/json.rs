@@ -7,6 +7,11 @@ use std::marker::PhantomData;
 
 use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
 
+/// `JSON.stringify` of a string: serde_json escapes exactly the characters V8 does.
+pub fn json_string(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
 /// The members of a JSON object, each key once.
 pub struct UniqueKeys<V>(pub HashMap<String, V>);
 
@@ -70,6 +75,11 @@ pub fn nests_deeper_than(text: &str, limit: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_string_escapes_as_v8_does() {
+        assert_eq!(json_string("a\u{1}\n\"\\é"), r#""a\u0001\n\"\\é""#);
+    }
     use serde_json::value::RawValue;
     use serde_json::Value;
 

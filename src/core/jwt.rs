@@ -5,11 +5,10 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use super::config::AUTH_CODE_PATH;
-use super::error::json_string;
 #[cfg(test)]
 use super::es256::Signature;
 use super::es256::{RandomFailed, SigningKey, VerifyingKey};
-use super::json::UniqueKeys;
+use super::json::{json_string, UniqueKeys};
 
 /// base64url of `{"alg":"ES256","typ":"JWT"}`, the header civic-sip-api sends.
 const ES256_HEADER: &str = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9";
@@ -80,17 +79,59 @@ fn uuid_v4(random: &[u8; 16]) -> String {
     uuid
 }
 
-/// Why a response token was refused. Every reason surfaces as the same verification failure
-/// (civic-sip-api's one message); the reason is for tests and debugging.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a response token was refused. Every reason surfaces with civic-sip-api's one message;
+/// the reason is data (`error.reason` in JS) so a wrong `civicPublicKey` can be told from an
+/// expired token.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rejected {
+    /// Not three base64url segments of JSON objects (each member named once), a time claim that
+    /// is not a number, or a reply whose `data` is not a string at all.
     Malformed,
+    /// The header's `alg` is not ES256 (RFC 7518 §3.4; `none` and HMAC included).
     Algorithm,
+    /// The signature is valid under none of the configured Civic keys: forged, tampered with,
+    /// or signed by another key (a wrong `civicPublicKey`).
     Signature,
+    /// The claims have no `exp` (civic-sip-api let such a token live forever).
     MissingExpiry,
-    Expired,
-    NotYetValid,
+    /// `exp` (seconds since the epoch) passed more than the grace period ago.
+    Expired { exp: f64 },
+    /// `nbf` or `iat` (seconds since the epoch) is more than the grace period ahead.
+    NotYetValid { not_before: f64 },
 }
+
+impl Rejected {
+    /// The name JS sees as `error.reason`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Rejected::Malformed => "malformed",
+            Rejected::Algorithm => "algorithm",
+            Rejected::Signature => "signature",
+            Rejected::MissingExpiry => "missing-exp",
+            Rejected::Expired { .. } => "expired",
+            Rejected::NotYetValid { .. } => "not-yet-valid",
+        }
+    }
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejected::Malformed => f.write_str("the token is malformed"),
+            Rejected::Algorithm => f.write_str("the token is not signed with ES256"),
+            Rejected::Signature => {
+                f.write_str("the signature is valid under none of the configured Civic keys")
+            }
+            Rejected::MissingExpiry => f.write_str("the token has no exp claim"),
+            Rejected::Expired { exp } => write!(f, "its exp, {exp}, has passed"),
+            Rejected::NotYetValid { not_before } => {
+                write!(f, "its nbf or iat, {not_before}, is ahead")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Rejected {}
 
 /// Verifies a response token and returns its claims. Only ES256 is accepted; `exp` is required
 /// (stricter than civic-sip-api, which let a token without one live forever) and may have passed
@@ -125,11 +166,11 @@ pub fn verify_response_token(
     };
     let exp = time("exp")?.ok_or(Rejected::MissingExpiry)?;
     if exp + GRACE_SECONDS < now {
-        return Err(Rejected::Expired);
+        return Err(Rejected::Expired { exp });
     }
     for not_before in [time("nbf")?, time("iat")?].into_iter().flatten() {
         if now < not_before - GRACE_SECONDS {
-            return Err(Rejected::NotYetValid);
+            return Err(Rejected::NotYetValid { not_before });
         }
     }
     Ok(claims)
@@ -266,7 +307,9 @@ pub(crate) mod tests {
         let beyond = sign(&k, h, &claims(NOW as f64 - 61.0));
         assert_eq!(
             verify_response_token(&beyond, k.verifying_key(), NOW),
-            Err(Rejected::Expired)
+            Err(Rejected::Expired {
+                exp: NOW as f64 - 61.0
+            })
         );
         let no_exp = sign(&k, h, r#"{"data":"x"}"#);
         assert_eq!(
@@ -280,7 +323,9 @@ pub(crate) mod tests {
         );
         assert_eq!(
             verify_response_token(&future, k.verifying_key(), NOW),
-            Err(Rejected::NotYetValid)
+            Err(Rejected::NotYetValid {
+                not_before: (NOW + 61) as f64
+            })
         );
         let string_exp = sign(&k, h, r#"{"exp":"never"}"#);
         assert_eq!(

@@ -24,6 +24,11 @@ pub fn private_scalar(prv_key: &str) -> Option<Zeroizing<[u8; 32]>> {
                 seen_digit = true;
                 // Leading zeros carry no value; dropping them accepts any number of them.
                 if d != 0 || !nibbles.is_empty() {
+                    // More than 256 bits is refused whatever follows; stopping here also keeps
+                    // the buffer from growing, which would leave an unwiped copy behind.
+                    if nibbles.len() == 64 {
+                        return None;
+                    }
                     nibbles.push(d as u8);
                 }
             }
@@ -32,7 +37,7 @@ pub fn private_scalar(prv_key: &str) -> Option<Zeroizing<[u8; 32]>> {
             None => {}
         }
     }
-    if !seen_digit || nibbles.len() > 64 {
+    if !seen_digit {
         return None;
     }
     let mut scalar = Zeroizing::new([0u8; 32]);
@@ -47,7 +52,7 @@ pub fn private_scalar(prv_key: &str) -> Option<Zeroizing<[u8; 32]>> {
 /// surrounding whitespace (a trailing newline from a file or an environment variable) ignored.
 /// Whether they are a point on the curve is the key type's check.
 pub fn public_key_sec1(civic_public_key: &str) -> Option<Vec<u8>> {
-    hex::decode(civic_public_key.trim_matches(is_js_ascii_whitespace))
+    hex::decode(civic_public_key.trim_matches(is_js_ascii_whitespace)).map(|bytes| bytes.to_vec())
 }
 
 /// The ASCII characters JavaScript's `String.prototype.trim` removes: space, tab, line feed,
@@ -117,6 +122,8 @@ mod tests {
             String::new(),
             " \n".to_owned(),
             format!("1{D}"),
+            format!("{D}{D}"),
+            format!("{D}1-"),
             "-----BEGIN EC PRIVATE KEY-----".to_owned(),
         ] {
             assert_eq!(scalar(&bad), None, "{bad:?}");

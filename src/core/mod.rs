@@ -1,5 +1,6 @@
 //! The Civic SIP exchange in plain Rust: no napi import anywhere below this folder.
 
+pub mod abort;
 pub mod cipher;
 pub mod civic_ext;
 pub mod client;
@@ -13,9 +14,14 @@ pub mod jwt;
 pub mod key_text;
 pub mod priority;
 pub mod proxy;
+pub mod reply;
+pub mod response_token;
+pub mod retry;
+pub mod steps;
 pub mod tls;
 pub mod verbatim;
 
-pub use client::{Client, UserData};
+pub use abort::Abort;
+pub use client::{Client, ReplyOutcome, UserData};
 pub use config::{Options, ProxyOptions};
 pub use error::{Error, ErrorKind};
