@@ -443,6 +443,40 @@ fn basic_credentials(url: &Url) -> Option<HeaderValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::error::ErrorKind;
+    use crate::core::proxy::EnvProxies;
+    use crate::core::tls::{client_config, Trust};
+
+    /// The connector asks the route itself: a proxy variable that applies but cannot be used
+    /// refuses the connection, never makes it directly.
+    #[tokio::test]
+    async fn the_connector_fails_closed_on_an_unusable_proxy() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let env = EnvProxies {
+            http: Some("ftp://127.0.0.1:1".to_owned()),
+            https: None,
+            no_proxy: None,
+        };
+        let connector = Connector {
+            tls: Arc::new(client_config(Trust::Any).expect("TLS")),
+            route: Arc::new(Route::Env(Arc::new(env))),
+        };
+        let uri: Uri = format!("http://127.0.0.1:{port}/").parse().expect("URI");
+        match connector.open(uri).await {
+            Err(Failure::Proxy(e)) => assert_eq!(
+                e.kind(),
+                &ErrorKind::InvalidConfig("Error: Invalid protocol: ftp:".to_owned())
+            ),
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("connected"),
+        }
+        // Nothing reached the server directly.
+        let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+        assert!(accepted.is_err(), "a direct connection was made");
+    }
 
     #[test]
     fn a_proxys_answer_to_connect_is_read_as_nodes_parser_reads_it() {
