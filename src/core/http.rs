@@ -138,15 +138,11 @@ impl Http {
         loop {
             let url = request_url(&text).map_err(|why| Error::new(ErrorKind::Network(why)))?;
             let target = verbatim::request_target(&text);
-            let response = self
+            let mut response = self
                 .send(Method::GET, &url, &target, HeaderMap::new(), Bytes::new())
                 .await?;
-            let location = response
-                .status
-                .is_redirection()
-                .then(|| response.location.clone())
-                .flatten();
-            let Some(location) = location else {
+            let redirected = (300..400).contains(&response.head.status);
+            let Some(location) = response.location.take().filter(|_| redirected) else {
                 return response.read(max_bytes).await;
             };
             if followed == MAX_REDIRECTS {
@@ -204,7 +200,6 @@ impl Http {
                 })?;
         let (head, body) = response.into_parts();
         Ok(Incoming {
-            status: head.status,
             location: head
                 .headers
                 .get(LOCATION)
@@ -217,7 +212,7 @@ impl Http {
 
 /// A response whose body is still to read.
 struct Incoming {
-    status: hyper::StatusCode,
+    /// Its `Location` header, for a redirect.
     location: Option<String>,
     head: Head,
     body: hyper::body::Incoming,
