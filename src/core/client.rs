@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::abort::Abort;
 use super::civic_ext::{authorization_header, civic_extension, request_body};
 use super::config::{Config, Options};
-use super::error::{Error, ErrorKind, Rejected};
+use super::error::{Error, ErrorKind, NetworkCause, Rejected};
 use super::reply::{self, PendingPayload, ReplyFields, ReplyStatus};
 use super::response_token::verify_and_decrypt;
 use super::retry::with_retries;
@@ -257,9 +257,10 @@ impl Client {
             .filter(|u| url::Url::parse(u).is_ok())
             .ok_or_else(|| {
                 let shown = pending.url.as_deref().unwrap_or("");
-                in_payload(Error::new(ErrorKind::Network(format!(
-                    "Invalid URI \"{shown}\""
-                ))))
+                in_payload(Error::network(
+                    NetworkCause::InvalidUri(shown.to_owned()),
+                    false,
+                ))
             })?;
         let max_bytes = self.config.max_response_bytes;
         let mut attempts = 0;

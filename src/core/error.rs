@@ -58,8 +58,15 @@ pub enum ErrorKind {
     /// A status other than 200 reaching `processPayload` (from the exchange: a 2xx other than
     /// 200), which civic-sip-api refuses too. The status as text: a JS caller may pass anything.
     UnexpectedStatus { status: String, body: String },
-    /// The connection failed; the text is the cause.
-    Network(String),
+    /// The request failed on the network (`ERR_CIVIC_NETWORK`).
+    Network {
+        /// Why, worded as Node (or civic-sip-api's `request`) words it.
+        cause: NetworkCause,
+        /// Whether the server may have seen the request: `false` only when no connection was
+        /// made (refused, reset while connecting, a name that did not resolve), which is what
+        /// makes another attempt safe.
+        sent: bool,
+    },
     /// The whole exchange took longer than the configured timeout.
     Timeout(Duration),
     /// A 200 whose body is not JSON or has no `data`; holds the raw body text.
@@ -78,10 +85,97 @@ pub enum ErrorKind {
     RandomSource,
     /// A response body (the exchange reply or the payload) longer than the configured limit, in
     /// bytes (`ERR_CIVIC_RESPONSE_TOO_LARGE`).
-    TooLarge(usize),
+    ResponseTooLarge(usize),
     /// The caller's `AbortSignal` fired before the exchange settled.
     Aborted,
 }
+
+/// Why a request failed on the network. `Display` gives Node's words for it (its `Error`'s
+/// message, without the `Error: ` that the message of an [`Error`] puts before it), as
+/// civic-sip-api's `request` reported it, so logs read the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NetworkCause {
+    /// The host name did not resolve: `getaddrinfo ENOTFOUND <host>`.
+    HostNotFound(String),
+    /// Nothing listens there: `connect ECONNREFUSED <ip>:<port>`.
+    Refused { host: String, port: u16 },
+    /// The connection could not be made in time: `connect ETIMEDOUT <ip>:<port>`.
+    ConnectTimedOut { host: String, port: u16 },
+    /// The peer reset the connection: `read ECONNRESET`.
+    Reset,
+    /// The connection closed before a whole response head came: `socket hang up`.
+    HangUp,
+    /// The body stopped short of its length or last chunk: `aborted`.
+    BodyCutShort,
+    /// The answer is not HTTP (llhttp's `Parse Error: ...`).
+    Parse(ParseFailure),
+    /// The TLS handshake failed: Node's (OpenSSL's) words for why, such as
+    /// `self-signed certificate` or `write EPROTO wrong version number`.
+    Tls(String),
+    /// The proxy answered the CONNECT with a status other than 2xx:
+    /// `tunneling socket could not be established, statusCode=<status>`.
+    TunnelRefused(u16),
+    /// The CONNECT failed otherwise:
+    /// `tunneling socket could not be established, cause=<cause>`.
+    TunnelFailed(Box<NetworkCause>),
+    /// A payload fetch redirected more than 10 times:
+    /// `Exceeded maxRedirects. Probably stuck in a redirect loop <url>`.
+    TooManyRedirects(String),
+    /// A URL with no host, or one a request line cannot carry: `Invalid URI "<url>"`.
+    InvalidUri(String),
+    /// A URL that is not http(s): `Invalid protocol: <scheme>:`.
+    InvalidProtocol(String),
+}
+
+/// How an answer failed to parse as HTTP, in llhttp's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseFailure {
+    /// `Parse Error: Expected HTTP/, RTSP/ or ICE/`
+    NotHttp,
+    /// `Parse Error: Invalid status code`
+    Status,
+    /// `Parse Error: Header overflow`
+    HeaderOverflow,
+}
+
+impl fmt::Display for NetworkCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const TUNNEL: &str = "tunneling socket could not be established";
+        match self {
+            NetworkCause::HostNotFound(host) => write!(f, "getaddrinfo ENOTFOUND {host}"),
+            NetworkCause::Refused { host, port } => write!(f, "connect ECONNREFUSED {host}:{port}"),
+            NetworkCause::ConnectTimedOut { host, port } => {
+                write!(f, "connect ETIMEDOUT {host}:{port}")
+            }
+            NetworkCause::Reset => f.write_str("read ECONNRESET"),
+            NetworkCause::HangUp => f.write_str("socket hang up"),
+            NetworkCause::BodyCutShort => f.write_str("aborted"),
+            NetworkCause::Parse(ParseFailure::NotHttp) => {
+                f.write_str("Parse Error: Expected HTTP/, RTSP/ or ICE/")
+            }
+            NetworkCause::Parse(ParseFailure::Status) => {
+                f.write_str("Parse Error: Invalid status code")
+            }
+            NetworkCause::Parse(ParseFailure::HeaderOverflow) => {
+                f.write_str("Parse Error: Header overflow")
+            }
+            NetworkCause::Tls(words) => f.write_str(words),
+            NetworkCause::TunnelRefused(status) => write!(f, "{TUNNEL}, statusCode={status}"),
+            NetworkCause::TunnelFailed(cause) => write!(f, "{TUNNEL}, cause={cause}"),
+            NetworkCause::TooManyRedirects(url) => {
+                write!(
+                    f,
+                    "Exceeded maxRedirects. Probably stuck in a redirect loop {url}"
+                )
+            }
+            NetworkCause::InvalidUri(url) => write!(f, "Invalid URI \"{url}\""),
+            NetworkCause::InvalidProtocol(scheme) => write!(f, "Invalid protocol: {scheme}:"),
+        }
+    }
+}
+
+impl std::error::Error for NetworkCause {}
 
 /// Which step of an exchange an error arose in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,8 +205,6 @@ pub struct Error {
     /// Reached the caller through `exchangeCode`, whose messages all start with
     /// [`EXCHANGE_PREFIX`] (`processPayload`'s do not).
     via_exchange_code: bool,
-    /// The connection could not be made: nothing was sent, so the request may be retried.
-    before_sending: bool,
 }
 
 impl Error {
@@ -121,27 +213,29 @@ impl Error {
             kind: Box::new(kind),
             stage: Stage::Exchange,
             via_exchange_code: false,
-            before_sending: false,
         }
     }
 
-    /// A connection failure: the server cannot have seen the request.
-    pub(crate) fn before_sending(mut self) -> Self {
-        self.before_sending = true;
-        self
+    /// A network failure; `sent` as in [`ErrorKind::Network`].
+    pub fn network(cause: NetworkCause, sent: bool) -> Self {
+        Error::new(ErrorKind::Network { cause, sent })
     }
 
     /// Worth another attempt when retries are on: a connection that could not be made, or the
     /// statuses that mean "not now" (429 Too Many Requests, 503 Unavailable, 504 Gateway Timeout).
     pub fn is_transient(&self) -> bool {
-        self.before_sending
-            || matches!(
-                *self.kind,
-                ErrorKind::HttpStatus {
-                    status: 429 | 503 | 504,
-                    ..
-                }
-            )
+        match &*self.kind {
+            // A URL that cannot be requested stays so: no attempt would fare better.
+            ErrorKind::Network { cause, sent } => {
+                !sent
+                    && !matches!(
+                        cause,
+                        NetworkCause::InvalidUri(_) | NetworkCause::InvalidProtocol(_)
+                    )
+            }
+            ErrorKind::HttpStatus { status, .. } => matches!(status, 429 | 503 | 504),
+            _ => false,
+        }
     }
 
     pub fn kind(&self) -> &ErrorKind {
@@ -153,13 +247,13 @@ impl Error {
             ErrorKind::MissingConfig(_) | ErrorKind::InvalidConfig(_) => code::CONFIG,
             ErrorKind::InvalidArgument(_) => code::INVALID_ARGUMENT,
             ErrorKind::HttpStatus { .. } | ErrorKind::UnexpectedStatus { .. } => code::HTTP_STATUS,
-            ErrorKind::Network(_) => code::NETWORK,
+            ErrorKind::Network { .. } => code::NETWORK,
             ErrorKind::Timeout(_) => code::TIMEOUT,
             ErrorKind::InvalidResponse { .. } => code::INVALID_RESPONSE,
             ErrorKind::Verification(_) => code::VERIFICATION,
             ErrorKind::Decryption(_) => code::DECRYPTION,
             ErrorKind::Internal | ErrorKind::RandomSource => code::INTERNAL,
-            ErrorKind::TooLarge(_) => code::RESPONSE_TOO_LARGE,
+            ErrorKind::ResponseTooLarge(_) => code::RESPONSE_TOO_LARGE,
             ErrorKind::Aborted => code::ABORTED,
         }
     }
@@ -239,12 +333,11 @@ impl Error {
             ErrorKind::UnexpectedStatus { status, body } => {
                 out.push_str(&format!("{status} {body}"));
             }
-            ErrorKind::Network(cause) => {
+            ErrorKind::Network { cause, .. } => {
                 if payload {
                     out.push_str("RequestError: ");
                 }
-                out.push_str("Error: ");
-                out.push_str(cause);
+                out.push_str(&format!("Error: {cause}"));
             }
             ErrorKind::Timeout(d) => {
                 out.push_str(&format!(
@@ -277,7 +370,7 @@ impl Error {
             }
             // The words it had as a network error, kept so no message changes.
             ErrorKind::RandomSource => out.push_str("Error: the system random source failed"),
-            ErrorKind::TooLarge(limit) => {
+            ErrorKind::ResponseTooLarge(limit) => {
                 if payload {
                     out.push_str("RequestError: ");
                 }
@@ -304,10 +397,12 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {
-    /// The reason a response token was refused; the other kinds carry no cause of their own.
+    /// The reason a response token was refused, or the network cause; the other kinds carry no
+    /// cause of their own.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &*self.kind {
             ErrorKind::Verification(why) => Some(why),
+            ErrorKind::Network { cause, .. } => Some(cause),
             _ => None,
         }
     }
@@ -439,5 +534,107 @@ mod tests {
             "Error exchanging code for data: Error: the system random source failed"
         );
         assert!(!e.is_transient());
+    }
+
+    #[test]
+    fn a_network_cause_is_worded_as_node_and_request_word_it() {
+        use std::error::Error as _;
+        let host = || "127.0.0.1".to_owned();
+        for (cause, words) in [
+            (
+                NetworkCause::HostNotFound("civic.invalid".into()),
+                "getaddrinfo ENOTFOUND civic.invalid",
+            ),
+            (
+                NetworkCause::Refused {
+                    host: host(),
+                    port: 8080,
+                },
+                "connect ECONNREFUSED 127.0.0.1:8080",
+            ),
+            (
+                NetworkCause::ConnectTimedOut {
+                    host: host(),
+                    port: 443,
+                },
+                "connect ETIMEDOUT 127.0.0.1:443",
+            ),
+            (NetworkCause::Reset, "read ECONNRESET"),
+            (NetworkCause::HangUp, "socket hang up"),
+            (NetworkCause::BodyCutShort, "aborted"),
+            (
+                NetworkCause::Parse(ParseFailure::NotHttp),
+                "Parse Error: Expected HTTP/, RTSP/ or ICE/",
+            ),
+            (
+                NetworkCause::Parse(ParseFailure::Status),
+                "Parse Error: Invalid status code",
+            ),
+            (
+                NetworkCause::Parse(ParseFailure::HeaderOverflow),
+                "Parse Error: Header overflow",
+            ),
+            (
+                NetworkCause::Tls("self-signed certificate".into()),
+                "self-signed certificate",
+            ),
+            (
+                NetworkCause::TunnelRefused(407),
+                "tunneling socket could not be established, statusCode=407",
+            ),
+            (
+                NetworkCause::TunnelFailed(Box::new(NetworkCause::Reset)),
+                "tunneling socket could not be established, cause=read ECONNRESET",
+            ),
+            (
+                NetworkCause::TooManyRedirects("http://h/a".into()),
+                "Exceeded maxRedirects. Probably stuck in a redirect loop http://h/a",
+            ),
+            (
+                NetworkCause::InvalidUri("http://".into()),
+                "Invalid URI \"http://\"",
+            ),
+            (
+                NetworkCause::InvalidProtocol("ftp".into()),
+                "Invalid protocol: ftp:",
+            ),
+        ] {
+            let e = Error::network(cause.clone(), true).via_exchange_code();
+            assert_eq!(e.to_string(), format!("{EXCHANGE_PREFIX}Error: {words}"));
+            assert_eq!(e.code(), code::NETWORK);
+            assert_eq!(e.source().map(ToString::to_string), Some(words.to_owned()));
+            let payload = Error::network(cause, true).in_payload().via_exchange_code();
+            assert_eq!(
+                payload.to_string(),
+                format!("{EXCHANGE_PREFIX}{PAYLOAD_PREFIX}RequestError: Error: {words}")
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_request_that_never_went_out_to_a_usable_url_is_worth_retrying() {
+        let refused = || NetworkCause::Refused {
+            host: "127.0.0.1".into(),
+            port: 1,
+        };
+        assert!(Error::network(refused(), false).is_transient());
+        assert!(Error::network(NetworkCause::HostNotFound("h".into()), false).is_transient());
+        assert!(!Error::network(refused(), true).is_transient());
+        assert!(!Error::network(NetworkCause::HangUp, true).is_transient());
+        assert!(!Error::network(NetworkCause::InvalidUri("x".into()), false).is_transient());
+        assert!(!Error::network(NetworkCause::InvalidProtocol("ftp".into()), false).is_transient());
+        for (status, transient) in [
+            (429, true),
+            (503, true),
+            (504, true),
+            (500, false),
+            (401, false),
+        ] {
+            let e = Error::new(ErrorKind::HttpStatus {
+                status,
+                body: String::new(),
+            });
+            assert_eq!(e.is_transient(), transient, "{status}");
+        }
     }
 }

@@ -16,7 +16,7 @@ use rustls::pki_types::CertificateDer;
 use url::Url;
 
 use super::config::ProxyOptions;
-use super::error::{Error, ErrorKind};
+use super::error::{Error, ErrorKind, NetworkCause, ParseFailure};
 use super::proxy::{proxy_url, EnvProxies, Route};
 use super::tls::{self, SetupError, Trust};
 use super::verbatim::{self, bare_host, Failure, Outgoing};
@@ -136,7 +136,7 @@ impl Http {
         let mut text = url.to_owned();
         let mut followed = 0;
         loop {
-            let url = request_url(&text).map_err(|why| Error::new(ErrorKind::Network(why)))?;
+            let url = request_url(&text).map_err(|why| Error::network(why, false))?;
             let target = verbatim::request_target(&text);
             let mut response = self
                 .send(Method::GET, &url, &target, HeaderMap::new(), Bytes::new())
@@ -146,18 +146,17 @@ impl Http {
                 return response.read(max_bytes).await;
             };
             if followed == MAX_REDIRECTS {
-                return Err(Error::new(ErrorKind::Network(format!(
-                    "Exceeded maxRedirects. Probably stuck in a redirect loop {url}"
-                ))));
+                return Err(Error::network(
+                    NetworkCause::TooManyRedirects(url.to_string()),
+                    true,
+                ));
             }
             // An absolute Location is taken as written; a relative one is resolved.
             text = match Url::parse(&location) {
                 Ok(_) => location,
                 Err(_) => url
                     .join(&location)
-                    .map_err(|_| {
-                        Error::new(ErrorKind::Network(format!("Invalid URI \"{location}\"")))
-                    })?
+                    .map_err(|_| Error::network(NetworkCause::InvalidUri(location), true))?
                     .into(),
             };
             followed += 1;
@@ -252,7 +251,7 @@ async fn read_body(
     max_bytes: usize,
     mut body: hyper::body::Incoming,
 ) -> Result<Reply, Error> {
-    let too_large = || Error::new(ErrorKind::TooLarge(max_bytes));
+    let too_large = || Error::new(ErrorKind::ResponseTooLarge(max_bytes));
     let announced = head.content_length.unwrap_or(0);
     if announced > max_bytes as u64 {
         return Err(too_large());
@@ -279,10 +278,10 @@ async fn read_body(
     })
 }
 
-/// A URL a request may be made to, or `request`'s words for why not: `Invalid URI "<url>"`
-/// (no host) or `Invalid protocol: ftp:` (a scheme other than http and https).
-fn request_url(text: &str) -> Result<Url, String> {
-    let invalid_uri = || format!("Invalid URI \"{text}\"");
+/// A URL a request may be made to, or `request`'s reason why not: `Invalid URI "<url>"` (no
+/// host) or `Invalid protocol: ftp:` (a scheme other than http and https).
+fn request_url(text: &str) -> Result<Url, NetworkCause> {
+    let invalid_uri = || NetworkCause::InvalidUri(text.to_owned());
     let url = Url::parse(text).map_err(|_| invalid_uri())?;
     let scheme = url.scheme();
     if matches!(scheme, "http" | "https") {
@@ -299,7 +298,7 @@ fn request_url(text: &str) -> Result<Url, String> {
     {
         Err(invalid_uri())
     } else {
-        Err(format!("Invalid protocol: {scheme}:"))
+        Err(NetworkCause::InvalidProtocol(scheme.to_owned()))
     }
 }
 
@@ -378,31 +377,31 @@ fn connect_failure(failure: &Failure, url: &Url, reached: &Url) -> Error {
         reached.port_or_known_default().unwrap_or(80),
     ));
     match failure {
-        F::Dns(host) => {
-            Error::new(ErrorKind::Network(format!("getaddrinfo ENOTFOUND {host}"))).before_sending()
-        }
-        F::Tunnel(status) => Error::new(ErrorKind::Network(format!(
-            "tunneling socket could not be established, statusCode={status}"
-        ))),
+        F::Dns(host) => Error::network(NetworkCause::HostNotFound(host.clone()), false),
+        F::Tunnel(status) => Error::network(NetworkCause::TunnelRefused(*status), true),
         // `request` (tunnel-agent) words every other failure of the CONNECT by its cause.
         F::TunnelClosed | F::TunnelIo(_) | F::TunnelAnswer(_) => {
             let cause = match failure {
                 F::TunnelIo(e) => node_cause(e, Stage::Exchange, address),
-                F::TunnelAnswer(verbatim::BadAnswer::NotHttp) => PARSE_NOT_HTTP.to_owned(),
-                F::TunnelAnswer(verbatim::BadAnswer::Status) => PARSE_STATUS.to_owned(),
-                F::TunnelAnswer(verbatim::BadAnswer::TooLong) => PARSE_OVERFLOW.to_owned(),
-                _ => "socket hang up".to_owned(),
+                F::TunnelAnswer(verbatim::BadAnswer::NotHttp) => {
+                    NetworkCause::Parse(ParseFailure::NotHttp)
+                }
+                F::TunnelAnswer(verbatim::BadAnswer::Status) => {
+                    NetworkCause::Parse(ParseFailure::Status)
+                }
+                F::TunnelAnswer(verbatim::BadAnswer::TooLong) => {
+                    NetworkCause::Parse(ParseFailure::HeaderOverflow)
+                }
+                _ => NetworkCause::HangUp,
             };
-            Error::new(ErrorKind::Network(format!(
-                "tunneling socket could not be established, cause={cause}"
-            )))
+            Error::network(NetworkCause::TunnelFailed(Box::new(cause)), true)
         }
         F::Proxy(e) => e.clone(),
         F::Connect(e, at) => {
             network_failure(e, Stage::Connect, Some((at.ip().to_string(), at.port())))
         }
         F::Io(e) => network_failure(e, Stage::Connect, address),
-        F::Invalid => Error::new(ErrorKind::Network(format!("Invalid URI \"{url}\""))),
+        F::Invalid => Error::network(NetworkCause::InvalidUri(url.to_string()), false),
     }
 }
 
@@ -428,49 +427,36 @@ fn network_failure(
                     | Io::AddrNotAvailable
             )
         );
-    let error = Error::new(ErrorKind::Network(node_cause(e, stage, address)));
-    if unreached {
-        error.before_sending()
-    } else {
-        error
-    }
+    Error::network(node_cause(e, stage, address), !unreached)
 }
 
-/// Node's words for the cause of a network failure (see `network_failure`).
+/// The cause of a network failure as Node would report it (see `network_failure`).
 fn node_cause(
     e: &(dyn StdError + 'static),
     stage: Stage,
     address: Option<(String, u16)>,
-) -> String {
+) -> NetworkCause {
     use std::io::ErrorKind as Io;
     if let Some(words) = find_tls_error(e).and_then(tls::node_words) {
-        return words;
+        return NetworkCause::Tls(words);
     }
-    let host_port = || {
-        let (host, port) = address.clone().unwrap_or_default();
-        format!("{host}:{port}")
-    };
+    let (host, port) = address.unwrap_or_default();
     match find_cause::<std::io::Error>(e).map(std::io::Error::kind) {
-        Some(Io::ConnectionRefused) => format!("connect ECONNREFUSED {}", host_port()),
+        Some(Io::ConnectionRefused) => NetworkCause::Refused { host, port },
         Some(Io::TimedOut) if stage == Stage::Connect => {
-            format!("connect ETIMEDOUT {}", host_port())
+            NetworkCause::ConnectTimedOut { host, port }
         }
-        Some(Io::ConnectionReset) => "read ECONNRESET".to_owned(),
+        Some(Io::ConnectionReset) => NetworkCause::Reset,
         // The body stopped short (of its Content-Length, or of its last chunk).
-        _ if stage == Stage::Body => "aborted".to_owned(),
+        _ if stage == Stage::Body => NetworkCause::BodyCutShort,
         _ => match find_cause::<hyper::Error>(e) {
-            Some(h) if h.is_parse_status() => PARSE_STATUS.to_owned(),
-            Some(h) if h.is_parse() => PARSE_NOT_HTTP.to_owned(),
+            Some(h) if h.is_parse_status() => NetworkCause::Parse(ParseFailure::Status),
+            Some(h) if h.is_parse() => NetworkCause::Parse(ParseFailure::NotHttp),
             // Closed before a whole response came: Node's word for it.
-            _ => "socket hang up".to_owned(),
+            _ => NetworkCause::HangUp,
         },
     }
 }
-
-/// Node's (llhttp's) words for a response that does not parse.
-const PARSE_NOT_HTTP: &str = "Parse Error: Expected HTTP/, RTSP/ or ICE/";
-const PARSE_STATUS: &str = "Parse Error: Invalid status code";
-const PARSE_OVERFLOW: &str = "Parse Error: Header overflow";
 
 /// The rustls error in `e` or its causes, also where an `io::Error` carries it (tokio-rustls wraps it in
 /// one, and the connector may wrap that in another).
@@ -656,7 +642,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_past_the_cap_is_refused_announced_or_streamed() {
-        let too_large = ErrorKind::TooLarge(10);
+        let too_large = ErrorKind::ResponseTooLarge(10);
         let announced = answering("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n01234567890").await;
         let streamed = answering(
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n5\r\n67890\r\n0\r\n\r\n",
@@ -690,7 +676,17 @@ mod tests {
             .expect_err("refused");
         assert_eq!(
             error.kind(),
-            &ErrorKind::Network(format!("connect ECONNREFUSED 127.0.0.1:{port}"))
+            &ErrorKind::Network {
+                cause: NetworkCause::Refused {
+                    host: "127.0.0.1".to_owned(),
+                    port
+                },
+                sent: false
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("Error: connect ECONNREFUSED 127.0.0.1:{port}")
         );
         assert!(error.is_transient(), "nothing was sent");
     }
@@ -715,10 +711,16 @@ mod tests {
             .expect_err("refused");
         assert_eq!(
             error.kind(),
-            &ErrorKind::Network(
-                "tunneling socket could not be established, statusCode=502".to_owned()
-            )
+            &ErrorKind::Network {
+                cause: NetworkCause::TunnelRefused(502),
+                sent: true
+            }
         );
+        assert_eq!(
+            error.to_string(),
+            "Error: tunneling socket could not be established, statusCode=502"
+        );
+        assert!(!error.is_transient(), "the proxy saw the request");
         let (_, head, _) = requests.recv().await.expect("the CONNECT");
         assert!(
             head.starts_with("CONNECT 127.0.0.1:1 HTTP/1.1\r\n"),
