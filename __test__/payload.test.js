@@ -150,7 +150,7 @@ describe('a pre-signed payload URL is fetched exactly as given', () => {
     `/bucket/%2e%2E/%2F%2f%7E%7e%41?${SIGNED}`,
     `/bucket/..%2F../key?${SIGNED}`,
     `/bucket/key.json?${SIGNED}&a=..%2F&b=./`,
-    "/bucket/it's;(a)*,=@:!$+~key",
+    "/bucket/its;(a)*,=@:!$+~key",
   ];
 
   test('dot segments, doubled slashes and escapes reach the server byte for byte', OPTS, async (t) => {
@@ -194,6 +194,8 @@ describe('a pre-signed payload URL is fetched exactly as given', () => {
     for (const [written, sent] of [
       ['bucket/a b/"q"?x=<y>', '/bucket/a%20b/%22q%22?x=%3Cy%3E'],
       ['bucket/caf\u00e9', '/bucket/caf%C3%A9'],
+      // As civic-sip-api's `url.parse` escaped it.
+      ["bucket/it's?q='x'", '/bucket/it%27s?q=%27x%27'],
       ['bucket/key#fragment', '/bucket/key'],
     ]) {
       const before = fake.requests.length;

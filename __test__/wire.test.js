@@ -38,9 +38,8 @@ test('the POST\'s request line and headers are civic-sip-api\'s, dot segments in
     [`${server.url}sip/`, '../prod', '/sip/../prod/scopeRequest/authCode'],
     [`${server.url}a/./b/..`, 'dev', '/a/./b/../dev/scopeRequest/authCode'],
     [`${server.url}x//y/`, 'prod', '/x//y/prod/scopeRequest/authCode'],
-    // What `url.parse` escaped, and what it kept ([ ]), as `request` sent it. (Not `'`, which it
-    // escaped and this package sends as written: hardening.test.js asserts that for pre-signed URLs.)
-    [`${server.url}its [x] ^{|}/`, 'a b', '/its%20[x]%20%5E%7B%7C%7D/a%20b/scopeRequest/authCode'],
+    // What `url.parse` escaped, and what it kept ([ ]), as `request` sent it.
+    [`${server.url}it's [x] ^{|}/`, 'a b', '/it%27s%20[x]%20%5E%7B%7C%7D/a%20b/scopeRequest/authCode'],
     [`${server.url}q?x="[y]"`, 'prod', '/q?x=%22[y]%22/prod/scopeRequest/authCode'],
   ]) {
     const config = { ...civic.newApp(), api, env };
@@ -64,7 +63,7 @@ test('the POST\'s request line and headers are civic-sip-api\'s, dot segments in
 });
 
 test('the payload GET\'s request target is civic-sip-api\'s: dot segments kept, the same characters escaped', OPTS, async (t) => {
-  const payload = 'pay/./load/../its [x] ^{|}?sig="[a b]"&X-Amz-Signature=%2F';
+  const payload = 'pay/./load/../it\'s [x] ^{|}?sig="[a b]"&q=\'y\'&X-Amz-Signature=%2F';
   const server = await startServer((req, res) => {
     if (req.method === 'POST') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -81,6 +80,6 @@ test('the payload GET\'s request target is civic-sip-api\'s: dot segments kept, 
   assert.equal(ours.message, theirs.message);
   assert.equal(ours.code, codes.HTTP_STATUS);
   const gets = server.requests.filter((r) => r.method === 'GET').map((r) => r.url);
-  const target = '/pay/./load/../its%20[x]%20%5E%7B%7C%7D?sig=%22[a%20b]%22&X-Amz-Signature=%2F';
+  const target = '/pay/./load/../it%27s%20[x]%20%5E%7B%7C%7D?sig=%22[a%20b]%22&q=%27y%27&X-Amz-Signature=%2F';
   assert.deepEqual(gets, [target, target], 'civic-sip-api\'s GET, then ours');
 });

@@ -315,11 +315,13 @@ pub fn request_target(text: &str) -> String {
     target
 }
 
-/// Appends `text`, percent-encoding the bytes `url.parse` escaped (but `'`) and those a request
-/// target cannot hold (`[` and `]` are kept, as `url.parse` kept them and hyper takes them).
+/// Appends `text`, percent-encoding the bytes `url.parse` escaped (`'` among them, which a
+/// request target could hold) and those a request target cannot hold (`[` and `]` are kept, as
+/// `url.parse` kept them and hyper takes them). A pre-signed URL's signature is unaffected:
+/// S3's canonical request encodes `'` either way.
 fn encode_into(out: &mut String, text: &str) {
     for &b in text.as_bytes() {
-        let kept = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%[]".contains(&b);
+        let kept = b.is_ascii_alphanumeric() || b"-._~!$&()*+,;=:@/?%[]".contains(&b);
         if kept {
             out.push(char::from(b));
         } else {
@@ -519,7 +521,7 @@ mod tests {
             ("http://h?x=1", "/?x=1"),
             ("http://u:p@h/a#frag", "/a"),
             ("http://h/a b\"é?q=<x>", "/a%20b%22%C3%A9?q=%3Cx%3E"),
-            ("http://h/'[x]^`{|}?'[y]\\", "/'[x]%5E%60%7B%7C%7D?'[y]%5C"),
+            ("http://h/'[x]^`{|}?'[y]\\", "/%27[x]%5E%60%7B%7C%7D?%27[y]%5C"),
             ("http:\\\\h\\a\\..\\b", "/a/../b"),
             ("  http://h/x  ", "/x"),
             ("http://[::1]:8/p?q", "/p?q"),
