@@ -34,6 +34,29 @@ function declaredCodes() {
   return [...block.matchAll(/^ {2}readonly ([A-Z_]+): '([A-Z_]+)'$/gm)].map(([, name, value]) => [name, value]);
 }
 
+// The documented codes (README, Errors): apps match on these strings, so changing one is a
+// breaking change. The one place they are written out, to catch a rename at its source.
+const DOCUMENTED = {
+  CONFIG: 'ERR_CIVIC_CONFIG',
+  HTTP_STATUS: 'ERR_CIVIC_HTTP_STATUS',
+  NETWORK: 'ERR_CIVIC_NETWORK',
+  TIMEOUT: 'ERR_CIVIC_TIMEOUT',
+  INVALID_RESPONSE: 'ERR_CIVIC_INVALID_RESPONSE',
+  VERIFICATION: 'ERR_CIVIC_VERIFICATION',
+  DECRYPTION: 'ERR_CIVIC_DECRYPTION',
+  INVALID_ARGUMENT: 'ERR_INVALID_ARG_TYPE',
+  INTERNAL: 'ERR_CIVIC_INTERNAL',
+  RESPONSE_TOO_LARGE: 'ERR_CIVIC_RESPONSE_TOO_LARGE',
+  ABORTED: 'ABORT_ERR',
+};
+
+test('the codes are the documented ones, and each has a row in the README\'s Errors table', () => {
+  assert.deepEqual({ ...civicSip.codes }, DOCUMENTED);
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('## Errors'), readme.indexOf('### Debugging a failed sign-in'));
+  for (const code of Object.values(DOCUMENTED)) assert.ok(table.includes(`| \`${code}\` |`), code);
+});
+
 test('codes is the binding\'s list from Rust, frozen, and index.d.ts declares the same names and values in order', () => {
   const fromRust = rustCodes();
   assert.equal(fromRust.length, 11);
