@@ -260,14 +260,7 @@ const EMULATOR_SCENARIOS = [
     })(),
     urls: ['POST /prod/scopeRequest/authCode', 'GET /payloads/<id>'],
   },
-  ...[
-    ['badRequest', 400, '{"message":"Bad Request"}'],
-    ['unauthorized', 401, '{"message":"Unauthorized"}'],
-    ['methodNotAllowed', 405, '{"message":"Method Not Allowed"}'],
-    ['rateLimited', 429, '{"message":"Too Many Requests"}'],
-    ['serverError', 500, '{"message":"Internal server error"}'],
-    ['gatewayTimeout', 504, '{"message":"Endpoint request timed out"}'],
-  ].map(([fault, status, body]) => ({
+  ...civic.STATUS_FAULTS.map(([fault, status, body]) => ({
     name: `status fault ${fault}`,
     fault: [fault],
     expect: { message: statusMessage(status, body), code: CODES.HTTP_STATUS, statusCode: status, body },

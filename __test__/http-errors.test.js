@@ -32,14 +32,7 @@ const { codes } = civicSip;
 const b64uJson = (o) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');
 
 describe('HTTP status errors', () => {
-  const STATUS_FAULTS = [
-    ['badRequest', 400, '{"message":"Bad Request"}'],
-    ['unauthorized', 401, '{"message":"Unauthorized"}'],
-    ['methodNotAllowed', 405, '{"message":"Method Not Allowed"}'],
-    ['rateLimited', 429, '{"message":"Too Many Requests"}'],
-    ['serverError', 500, '{"message":"Internal server error"}'],
-    ['gatewayTimeout', 504, '{"message":"Endpoint request timed out"}'],
-  ];
+  const { STATUS_FAULTS } = civic;
 
   test('every emulator status fault: `<status> - <JSON of the body text>`', OPTS, async (t) => {
     const emu = await emulator(t);

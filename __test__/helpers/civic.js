@@ -198,7 +198,18 @@ async function startFakeCivic({ tls = false, userData = DEFAULT_USER_DATA, userI
   return fake;
 }
 
+/** The emulator's status faults as Civic answers them: [fault, status, body text]. */
+const STATUS_FAULTS = [
+  ['badRequest', 400, '{"message":"Bad Request"}'],
+  ['unauthorized', 401, '{"message":"Unauthorized"}'],
+  ['methodNotAllowed', 405, '{"message":"Method Not Allowed"}'],
+  ['rateLimited', 429, '{"message":"Too Many Requests"}'],
+  ['serverError', 500, '{"message":"Internal server error"}'],
+  ['gatewayTimeout', 504, '{"message":"Endpoint request timed out"}'],
+];
+
 module.exports = {
+  STATUS_FAULTS,
   newKeyPair,
   privateKeyFromHex,
   publicKeyFromHex,
