@@ -132,7 +132,11 @@ describe('load and leaks', () => {
     assert.equal(code, 0, stderr);
     const { warm, after1k, after4k } = JSON.parse(stdout);
     t.diagnostic(`RSS: ${warm.toFixed(1)} MB after 2,000 warm-up clients, ${after1k.toFixed(1)} after 1,000 more, ${after4k.toFixed(1)} after 3,000 more`);
-    assert.ok(after4k < after1k * 1.1, `RSS grew from ${after1k.toFixed(1)} to ${after4k.toFixed(1)} MB`);
+    // A client that leaked would keep its connection pool and, for half of them, TLS roots of
+    // their own (hundreds of KB): 3,000 of them would add hundreds of MB. The allocator's own
+    // drift over 3,000 clients measured up to 11 MB on a busy machine (68 -> 79 MB), so the bound
+    // is 20 MB: about 7 KB per client.
+    assert.ok(after4k < after1k + 20, `RSS grew from ${after1k.toFixed(1)} to ${after4k.toFixed(1)} MB`);
   });
 });
 
