@@ -287,10 +287,9 @@ impl hyper::rt::Write for Conn {
 
 /// The request target (path and query) of an absolute http(s) URL, as written up to any
 /// fragment: dot segments, doubled slashes and percent-escapes are kept byte for byte. What
-/// `request` (Node's legacy `url.parse`) escaped is percent-encoded (spaces, `"`, `<`, `>`,
-/// `^`, a backtick, `{`, `|`, `}`, controls; not `'`, which it escaped too), and non-ASCII as
-/// UTF-8; `\` in the path is read as `/`, as every URL parser does
-/// for http.
+/// `request` (Node's legacy `url.parse`) escaped is percent-encoded (spaces, `"`, `'`, `<`,
+/// `>`, `^`, a backtick, `{`, `|`, `}`, controls), and non-ASCII as UTF-8; `\` in the path is
+/// read as `/`, as every URL parser does for http.
 pub fn request_target(text: &str) -> String {
     let text = text.trim_matches(|c: char| c <= ' ');
     let after_scheme = text.split_once(':').map_or(text, |(_, rest)| rest);
@@ -521,7 +520,10 @@ mod tests {
             ("http://h?x=1", "/?x=1"),
             ("http://u:p@h/a#frag", "/a"),
             ("http://h/a b\"é?q=<x>", "/a%20b%22%C3%A9?q=%3Cx%3E"),
-            ("http://h/'[x]^`{|}?'[y]\\", "/%27[x]%5E%60%7B%7C%7D?%27[y]%5C"),
+            (
+                "http://h/'[x]^`{|}?'[y]\\",
+                "/%27[x]%5E%60%7B%7C%7D?%27[y]%5C",
+            ),
             ("http:\\\\h\\a\\..\\b", "/a/../b"),
             ("  http://h/x  ", "/x"),
             ("http://[::1]:8/p?q", "/p?q"),
