@@ -52,19 +52,14 @@ test('the build script refuses a target it does not ship, and a flag it does not
   assert.match(bare.stderr, /^usage: /);
 });
 
-test('the build script reads cargo\'s CARGO_TARGET_DIR as cargo does', () => {
-  const saved = process.env.CARGO_TARGET_DIR;
-  try {
-    delete process.env.CARGO_TARGET_DIR;
-    assert.equal(targetDir(), path.join(root, 'target'));
-    process.env.CARGO_TARGET_DIR = 'elsewhere/t';
-    assert.equal(targetDir(), path.join(root, 'elsewhere', 't'));
-    process.env.CARGO_TARGET_DIR = '/abs/t';
-    assert.equal(targetDir(), path.resolve('/abs/t'));
-  } finally {
-    if (saved === undefined) delete process.env.CARGO_TARGET_DIR;
-    else process.env.CARGO_TARGET_DIR = saved;
-  }
+test('the build script finds the library where cargo puts it, however the target directory is set', () => {
+  const env = { ...process.env };
+  delete env.CARGO_TARGET_DIR;
+  delete env.CARGO_BUILD_TARGET_DIR;
+  assert.equal(targetDir(env), path.join(root, 'target'));
+  assert.equal(targetDir({ ...env, CARGO_TARGET_DIR: 'elsewhere/t' }), path.join(root, 'elsewhere', 't'));
+  assert.equal(targetDir({ ...env, CARGO_TARGET_DIR: '/abs/t' }), '/abs/t');
+  assert.equal(targetDir({ ...env, CARGO_BUILD_TARGET_DIR: '/build/t' }), '/build/t');
 });
 
 test('npm run build is the build script, the napi CLI only regenerates the loader and types, and the release workflow builds through the script', () => {

@@ -12,7 +12,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 // Where cargo builds (micro's executable), as cargo itself decides it.
-const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
+const targetDir = require('../scripts/build').targetDir();
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const IN_FLIGHT = (process.env.BENCH_IN_FLIGHT ?? '1,16,256').split(',').map(Number);
 const CLIENTS = ['civic-sip-native', 'node:crypto', 'civic-sip-api'];

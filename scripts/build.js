@@ -19,10 +19,21 @@ const { hostPlatform, libraryName, platformOf } = require('./platforms');
 
 const root = path.resolve(__dirname, '..');
 
-/** cargo's target directory: CARGO_TARGET_DIR where set (resolved as cargo does), else target/. */
-function targetDir() {
-  const set = process.env.CARGO_TARGET_DIR;
-  return set ? path.resolve(root, set) : path.join(root, 'target');
+let cachedTargetDir;
+
+/**
+ * cargo's target directory, as cargo itself resolves it (`cargo metadata`): CARGO_TARGET_DIR,
+ * CARGO_BUILD_TARGET_DIR, `build.target-dir` in a `.cargo/config.toml`, else target/. Asked once
+ * per process for this process's environment.
+ */
+function targetDir(env = process.env) {
+  if (env === process.env && cachedTargetDir) return cachedTargetDir;
+  const metadata = execFileSync('cargo', ['metadata', '--format-version', '1', '--no-deps', '--offline'], {
+    cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20,
+  });
+  const dir = JSON.parse(metadata.toString()).target_directory;
+  if (env === process.env) cachedTargetDir = dir;
+  return dir;
 }
 
 /**
@@ -33,11 +44,12 @@ function build({ triple, quiet = false } = {}) {
   const platform = triple ? platformOf(triple) : hostPlatform();
   const addon = path.join(root, `civic-sip-native.${platform}.node`);
   const library = path.join(targetDir(), ...(triple ? [triple] : []), 'release', libraryName(platform));
-  if (!quiet && !fs.existsSync(library)) {
-    console.error('Building the native addon (cargo build --release; a few minutes the first time)...');
+  if (!quiet) {
+    console.error(`Building the native addon (cargo build --release${fs.existsSync(library) ? ', if anything changed' : '; a few minutes the first time'})...`);
   }
-  // cargo decides what is stale; a no-op build takes well under a second.
-  const args = ['build', '--release', '--lib', '--quiet', ...(triple ? ['--target', triple] : [])];
+  // cargo decides what is stale; a no-op build takes well under a second. Unless quiet, cargo
+  // shows what it compiles, so a rebuild after a pull is not a silent minute.
+  const args = ['build', '--release', '--lib', ...(quiet ? ['--quiet'] : []), ...(triple ? ['--target', triple] : [])];
   execFileSync('cargo', args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   if (!fs.existsSync(addon) || fs.statSync(library).mtimeMs > fs.statSync(addon).mtimeMs) {
     replaceAddon(library, addon);
