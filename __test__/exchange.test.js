@@ -343,8 +343,8 @@ describe('clients own their configuration', () => {
     });
     const ports = [];
     for (let i = 0; i < 3; i += 1) {
-      // Sign-ins a moment apart, as a user's are: a connection goes back to the pool on its
-      // server's own thread (src/core/origin.rs) just after the answer is read.
+      // Sign-ins a moment apart, as a user's are: a connection goes back to the pool from its
+      // connection task just after the answer is read, not before the promise settles.
       if (i > 0) await new Promise((resolve) => { setTimeout(resolve, 50); });
       const client = civicSip.newClient({ ...civic.newApp(), api: server.url });
       const error = await client.exchangeCode('code').then(() => assert.fail('resolved'), (e) => e);

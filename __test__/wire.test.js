@@ -2,8 +2,9 @@
 
 // What the exchange POST puts on the wire, side by side with civic-sip-api (its `request`) against
 // one recording server on 127.0.0.1: the request line, with its request target as the URL wrote
-// it (dot segments kept), and the headers both send. The payload GET's target is covered in
-// client.test.js and proxy.test.js; the byte-exact head and body in src/core/http.rs's tests.
+// it (dot segments kept), and the headers both send; and the payload GET's request target. Targets
+// as written are also covered in payload.test.js and proxy.test.js; the byte-exact head and body
+// in src/core/http.rs's tests.
 //
 // Run: node --test __test__/wire.test.js
 

@@ -19,13 +19,25 @@ use super::{http, jwt};
 
 /// The user data of a successful exchange, as JSON texts so the caller parses them once, in its
 /// own representation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct UserData {
     /// The decrypted clear text, checked to be JSON: normally an array of
     /// `{label, value, isValid, isOwner}` records.
     pub data: String,
     /// The reply's `userId` as JSON (normally a string), `None` where the reply had none.
     pub user_id: Option<String>,
+}
+
+// By hand: the user's verified data (names, documents, addresses) must not reach a log through
+// `{:?}`; its size is what a reader of `Debug` output needs.
+impl std::fmt::Debug for UserData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use super::reply::Redacted;
+        f.debug_struct("UserData")
+            .field("data", &Redacted(self.data.len()))
+            .field("user_id", &self.user_id.as_ref().map(|u| Redacted(u.len())))
+            .finish()
+    }
 }
 
 /// What reading a 200 reply gives: the user data, or a processed payload still to fetch.
@@ -559,6 +571,41 @@ mod tests {
             );
         }
         assert!(shown.contains("[redacted]"), "{shown}");
+    }
+
+    #[test]
+    fn debug_output_never_shows_user_data_a_token_or_a_pre_signed_url() {
+        let v = vector();
+        let client = recorded_client(&v);
+        let reply = v["reply"].to_string();
+        let ready = client
+            .process_payload(ReplyStatus::Ok, Some(&reply))
+            .expect("opens");
+        let shown = format!("{ready:?} {ready:#?}");
+        let token = v["reply"]["data"].as_str().expect("token");
+        assert!(!shown.contains(&token[..40]), "{shown}");
+        for record in v["expected"]["data"].as_array().expect("records") {
+            let value = record["value"].as_str().expect("value");
+            assert!(!shown.contains(value), "{value} in {shown}");
+        }
+        let user_id = v["expected"]["userId"].as_str().expect("userId");
+        assert!(!shown.contains(user_id), "{shown}");
+        assert!(shown.contains("[redacted, "), "{shown}");
+        let url =
+            "https://bucket.example/payloads/p1?X-Amz-Signature=0123abcd&X-Amz-Credential=AKIA";
+        let processed = client
+            .process_payload(
+                ReplyStatus::Ok,
+                Some(&format!(
+                    r#"{{"processed":true,"data":"{url}","userId":"u-42"}}"#
+                )),
+            )
+            .expect("processed");
+        let shown = format!("{processed:?}");
+        assert!(shown.contains("bucket.example"), "{shown}");
+        for hidden in ["payloads/p1", "X-Amz", "0123abcd", "u-42"] {
+            assert!(!shown.contains(hidden), "{hidden} in {shown}");
+        }
     }
 
     #[tokio::test]

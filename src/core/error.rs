@@ -186,15 +186,6 @@ pub enum Stage {
     Payload,
 }
 
-impl Stage {
-    /// The name JS sees (`'exchange'`, `'payload'`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Exchange => "exchange",
-            Stage::Payload => "payload",
-        }
-    }
-}
 
 /// An error of the exchange. `kind()` tells what went wrong, `stage()` where; `Display` is the
 /// message a JS caller sees.

@@ -28,7 +28,6 @@ impl From<u16> for ReplyStatus {
 }
 
 /// The fields of a 200 reply that decide what comes next.
-#[derive(Debug)]
 pub(crate) enum ReplyFields {
     /// The user data is in the reply: `token` is `data` where it is a string (a response token),
     /// `None` where it is truthy but not a string (which no token verifies as).
@@ -42,13 +41,51 @@ pub(crate) enum ReplyFields {
 }
 
 /// A `processed: true` reply: the response token waits at `url`.
-#[derive(Debug)]
 pub struct PendingPayload {
     /// `data` where it is a string; checked to be a URL only when fetched, as civic-sip-api did.
     pub(crate) url: Option<String>,
     pub(crate) encrypted: bool,
     /// The reply's `userId` as JSON text, `None` where the reply had none.
     pub(crate) user_id: Option<String>,
+}
+
+// By hand, as for `UserData`: a response token is a bearer of the user data, a pre-signed URL's
+// path and query are a credential, and the user id is the user's; `Debug` shows their shape only.
+impl std::fmt::Debug for ReplyFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReplyFields::Token {
+                token,
+                encrypted,
+                user_id,
+            } => f
+                .debug_struct("Token")
+                .field("token", &token.as_ref().map(|t| Redacted(t.len())))
+                .field("encrypted", encrypted)
+                .field("user_id", &user_id.as_ref().map(|u| Redacted(u.len())))
+                .finish(),
+            ReplyFields::Processed(pending) => f.debug_tuple("Processed").field(pending).finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for PendingPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingPayload")
+            .field("host", &self.url.as_deref().map(super::steps::host_of))
+            .field("encrypted", &self.encrypted)
+            .field("user_id", &self.user_id.as_ref().map(|u| Redacted(u.len())))
+            .finish()
+    }
+}
+
+/// What `Debug` shows of a value it must not print: its length in bytes.
+pub(crate) struct Redacted(pub(crate) usize);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[redacted, {} bytes]", self.0)
+    }
 }
 
 /// Reads the body text of a 200 reply (`None` for a missing body): not JSON, or without a truthy
