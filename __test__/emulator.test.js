@@ -426,7 +426,7 @@ test('processed (S3) payloads', OPTS, async (t) => {
   assert.deepEqual(result.data, [...DEFAULT_USER_DATA]);
   assert.match(result.userId, /^[0-9a-f]{64}$/);
   assert.deepEqual(emu.requests.map((r) => r.method), ['POST', 'GET']);
-  assert.match(emu.requests[1].url, /^\/payloads\/[0-9a-f]+$/);
+  assert.match(emu.requests[1].url, /^\/payloads\/[0-9a-f]+\?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=[0-9a-f]{64}$/);
 
   const reply = await send(signedRequest(emu));
   assert.equal(reply.status, 200);
@@ -441,6 +441,30 @@ test('processed (S3) payloads', OPTS, async (t) => {
   assert.ok(verifiesWith(payload.body, emu.civicPublicKey));
 
   assert.equal((await request(`${emu.url}payloads/unknown`, { method: 'GET' })).status, 404);
+
+  // Fetched as S3 pre-signs it, or refused as S3 refuses it: without the query, or altered.
+  const refusals = [];
+  emu.on('refusal', (r) => refusals.push(r));
+  const url = new URL(body.data);
+  const withoutQuery = `${url.origin}${url.pathname}`;
+  const altered = body.data.replace(/X-Amz-Signature=([0-9a-f])/, (m, c) => `X-Amz-Signature=${c === '0' ? '1' : '0'}`);
+  assert.notEqual(altered, body.data);
+  for (const [target, message] of [
+    [withoutQuery, 'the pre-signed payload URL lost its query (X-Amz-Signature): fetch the URL exactly as the reply gave it'],
+    [altered, 'the pre-signed payload URL\'s query was altered: fetch the URL exactly as the reply gave it, byte for byte'],
+  ]) {
+    const refused = await request(target, { method: 'GET' });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.headers['content-type'], 'application/xml');
+    assert.match(refused.body, /<Code>SignatureDoesNotMatch<\/Code>/);
+    assert.equal(refusals.at(-1).check, 'payload-signature');
+    assert.equal(refusals.at(-1).message, message);
+    assert.equal(refusals.at(-1).status, 403);
+    // The report never holds the signature the emulator wanted.
+    assert.ok(!JSON.stringify(refusals.at(-1)).includes(url.searchParams.get('X-Amz-Signature')));
+  }
+  assert.equal(refusals.length, 2);
+  assert.equal((await request(body.data, { method: 'GET' })).status, 200, 'the URL as given still works');
 
   emu.fault('processed', { payloadStatus: 403 });
   await rejectsWith(client.exchangeCode(emu.mintAuthCode()), new RegExp(

@@ -38,7 +38,7 @@ describe('processed (S3) payloads', () => {
     const result = await client.exchangeCode(emu.mintAuthCode(undefined, { userId: 'processed' }));
     assert.deepEqual(result, { data: records(DEFAULT_USER_DATA), userId: 'processed' });
     assert.deepEqual(emu.requests.map((r) => r.method), ['POST', 'GET']);
-    assert.match(emu.requests[1].url, /^\/payloads\/[0-9a-f]{32}$/);
+    assert.match(emu.requests[1].url, /^\/payloads\/[0-9a-f]{32}\?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=[0-9a-f]{64}$/);
   });
 
   test('payload URL answering 403: StatusCodeError', OPTS, async (t) => {

@@ -144,7 +144,7 @@ describe('proxy option', () => {
     assert.equal(proxy.requests.length, 2);
     assert.deepEqual(seen(proxy)[0], ['POST', `${emu.url}prod/scopeRequest/authCode`]);
     assert.equal(proxy.requests[1].method, 'GET');
-    assert.match(proxy.requests[1].url, new RegExp(`^${emu.url}payloads/[0-9a-f]{32}$`));
+    assert.match(proxy.requests[1].url, new RegExp(`^${emu.url}payloads/[0-9a-f]{32}\\?X-Amz-Algorithm=[^&]+&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=[0-9a-f]{64}$`));
     assert.deepEqual(emu.requests.map((r) => r.method), ['POST', 'GET']);
 
     // A payload URL failing behind the proxy is reported as without one.
@@ -512,7 +512,7 @@ describe('proxy environment variables (child processes)', () => {
     assertChildSucceeded(await exchangeInChild({ HTTP_PROXY: proxy.url }, emu.clientConfig(),
       emu.mintAuthCode(undefined, { userId: 'env-processed' })), 'env-processed');
     assert.deepEqual(proxy.requests.map((r) => r.method), ['POST', 'GET']);
-    assert.match(proxy.requests[1].url, new RegExp(`^${emu.url}payloads/[0-9a-f]{32}$`));
+    assert.match(proxy.requests[1].url, new RegExp(`^${emu.url}payloads/[0-9a-f]{32}\\?X-Amz-Algorithm=[^&]+&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=[0-9a-f]{64}$`));
   });
 
   test('an https:// server with only HTTP_PROXY set is tunnelled through it (CONNECT)', OPTS, async (t) => {

@@ -103,7 +103,7 @@ export type RefusalCheck =
   | 'authorization-header' | 'request-token' | 'request-token-signature' | 'app-id' | 'aud' | 'exp'
   | 'method-and-path' | 'civic-extension' | 'body'
   | 'auth-code' | 'auth-code-signature' | 'auth-code-expired' | 'auth-code-app' | 'auth-code-unknown'
-  | 'path' | 'method' | 'body-size';
+  | 'path' | 'method' | 'body-size' | 'payload-signature';
 
 /**
  * A request the emulator refused. The HTTP answer is Civic's own (its status and a body such as
@@ -111,7 +111,8 @@ export type RefusalCheck =
  * secret (appSecret, a private key, an HMAC).
  */
 export interface Refusal {
-  /** The HTTP status sent: 401, 400, 404, 405 or 413. */
+  /** The HTTP status sent: 401, 400, 404, 405, 413, or 403 for a processed payload URL fetched
+   * without its pre-signed query. */
   status: number;
   check: RefusalCheck;
   /** What failed, what was expected and what was received, in words, with a hint at the usual cause. */

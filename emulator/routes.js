@@ -7,8 +7,9 @@
  *                                  then hands it to the route its path names
  *   handleExchange(ctx, req, res, bodyText)  POST <api>[<env>/]scopeRequest/authCode: Civic's
  *                                  checks (checks.js), the current fault, then the reply
- *   handlePayload(ctx, req, res, id)  GET /payloads/<id>: a processed reply's response token, as
- *                                  S3 serves it (S3's XML errors)
+ *   handlePayload(ctx, req, res, id)  GET /payloads/<id>?X-Amz-...: a processed reply's response
+ *                                  token, as S3 serves a pre-signed URL (S3's XML errors; a
+ *                                  query dropped or altered is refused, as S3 refuses it)
  *   handleMint(ctx, req, res, bodyText)  POST /emulator/auth-code: an auth code for scripts
  *   (the browser pages are browser.js's browserRoutes, reached through ctx.handleBrowser)
  *
@@ -61,8 +62,8 @@ function send(res, status, body, contentType = 'application/json') {
 }
 
 /** Answers with Civic's own body (Civic never says why) and reports why to the listeners. */
-function refuse(ctx, req, res, why, body) {
-  send(res, why.status, body);
+function refuse(ctx, req, res, why, body, contentType) {
+  send(res, why.status, body, contentType);
   const report = { ...why, method: req.method, path: req.url };
   const entry = ctx.entries.get(req);
   if (entry) entry.refusal = report;
@@ -74,6 +75,24 @@ function s3Error(code, message) {
   return '<?xml version="1.0" encoding="UTF-8"?>\n'
     + `<Error><Code>${code}</Code><Message>${message}</Message>`
     + `<RequestId>${id}</RequestId><HostId>${crypto.randomBytes(24).toString('base64')}</HostId></Error>`;
+}
+
+// Each emulator's key for pre-signing its payload URLs (never shown, never sent).
+const PAYLOAD_KEYS = new WeakMap();
+
+/** The signature of a payload URL: an HMAC of its id under the emulator's own key. */
+function payloadSignature(ctx, id) {
+  if (!PAYLOAD_KEYS.has(ctx)) PAYLOAD_KEYS.set(ctx, crypto.randomBytes(32));
+  return crypto.createHmac('sha256', PAYLOAD_KEYS.get(ctx)).update(id).digest('hex');
+}
+
+/**
+ * A payload URL's query, shaped as S3 pre-signs one (Civic parks large replies on S3): clients
+ * must fetch the URL as given, query and all, and must never log it.
+ */
+function presignedQuery(ctx, id) {
+  return 'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=900&X-Amz-SignedHeaders=host'
+    + `&X-Amz-Signature=${payloadSignature(ctx, id)}`;
 }
 
 function responseJwt(ctx, record, name, opts) {
@@ -174,7 +193,7 @@ async function handleExchange(ctx, req, res, bodyText) {
     const id = crypto.randomBytes(16).toString('hex');
     ctx.payloads.set(id, { jwt, payloadStatus: opts.payloadStatus });
     send(res, 200, {
-      data: `${ctx.url}payloads/${id}`, userId: record.userId, encrypted: true, alg: 'aes', processed: true,
+      data: `${ctx.url}payloads/${id}?${presignedQuery(ctx, id)}`, userId: record.userId, encrypted: true, alg: 'aes', processed: true,
     });
     return;
   }
@@ -191,6 +210,18 @@ function handlePayload(ctx, req, res, id) {
   const entry = ctx.payloads.get(id);
   if (!entry) {
     send(res, 404, s3Error('NoSuchKey', 'The specified key does not exist.'), 'application/xml');
+    return;
+  }
+  const query = new URL(req.url, ctx.url).searchParams;
+  const given = query.get('X-Amz-Signature');
+  const wanted = payloadSignature(ctx, id);
+  if (given !== wanted || query.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') {
+    const why = refusal(403, 'payload-signature', given === null
+      ? 'the pre-signed payload URL lost its query (X-Amz-Signature): fetch the URL exactly as the reply gave it'
+      : 'the pre-signed payload URL\'s query was altered: fetch the URL exactly as the reply gave it, byte for byte', {
+      received: given === null ? undefined : `X-Amz-Signature of ${given.length} characters`,
+    });
+    refuse(ctx, req, res, why, s3Error('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'), 'application/xml');
     return;
   }
   if (entry.payloadStatus !== undefined && entry.payloadStatus !== 200) {
