@@ -12,26 +12,14 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 
 const civicSip = require('..');
-const { startEmulator } = require('../emulator');
 const {
-  startFakeCivic, signJwt, newKeyPair, encryptData, replyBody,
+  signJwt, newKeyPair, encryptData, replyBody,
 } = require('./helpers/civic');
+const { emulator, fakeCivic: fake } = require('./helpers/support');
 const { PREFIX, NOT_VERIFIED, rejectsWith, throwsWith } = require('./helpers/assertions');
 
 const OPTS = { timeout: 20000 };
 const PAYLOAD = 'Could not return data from processed payload url: Error: ';
-
-async function emulator(t) {
-  const emu = await startEmulator();
-  t.after(() => emu.close());
-  return emu;
-}
-
-async function fake(t) {
-  const civic = await startFakeCivic();
-  t.after(() => civic.close());
-  return civic;
-}
 
 /** A verification failure with `reason`, and `expiredAt`/`notBefore` only where given. */
 function assertRefused(error, { reason, expiredAt, notBefore }) {

@@ -186,7 +186,6 @@ pub enum Stage {
     Payload,
 }
 
-
 /// An error of the exchange. `kind()` tells what went wrong, `stage()` where; `Display` is the
 /// message a JS caller sees.
 #[derive(Debug, Clone, PartialEq)]

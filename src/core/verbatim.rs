@@ -142,8 +142,9 @@ impl Fetcher {
                 }
             }
         }
-        // The target was encoded for a request line, so the URI parses; if not, the connector
-        // is never reached (a request without a host) and the error says so.
+        // The target was encoded for a request line (`request_target`), so the URI parses. Were
+        // it not to, the request would carry no URI: hyper-util refuses one without a host
+        // before connecting, so nothing is sent (the caller words it as a hang-up).
         let request = request
             .body(Full::new(outgoing.body))
             .unwrap_or_else(|_| Request::new(Full::default()));
