@@ -152,6 +152,13 @@ impl Fetcher {
     }
 }
 
+/// The longest a connection may take to set up (TCP, proxy tunnel, TLS), about as long as
+/// Linux gives a TCP connect. An exchange's own deadline comes first; this bounds the attempts
+/// hyper-util goes on with in the background after a pooled connection served the request, so
+/// a server that accepts and never finishes its handshake cannot hold a task and a socket for
+/// ever.
+const CONNECTION_SETUP_LIMIT: Duration = Duration::from_secs(120);
+
 /// Makes the connections of a `Fetcher`.
 #[derive(Clone)]
 struct Connector {
@@ -170,7 +177,11 @@ impl tower_service::Service<Uri> for Connector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let connector = self.clone();
-        Box::pin(async move { connector.open(uri).await })
+        Box::pin(async move {
+            tokio::time::timeout(CONNECTION_SETUP_LIMIT, connector.open(uri))
+                .await
+                .unwrap_or_else(|_| Err(Failure::Io(std::io::ErrorKind::TimedOut.into())))
+        })
     }
 }
 
@@ -618,6 +629,36 @@ mod tests {
         // Nothing reached the server directly.
         let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
         assert!(accepted.is_err(), "a direct connection was made");
+    }
+
+    /// A server that accepts and never finishes the TLS handshake holds a connection attempt for
+    /// `CONNECTION_SETUP_LIMIT` at most (on paused time: the clock jumps once nothing else runs).
+    #[tokio::test(start_paused = true)]
+    async fn a_handshake_that_never_finishes_is_given_up_after_the_setup_limit() {
+        use tower_service::Service as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let silent = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("accept");
+            std::future::pending::<()>().await;
+            drop(stream);
+        });
+        let mut connector = Connector {
+            tls: Arc::new(client_config(Trust::Any).expect("TLS")),
+            route: Arc::new(Route::Direct),
+        };
+        let started = tokio::time::Instant::now();
+        let uri: Uri = format!("https://127.0.0.1:{port}/").parse().expect("URI");
+        let attempt = tokio::time::timeout(Duration::from_secs(600), connector.call(uri));
+        match attempt.await.expect("given up within the limit") {
+            Err(Failure::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut),
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("connected"),
+        }
+        assert!(started.elapsed() >= CONNECTION_SETUP_LIMIT);
+        silent.abort();
     }
 
     #[test]
