@@ -594,6 +594,8 @@ fakeScenario('a chunked 200 cut off before its last chunk', () => {
 }, { message: `${PREFIX}Error: aborted`, code: CODES.NETWORK });
 fakeScenario('processed: the payload body stops short of its Content-Length', () => fakeReplies(processedReply('PLACEHOLDER'), cutBody(false)),
   { message: `${PAYLOAD}RequestError: Error: aborted`, code: CODES.NETWORK });
+// civic-sip-api's `request` adds a 'pipe' listener for each redirect it follows, so Node prints a
+// MaxListenersExceededWarning (11 pipe listeners added to [Request]) during this one: theirs.
 fakeScenario('processed: the payload URL redirects forever', () => {
   fakeReplies(processedReply(`${fake.url}loop`));
   const replies = fake.handler;
