@@ -287,7 +287,7 @@ where
         (status == sys::Status::napi_ok).then(|| (Arc::new(Steps::default()), reference))
     });
     let work = work(log.as_ref().map(|(steps, _)| Arc::clone(steps)));
-    started_one(env, &settler);
+    started_one(env);
     let pending = Pending {
         settler,
         deferred,
@@ -302,20 +302,58 @@ where
 }
 
 thread_local! {
-    /// This JS thread's threadsafe function for settling exchanges, once made.
-    static SETTLER: std::cell::RefCell<Option<Settler>> = const { std::cell::RefCell::new(None) };
+    /// This JS thread's settler, once made, and its threadsafe function: the JS thread, which
+    /// alone closes it, uses its own copy without taking the settler's locks.
+    static SETTLER: std::cell::RefCell<Option<(Settler, Tsfn)>> =
+        const { std::cell::RefCell::new(None) };
     /// Exchanges of this JS thread not yet settled: the settler keeps the event loop alive
     /// (is ref'd) exactly while this is above zero, as a pending request would.
     static IN_FLIGHT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// A JS thread's threadsafe function, shared with the exchanges in flight. Node frees it when
-/// its environment is torn down (a worker thread ending, the process exiting) even if calls may
-/// still come, so it is taken out, under the lock, by an environment cleanup hook that runs
-/// before Node's own (hooks run in reverse order of registration); an exchange finishing after
-/// that finds `None` and drops its outcome, as its promise is gone too.
+/// A JS thread's threadsafe function and its exchanges that finished but are not yet settled,
+/// shared with the exchanges in flight. Finished exchanges wait in a queue that one call of the
+/// threadsafe function drains ([`deliver`]): the JS thread is woken once per batch, not once per
+/// exchange (see [`Settler::finish`]).
+///
+/// Node frees the threadsafe function when its environment is torn down (a worker thread ending,
+/// the process exiting) even if calls may still come, so it is taken out, under its lock, by an
+/// environment cleanup hook that runs before Node's own (hooks run in reverse order of
+/// registration); an exchange finishing after that finds `None` and drops its outcome, as its
+/// promise is gone too.
 #[derive(Clone)]
-struct Settler(Arc<std::sync::Mutex<Option<Tsfn>>>);
+struct Settler(Arc<Shared>);
+
+struct Shared {
+    /// Held across every call, so the environment cannot close the function midway. Apart from
+    /// closing it, the JS thread never takes this lock: the worker holds it while Node wakes the
+    /// JS thread.
+    tsfn: std::sync::Mutex<Option<Tsfn>>,
+    /// Held only to push or take, never across a call into Node.
+    queue: std::sync::Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    done: Vec<Completion>,
+    wake: Wake,
+}
+
+/// Whether the JS thread has been, or will be, woken for the exchanges in the queue.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum Wake {
+    /// The queue is empty, or was just taken by `deliver`.
+    #[default]
+    Idle,
+    /// A task on the runtime will send it after the worker's current round of work.
+    Deferred,
+    /// The threadsafe function has been called; its `deliver` takes the queue.
+    Sent,
+}
+
+/// At most this many finished exchanges wait for the end of the worker's round of work; the
+/// next one wakes the JS thread at once.
+const BATCH: usize = 32;
 
 #[derive(Clone, Copy)]
 struct Tsfn(sys::napi_threadsafe_function);
@@ -324,19 +362,107 @@ struct Tsfn(sys::napi_threadsafe_function);
 // which the mutex around it guarantees.
 unsafe impl Send for Tsfn {}
 
+// SAFETY: the deferred and the reference are only handed back to the JS thread that made them,
+// never used elsewhere.
+unsafe impl Send for Completion {}
+
+fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Experiment switches, read once (removed before merging).
+fn exp(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 impl Settler {
-    fn tsfn(&self) -> Option<Tsfn> {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Queues a finished exchange for its JS thread. The first one of a batch, on the runtime,
+    /// leaves the wake-up to a task that runs after the tasks already woken and the next poll of
+    /// the sockets (`yield_now`), so that replies finishing in the same round of the worker are
+    /// settled in one wake-up of the JS thread; elsewhere (the runtime gone), it wakes it now.
+    fn finish(&self, completion: Completion) {
+        let mut queue = locked(&self.0.queue);
+        queue.done.push(completion);
+        match queue.wake {
+            Wake::Sent => {}
+            Wake::Deferred if queue.done.len() < BATCH => {}
+            Wake::Deferred => {
+                queue.wake = Wake::Sent;
+                drop(queue);
+                self.send();
+            }
+            Wake::Idle => {
+                static NOW: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+                let now = *NOW.get_or_init(|| exp("CSN_WAKE").as_deref() != Some("yield"));
+                let runtime = tokio::runtime::Handle::try_current();
+                match runtime {
+                    Ok(runtime) if !now => {
+                        queue.wake = Wake::Deferred;
+                        drop(queue);
+                        // Dropped unrun (the runtime shutting down), the guard still sends.
+                        let flush = Flush(self.clone());
+                        runtime.spawn(async move {
+                            tokio::task::yield_now().await;
+                            drop(flush);
+                        });
+                    }
+                    _ => {
+                        queue.wake = Wake::Sent;
+                        drop(queue);
+                        self.send();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the deferred wake-up, unless the batch already went (full).
+    fn flush(&self) {
+        let mut queue = locked(&self.0.queue);
+        if queue.wake == Wake::Deferred {
+            queue.wake = Wake::Sent;
+            drop(queue);
+            self.send();
+        }
+    }
+
+    /// Wakes the JS thread to settle the queue.
+    fn send(&self) {
+        let open = locked(&self.0.tsfn);
+        let status = match *open {
+            // SAFETY: open, so Node has not freed it; callable from any thread.
+            Some(tsfn) => unsafe {
+                sys::napi_call_threadsafe_function(
+                    tsfn.0,
+                    std::ptr::null_mut(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                )
+            },
+            None => sys::Status::napi_closing,
+        };
+        drop(open);
+        if status != sys::Status::napi_ok {
+            // Closing: the environment is gone, and the promises with it.
+            locked(&self.0.queue).done.clear();
+        }
+    }
+}
+
+/// Sends a settler's deferred wake-up when dropped.
+struct Flush(Settler);
+
+impl Drop for Flush {
+    fn drop(&mut self) {
+        self.0.flush();
     }
 }
 
 /// The JS thread's settler, made on first use. Unref'd while nothing is in flight, so it never
 /// holds the process open.
 fn settler(env: &Env) -> Result<Settler> {
-    if let Some(settler) = SETTLER.with(|s| s.borrow().clone()) {
+    if let Some((settler, _)) = SETTLER.with(|s| s.borrow().clone()) {
         return Ok(settler);
     }
     const NAME: &str = "civic-sip-native exchange";
@@ -365,14 +491,17 @@ fn settler(env: &Env) -> Result<Settler> {
         ))?;
         check_status!(sys::napi_unref_threadsafe_function(env.raw(), tsfn))?;
     }
-    let settler = Settler(Arc::new(std::sync::Mutex::new(Some(Tsfn(tsfn)))));
+    let settler = Settler(Arc::new(Shared {
+        tsfn: std::sync::Mutex::new(Some(Tsfn(tsfn))),
+        queue: std::sync::Mutex::default(),
+    }));
     // Leaked on purpose if the hook cannot be added: the tsfn must then never be dropped early.
     let hook = Arc::into_raw(Arc::clone(&settler.0));
     // SAFETY: the hook gets back the Arc leaked here, once.
     check_status!(unsafe {
         sys::napi_add_env_cleanup_hook(env.raw(), Some(close_settler), hook as *mut _)
     })?;
-    SETTLER.with(|s| *s.borrow_mut() = Some(settler.clone()));
+    SETTLER.with(|s| *s.borrow_mut() = Some((settler.clone(), Tsfn(tsfn))));
     IN_FLIGHT.with(|n| n.set(0));
     Ok(settler)
 }
@@ -380,10 +509,9 @@ fn settler(env: &Env) -> Result<Settler> {
 /// The environment is being torn down: no exchange may call the settler from now on.
 unsafe extern "C" fn close_settler(hook: *mut std::ffi::c_void) {
     // SAFETY: the Arc that `settler` leaked for this hook.
-    let state = unsafe { Arc::from_raw(hook as *const std::sync::Mutex<Option<Tsfn>>) };
-    *state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    let shared = unsafe { Arc::from_raw(hook as *const Shared) };
+    *locked(&shared.tsfn) = None;
+    locked(&shared.queue).done.clear();
     let _ = SETTLER.try_with(|s| s.borrow_mut().take());
 }
 
@@ -397,9 +525,17 @@ unsafe extern "C" fn forget_settler(
     let _ = SETTLER.try_with(|s| s.borrow_mut().take());
 }
 
-fn started_one(env: &Env, settler: &Settler) {
+/// This JS thread's threadsafe function, while open.
+fn own_tsfn() -> Option<Tsfn> {
+    SETTLER
+        .try_with(|s| s.borrow().as_ref().map(|(_, tsfn)| *tsfn))
+        .ok()
+        .flatten()
+}
+
+fn started_one(env: &Env) {
     let before = IN_FLIGHT.with(|n| n.replace(n.get() + 1));
-    if let (0, Some(tsfn)) = (before, settler.tsfn()) {
+    if let (0, Some(tsfn)) = (before, own_tsfn()) {
         // SAFETY: on the JS thread that owns the settler, which is open.
         unsafe { sys::napi_ref_threadsafe_function(env.raw(), tsfn.0) };
     }
@@ -410,19 +546,15 @@ fn settled_one(env: sys::napi_env) {
         n.set(n.get().saturating_sub(1));
         n.get()
     });
-    if after > 0 {
-        // The common case takes no lock: the worker may hold it while calling the settler.
-        return;
-    }
-    let settler = SETTLER.with(|s| s.borrow().clone());
-    if let Some(tsfn) = settler.and_then(|s| s.tsfn()) {
+    if let (0, Some(tsfn)) = (after, own_tsfn()) {
         // SAFETY: as in `started_one`.
         unsafe { sys::napi_unref_threadsafe_function(env, tsfn.0) };
     }
 }
 
-/// An exchange's way back to its promise. Sent to the JS thread when dropped: with the outcome
-/// once the work finished, as an internal error if the work panicked or was dropped unfinished.
+/// An exchange's way back to its promise. Queued for the JS thread when dropped: with the
+/// outcome once the work finished, as an internal error if the work panicked or was dropped
+/// unfinished.
 struct Pending {
     settler: Settler,
     deferred: sys::napi_deferred,
@@ -453,57 +585,55 @@ impl Drop for Pending {
             .log
             .take()
             .map(|(steps, reference)| (steps.take(), reference));
-        let completion = Box::into_raw(Box::new(Completion {
+        self.settler.finish(Completion {
             deferred: self.deferred,
             outcome,
             log,
-        }));
-        // The lock is held across the call so the environment cannot close the settler midway.
-        let open = self
-            .settler
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let status = match *open {
-            // SAFETY: open, so Node has not freed it; callable from any thread.
-            Some(tsfn) => unsafe {
-                sys::napi_call_threadsafe_function(
-                    tsfn.0,
-                    completion.cast(),
-                    sys::ThreadsafeFunctionCallMode::nonblocking,
-                )
-            },
-            None => sys::Status::napi_closing,
-        };
-        drop(open);
-        if status != sys::Status::napi_ok {
-            // Closing: the environment is gone, and the promise with it. Free what we sent.
-            // SAFETY: Node did not take `completion`, so it is still ours, and only ours.
-            drop(unsafe { Box::from_raw(completion) });
-        }
+        });
     }
 }
 
-/// The settler's `call_js_cb`, on the JS thread: resolves or rejects one exchange's promise.
-/// `env` is null when Node drops queued calls while tearing down.
+/// The settler's `call_js_cb`, on the JS thread: settles every exchange queued so far, in the
+/// order they finished. `env` is null when Node drops queued calls while tearing down.
 unsafe extern "C" fn deliver(
     env: sys::napi_env,
     _js_callback: sys::napi_value,
     _context: *mut std::ffi::c_void,
-    data: *mut std::ffi::c_void,
+    _data: *mut std::ffi::c_void,
 ) {
-    // SAFETY: `data` is the `Completion` that `Pending::drop` boxed and Node handed back once.
-    let completion = unsafe { Box::from_raw(data.cast::<Completion>()) };
     if env.is_null() {
         return;
     }
-    settled_one(env);
-    let env = Env::from_raw(env);
+    let Some((settler, _)) = SETTLER.try_with(|s| s.borrow().clone()).ok().flatten() else {
+        return;
+    };
+    let done = {
+        let mut queue = locked(&settler.0.queue);
+        queue.wake = Wake::Idle;
+        std::mem::take(&mut queue.done)
+    };
+    for completion in done {
+        settled_one(env);
+        // Each exchange's values are freed with its own scope, however many there are.
+        let mut scope = std::ptr::null_mut();
+        // SAFETY: Node-API calls on the JS thread; the scope is closed below, once.
+        let opened =
+            unsafe { sys::napi_open_handle_scope(env, &mut scope) } == sys::Status::napi_ok;
+        settle_one(Env::from_raw(env), completion);
+        if opened {
+            // SAFETY: the scope opened above, the innermost one.
+            unsafe { sys::napi_close_handle_scope(env, scope) };
+        }
+    }
+}
+
+/// Resolves or rejects one exchange's promise, on the JS thread.
+fn settle_one(env: Env, completion: Completion) {
     let Completion {
         deferred,
         outcome,
         log,
-    } = *completion;
+    } = completion;
     if let Some((lines, reference)) = log {
         hand_over(&env, lines, reference);
     }
@@ -702,14 +832,21 @@ fn render_json_v8(env: &Env, body: Option<&str>) -> String {
 /// one cannot delay the deadlines and aborts this worker keeps.
 #[napi_derive::module_init]
 fn init() {
-    if let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
+    let nice = exp("CSN_NICE")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(crate::core::priority::NICE);
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder
         .worker_threads(1)
-        .on_thread_start(|| {
-            crate::core::priority::lower_thread_priority(crate::core::priority::NICE)
-        })
-        .enable_all()
-        .build()
-    {
+        .on_thread_start(move || crate::core::priority::lower_thread_priority(nice))
+        .enable_all();
+    if let Some(n) = exp("CSN_EI").and_then(|n| n.parse().ok()) {
+        builder.event_interval(n);
+    }
+    if let Some(n) = exp("CSN_GQI").and_then(|n| n.parse().ok()) {
+        builder.global_queue_interval(n);
+    }
+    if let Ok(runtime) = builder.build() {
         napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
     }
 }
