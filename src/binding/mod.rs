@@ -260,11 +260,12 @@ fn js_type_name(t: ValueType) -> &'static str {
 }
 
 /// Runs an exchange on the tokio runtime and settles its promise on the JS thread. Every exchange
-/// of a JS thread reports through that thread's one threadsafe function ([`settler`]) instead of
-/// one made per call (napi-rs's `spawn_future_with_callback`): no libuv handle, async resource and
-/// cleanup hook set up and torn down per exchange, no second wake-up of the loop to release it,
-/// and replies that arrive together are settled in one wake-up. A panic in the work, or the work
-/// being dropped, still settles the promise (see [`Pending`]).
+/// of a JS thread reports through that thread's one waker ([`settler`]: a libuv async handle, or
+/// a threadsafe function) instead of a threadsafe function made per call (napi-rs's
+/// `spawn_future_with_callback`): no libuv handle, async resource and cleanup hook set up and torn
+/// down per exchange, no second wake-up of the loop to release it, and replies that arrive
+/// together are settled in one wake-up. A panic in the work, or the work being dropped, still
+/// settles the promise (see [`Pending`]).
 ///
 /// With a `steps` array, the work gets a collector and its lines land in the array just before
 /// the promise settles: one hand-over per exchange, none while nothing is recorded.
@@ -340,24 +341,9 @@ struct Shared {
 #[derive(Default)]
 struct Queue {
     done: Vec<Completion>,
-    wake: Wake,
+    /// The JS thread has been woken and has not yet taken the queue.
+    woken: bool,
 }
-
-/// Whether the JS thread has been, or will be, woken for the exchanges in the queue.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-enum Wake {
-    /// The queue is empty, or was just taken by `deliver`.
-    #[default]
-    Idle,
-    /// A task on the runtime will send it after the worker's current round of work.
-    Deferred,
-    /// The threadsafe function has been called; its `deliver` takes the queue.
-    Sent,
-}
-
-/// At most this many finished exchanges wait for the end of the worker's round of work; the
-/// next one wakes the JS thread at once.
-const BATCH: usize = 32;
 
 /// How the exchanges wake their JS thread: a libuv async handle where the host exports libuv
 /// (Linux; see `uv.rs` for why), else Node's threadsafe function.
@@ -424,57 +410,14 @@ fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Experiment switches, read once (removed before merging).
-fn exp(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 impl Settler {
-    /// Queues a finished exchange for its JS thread. The first one of a batch, on the runtime,
-    /// leaves the wake-up to a task that runs after the tasks already woken and the next poll of
-    /// the sockets (`yield_now`), so that replies finishing in the same round of the worker are
-    /// settled in one wake-up of the JS thread; elsewhere (the runtime gone), it wakes it now.
+    /// Queues a finished exchange for its JS thread, and wakes it unless a wake-up is already on
+    /// its way (replies that finish before the JS thread runs are settled in one wake-up).
     fn finish(&self, completion: Completion) {
         let mut queue = locked(&self.0.queue);
         queue.done.push(completion);
-        match queue.wake {
-            Wake::Sent => {}
-            Wake::Deferred if queue.done.len() < BATCH => {}
-            Wake::Deferred => {
-                queue.wake = Wake::Sent;
-                drop(queue);
-                self.send();
-            }
-            Wake::Idle => {
-                static NOW: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-                let now = *NOW.get_or_init(|| exp("CSN_WAKE").as_deref() != Some("yield"));
-                let runtime = tokio::runtime::Handle::try_current();
-                match runtime {
-                    Ok(runtime) if !now => {
-                        queue.wake = Wake::Deferred;
-                        drop(queue);
-                        // Dropped unrun (the runtime shutting down), the guard still sends.
-                        let flush = Flush(self.clone());
-                        runtime.spawn(async move {
-                            tokio::task::yield_now().await;
-                            drop(flush);
-                        });
-                    }
-                    _ => {
-                        queue.wake = Wake::Sent;
-                        drop(queue);
-                        self.send();
-                    }
-                }
-            }
-        }
-    }
-
-    /// Sends the deferred wake-up, unless the batch already went (full).
-    fn flush(&self) {
-        let mut queue = locked(&self.0.queue);
-        if queue.wake == Wake::Deferred {
-            queue.wake = Wake::Sent;
+        if !queue.woken {
+            queue.woken = true;
             drop(queue);
             self.send();
         }
@@ -490,15 +433,6 @@ impl Settler {
             // Closing: the environment is gone, and the promises with it.
             locked(&self.0.queue).done.clear();
         }
-    }
-}
-
-/// Sends a settler's deferred wake-up when dropped.
-struct Flush(Settler);
-
-impl Drop for Flush {
-    fn drop(&mut self) {
-        self.0.flush();
     }
 }
 
@@ -678,7 +612,7 @@ unsafe extern "C" fn deliver(
 fn deliver_queue(env: sys::napi_env, shared: &Shared) {
     let done = {
         let mut queue = locked(&shared.queue);
-        queue.wake = Wake::Idle;
+        queue.woken = false;
         std::mem::take(&mut queue.done)
     };
     for completion in done {
@@ -901,21 +835,14 @@ fn render_json_v8(env: &Env, body: Option<&str>) -> String {
 /// one cannot delay the deadlines and aborts this worker keeps.
 #[napi_derive::module_init]
 fn init() {
-    let nice = exp("CSN_NICE")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(crate::core::priority::NICE);
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder
+    if let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
-        .on_thread_start(move || crate::core::priority::lower_thread_priority(nice))
-        .enable_all();
-    if let Some(n) = exp("CSN_EI").and_then(|n| n.parse().ok()) {
-        builder.event_interval(n);
-    }
-    if let Some(n) = exp("CSN_GQI").and_then(|n| n.parse().ok()) {
-        builder.global_queue_interval(n);
-    }
-    if let Ok(runtime) = builder.build() {
+        .on_thread_start(|| {
+            crate::core::priority::lower_thread_priority(crate::core::priority::NICE)
+        })
+        .enable_all()
+        .build()
+    {
         napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
     }
 }
