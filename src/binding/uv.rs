@@ -72,8 +72,10 @@ fn api() -> Option<&'static Api> {
 /// A JS thread's async handle and what its callback needs to enter JS. Owned by the handle
 /// (its `data`) from creation until libuv has closed it.
 pub(super) struct Async {
-    /// The `uv_async_t`, `uv_handle_size(UV_ASYNC)` bytes, pointer-aligned.
-    handle: Vec<u64>,
+    /// The `uv_async_t`: `words` u64s (at least `uv_handle_size(UV_ASYNC)` bytes, aligned), a raw
+    /// allocation because libuv writes to it from both threads while `Async` is only read.
+    handle: *mut u64,
+    words: usize,
     env: sys::napi_env,
     resource: sys::napi_ref,
     context: sys::napi_async_context,
@@ -82,8 +84,15 @@ pub(super) struct Async {
 }
 
 impl Async {
-    fn handle(&mut self) -> *mut c_void {
-        self.handle.as_mut_ptr().cast()
+    fn handle(&self) -> *mut c_void {
+        self.handle.cast()
+    }
+}
+
+impl Drop for Async {
+    fn drop(&mut self) {
+        // SAFETY: the allocation `open` made, freed once, after libuv has let go of it.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.handle, self.words)) });
     }
 }
 
@@ -119,9 +128,17 @@ pub(super) unsafe fn open(env: sys::napi_env, shared: &Arc<Shared>) -> Option<*m
             sys::napi_async_destroy(env, context);
             return None;
         }
-        let words = (api.handle_size)(UV_ASYNC).div_ceil(std::mem::size_of::<u64>());
+        let bytes = (api.handle_size)(UV_ASYNC);
+        if bytes == 0 || bytes > 4096 {
+            // Not a libuv this code knows.
+            forget_js_parts(env, reference, context);
+            return None;
+        }
+        let words = bytes.div_ceil(std::mem::size_of::<u64>());
+        let handle = Box::into_raw(vec![0u64; words].into_boxed_slice());
         let state = Box::into_raw(Box::new(Async {
-            handle: vec![0; words],
+            handle: handle.cast(),
+            words,
             env,
             resource: reference,
             context,
@@ -212,8 +229,9 @@ unsafe extern "C" fn close(remove: sys::napi_async_cleanup_hook_handle, data: *m
     let state = data.cast::<Async>();
     // SAFETY: the state `open` registered this hook with; open until `closed`.
     unsafe {
-        (*state).cleanup = remove;
         super::closing(&(*state).shared);
+        // Only now: no exchange can be reading the state any more.
+        (*state).cleanup = remove;
         forget_js(&*state);
         if let Some(api) = api() {
             (api.close)((*state).handle(), Some(closed));
@@ -221,11 +239,24 @@ unsafe extern "C" fn close(remove: sys::napi_async_cleanup_hook_handle, data: *m
     }
 }
 
+/// # Safety
+/// On the JS thread of the state's env, once per state.
 unsafe fn forget_js(state: &Async) {
-    // SAFETY: on the JS thread, once per state.
+    // SAFETY: as the caller guarantees.
+    unsafe { forget_js_parts(state.env, state.resource, state.context) }
+}
+
+/// # Safety
+/// On the JS thread of `env`, once per reference and context.
+unsafe fn forget_js_parts(
+    env: sys::napi_env,
+    resource: sys::napi_ref,
+    context: sys::napi_async_context,
+) {
+    // SAFETY: as the caller guarantees.
     unsafe {
-        sys::napi_delete_reference(state.env, state.resource);
-        sys::napi_async_destroy(state.env, state.context);
+        sys::napi_delete_reference(env, resource);
+        sys::napi_async_destroy(env, context);
     }
 }
 
