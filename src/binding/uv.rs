@@ -206,6 +206,7 @@ unsafe extern "C" fn wake_up(handle: *mut c_void) {
     // SAFETY: Node-API calls on the JS thread, with scopes closed in reverse order.
     unsafe {
         if sys::napi_open_handle_scope(env, &mut handles) != sys::Status::napi_ok {
+            // Only while the environment is torn down, and its promises with it.
             return;
         }
         let mut resource = std::ptr::null_mut();
