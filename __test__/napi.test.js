@@ -2,8 +2,8 @@
 
 // What the package declares about the Node it runs on, against what the addon needs:
 // - package.json `engines.node`, the same in every npm/<platform> package;
-// - the Node-API version: the addon is built with napi-rs's `napi6` feature (Cargo.toml), so it
-//   may call Node-API functions up to version 6; the functions the built addon really imports
+// - the Node-API version: the addon is built with napi-rs's `napi8` feature (Cargo.toml), so it
+//   may call Node-API functions up to version 8; the functions the built addon really imports
 //   (ELF undefined symbols, each looked up in this Node's own js_native_api.h / node_api.h) must
 //   be no newer than that, and the oldest Node that `engines` admits must offer it;
 // - this Node satisfies both, and loads the addon through the package's loader.
@@ -28,7 +28,7 @@ function minimumNode(range) {
   return [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)];
 }
 
-/** The napi feature napi-rs is built with: `napi6` → 6. */
+/** The napi feature napi-rs is built with: `napi8` → 8. */
 function napiFeature() {
   const cargo = fs.readFileSync(path.join(root, 'Cargo.toml'), 'utf8');
   const line = cargo.split('\n').find((l) => /^napi\s*=/.test(l));
@@ -81,7 +81,8 @@ test('engines.node is declared once for the root and every platform package, and
 
 test('the Node-API version the addon is built for is offered by every Node that engines admits, and by this one', (t) => {
   const feature = napiFeature();
-  assert.equal(feature, 6);
+  // 8 for napi_add_async_cleanup_hook, which closes the exchanges' libuv wake-up handle.
+  assert.equal(feature, 8);
   const [major] = minimumNode(manifest.engines.node);
   assert.ok(NAPI_OF_FIRST_RELEASE[major] >= feature, `Node ${major}.0.0 offers Node-API ${NAPI_OF_FIRST_RELEASE[major]}, the addon is built for ${feature}`);
   const running = Number(process.versions.napi);

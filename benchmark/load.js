@@ -5,6 +5,7 @@
 // process (all threads), context switches (all threads, voluntary and involuntary, from
 // getrusage), event-loop delay while exchanging, peak RSS.
 
+const fs = require('node:fs');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 
 const [clientName, inFlightArg, secondsArg] = process.argv.slice(2);
@@ -46,6 +47,25 @@ async function run(client, count, deadline) {
   return { done, failed, firstError };
 }
 
+// Each thread's voluntary and involuntary context switches so far, by thread name (Linux only:
+// /proc/self/task; elsewhere empty). Threads of the same name are summed.
+function switchesByThread() {
+  const byName = {};
+  let tasks = [];
+  try { tasks = fs.readdirSync('/proc/self/task'); } catch { return byName; }
+  for (const tid of tasks) {
+    try {
+      const status = fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+      const field = (name) => Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+      const name = tid === String(process.pid) ? 'main' : /^Name:\s*(.*)$/m.exec(status)?.[1] ?? tid;
+      const entry = (byName[name] ??= { voluntary: 0, involuntary: 0 });
+      entry.voluntary += field('voluntary_ctxt_switches');
+      entry.involuntary += field('nonvoluntary_ctxt_switches');
+    } catch { /* the thread ended */ }
+  }
+  return byName;
+}
+
 async function main() {
   const client = makeClient(clientName);
   await run(client, Math.max(inFlight, 8), 0); // warm up: connections, JIT, lazy init
@@ -53,6 +73,7 @@ async function main() {
   const delay = monitorEventLoopDelay({ resolution: 1 });
   const cpu0 = process.cpuUsage();
   const usage0 = process.resourceUsage();
+  const threads0 = switchesByThread();
   const t0 = performance.now();
   delay.enable();
   const { done: exchanges, failed, firstError } = await run(client, inFlight, t0 + seconds * 1000);
@@ -60,6 +81,7 @@ async function main() {
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const usage = process.resourceUsage();
+  const threads1 = switchesByThread();
   const voluntary = usage.voluntaryContextSwitches - usage0.voluntaryContextSwitches;
   const involuntary = usage.involuntaryContextSwitches - usage0.involuntaryContextSwitches;
 
@@ -74,6 +96,12 @@ async function main() {
     exchangesPerSecond: exchanges / (wallMs / 1000),
     contextSwitchesPerExchange: (voluntary + involuntary) / exchanges,
     voluntarySwitchesPerExchange: voluntary / exchanges,
+    // Per thread with any switches in the measured seconds: [voluntary, involuntary] per exchange.
+    switchesPerExchangeByThread: Object.fromEntries(Object.entries(threads1).flatMap(([name, t]) => {
+      const v = (t.voluntary - (threads0[name]?.voluntary ?? 0)) / exchanges;
+      const i = (t.involuntary - (threads0[name]?.involuntary ?? 0)) / exchanges;
+      return v + i >= 0.01 ? [[name, [Number(v.toFixed(2)), Number(i.toFixed(2))]]] : [];
+    })),
     loopDelayP99Ms: delay.percentile(99) / 1e6,
     loopDelayMaxMs: delay.max / 1e6,
     peakRssMB: process.resourceUsage().maxRSS / 1024,

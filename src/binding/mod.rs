@@ -16,6 +16,9 @@ use crate::core::steps::{Observer, Steps};
 use crate::core::{Abort, ReplyOutcome};
 use crate::core::{Client, Options, ProxyOptions, UserData};
 
+#[cfg(target_os = "linux")]
+mod uv;
+
 /// The options as index.js normalises them: falsy values are absent, the rest strings.
 #[napi(object)]
 pub struct NativeOptions {
@@ -257,11 +260,12 @@ fn js_type_name(t: ValueType) -> &'static str {
 }
 
 /// Runs an exchange on the tokio runtime and settles its promise on the JS thread. Every exchange
-/// of a JS thread reports through that thread's one threadsafe function ([`settler`]) instead of
-/// one made per call (napi-rs's `spawn_future_with_callback`): no libuv handle, async resource and
-/// cleanup hook set up and torn down per exchange, no second wake-up of the loop to release it,
-/// and replies that arrive together are settled in one wake-up. A panic in the work, or the work
-/// being dropped, still settles the promise (see [`Pending`]).
+/// of a JS thread reports through that thread's one waker ([`settler`]: a libuv async handle, or
+/// a threadsafe function) instead of a threadsafe function made per call (napi-rs's
+/// `spawn_future_with_callback`): no libuv handle, async resource and cleanup hook set up and torn
+/// down per exchange, no second wake-up of the loop to release it, and replies that arrive
+/// together are settled in one wake-up. A panic in the work, or the work being dropped, still
+/// settles the promise (see [`Pending`]).
 ///
 /// With a `steps` array, the work gets a collector and its lines land in the array just before
 /// the promise settles: one hand-over per exchange, none while nothing is recorded.
@@ -287,7 +291,7 @@ where
         (status == sys::Status::napi_ok).then(|| (Arc::new(Steps::default()), reference))
     });
     let work = work(log.as_ref().map(|(steps, _)| Arc::clone(steps)));
-    started_one(env, &settler);
+    started_one(env);
     let pending = Pending {
         settler,
         deferred,
@@ -302,43 +306,164 @@ where
 }
 
 thread_local! {
-    /// This JS thread's threadsafe function for settling exchanges, once made.
-    static SETTLER: std::cell::RefCell<Option<Settler>> = const { std::cell::RefCell::new(None) };
+    /// This JS thread's settler, once made, and its waker: the JS thread, which alone closes
+    /// it, uses its own copy without taking the settler's locks.
+    static SETTLER: std::cell::RefCell<Option<(Settler, Waker)>> =
+        const { std::cell::RefCell::new(None) };
     /// Exchanges of this JS thread not yet settled: the settler keeps the event loop alive
     /// (is ref'd) exactly while this is above zero, as a pending request would.
     static IN_FLIGHT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// A JS thread's threadsafe function, shared with the exchanges in flight. Node frees it when
-/// its environment is torn down (a worker thread ending, the process exiting) even if calls may
-/// still come, so it is taken out, under the lock, by an environment cleanup hook that runs
-/// before Node's own (hooks run in reverse order of registration); an exchange finishing after
-/// that finds `None` and drops its outcome, as its promise is gone too.
+/// A JS thread's waker and its exchanges that finished but are not yet settled, shared with the
+/// exchanges in flight. Finished exchanges wait in a queue that one wake-up drains
+/// ([`deliver_queue`]): the JS thread is woken once per batch, not once per exchange (see
+/// [`Settler::finish`]).
+///
+/// Node frees the waker when its environment is torn down (a worker thread ending, the process
+/// exiting) even if calls may still come, so it is taken out, under its lock, by an environment
+/// cleanup hook that runs before Node frees it (a threadsafe function's hook runs before Node's
+/// own, as hooks run in reverse order of registration; an async handle's is the hook that closes
+/// it); an exchange finishing after that finds `None` and drops its outcome, as its promise is
+/// gone too.
 #[derive(Clone)]
-struct Settler(Arc<std::sync::Mutex<Option<Tsfn>>>);
+struct Settler(Arc<Shared>);
 
+struct Shared {
+    /// Held across every wake-up, so the environment cannot close the waker midway. Apart from
+    /// closing it, the JS thread never takes this lock: the worker holds it while it wakes the
+    /// JS thread.
+    waker: std::sync::Mutex<Option<Waker>>,
+    /// Held only to push or take, never across a call into Node.
+    queue: std::sync::Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    done: Vec<Completion>,
+    /// The JS thread has been woken and has not yet taken the queue.
+    woken: bool,
+}
+
+/// How the exchanges wake their JS thread: a libuv async handle where the host exports libuv
+/// (Linux; see `uv.rs` for why), else Node's threadsafe function.
 #[derive(Clone, Copy)]
-struct Tsfn(sys::napi_threadsafe_function);
+enum Waker {
+    Tsfn(sys::napi_threadsafe_function),
+    #[cfg(target_os = "linux")]
+    Uv(*mut uv::Async),
+}
 
-// SAFETY: a threadsafe function may be called from any thread while Node has not closed it,
-// which the mutex around it guarantees.
-unsafe impl Send for Tsfn {}
+// SAFETY: both may be woken from any thread while Node has not closed them, which the mutex
+// around them guarantees; the rest is done on the JS thread.
+unsafe impl Send for Waker {}
+
+impl Waker {
+    /// Wakes the JS thread; `false` once Node is closing the waker.
+    ///
+    /// # Safety
+    /// Open: called under the lock that closing it takes.
+    unsafe fn wake(self) -> bool {
+        match self {
+            // SAFETY: open, so Node has not freed it; callable from any thread.
+            Waker::Tsfn(tsfn) => unsafe {
+                sys::napi_call_threadsafe_function(
+                    tsfn,
+                    std::ptr::null_mut(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                ) == sys::Status::napi_ok
+            },
+            // SAFETY: as the caller guarantees.
+            #[cfg(target_os = "linux")]
+            Waker::Uv(state) => unsafe { uv::send(state) },
+        }
+    }
+
+    /// Keeps the event loop alive, or stops keeping it, as a pending request would.
+    ///
+    /// # Safety
+    /// On the JS thread that owns it, while open.
+    unsafe fn keep_alive(self, env: sys::napi_env, keep: bool) {
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            match self {
+                Waker::Tsfn(tsfn) if keep => {
+                    sys::napi_ref_threadsafe_function(env, tsfn);
+                }
+                Waker::Tsfn(tsfn) => {
+                    sys::napi_unref_threadsafe_function(env, tsfn);
+                }
+                #[cfg(target_os = "linux")]
+                Waker::Uv(state) => uv::keep_alive(state, keep),
+            }
+        }
+    }
+}
+
+// SAFETY: the deferred and the reference are only handed back to the JS thread that made them,
+// never used elsewhere.
+unsafe impl Send for Completion {}
+
+fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 impl Settler {
-    fn tsfn(&self) -> Option<Tsfn> {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Queues a finished exchange for its JS thread, and wakes it unless a wake-up is already on
+    /// its way (replies that finish before the JS thread runs are settled in one wake-up).
+    fn finish(&self, completion: Completion) {
+        let mut queue = locked(&self.0.queue);
+        queue.done.push(completion);
+        if !queue.woken {
+            queue.woken = true;
+            drop(queue);
+            self.send();
+        }
+    }
+
+    /// Wakes the JS thread to settle the queue.
+    fn send(&self) {
+        let open = locked(&self.0.waker);
+        // SAFETY: open while the lock is held.
+        let woken = open.is_some_and(|waker| unsafe { waker.wake() });
+        drop(open);
+        if !woken {
+            // Closing: the environment is gone, and the promises with it.
+            locked(&self.0.queue).done.clear();
+        }
     }
 }
 
 /// The JS thread's settler, made on first use. Unref'd while nothing is in flight, so it never
 /// holds the process open.
 fn settler(env: &Env) -> Result<Settler> {
-    if let Some(settler) = SETTLER.with(|s| s.borrow().clone()) {
+    if let Some((settler, _)) = SETTLER.with(|s| s.borrow().clone()) {
         return Ok(settler);
     }
+    let shared = Arc::new(Shared {
+        waker: std::sync::Mutex::new(None),
+        queue: std::sync::Mutex::default(),
+    });
+    #[cfg(target_os = "linux")]
+    // SAFETY: on the JS thread of `env`.
+    let waker = unsafe { uv::open(env.raw(), &shared) }.map(Waker::Uv);
+    #[cfg(not(target_os = "linux"))]
+    let waker = None;
+    let waker = match waker {
+        Some(waker) => waker,
+        None => threadsafe_function(env, &shared)?,
+    };
+    *locked(&shared.waker) = Some(waker);
+    let settler = Settler(shared);
+    SETTLER.with(|s| *s.borrow_mut() = Some((settler.clone(), waker)));
+    IN_FLIGHT.with(|n| n.set(0));
+    Ok(settler)
+}
+
+/// A threadsafe function that settles `shared`'s queue, unref'd, closed by a cleanup hook.
+fn threadsafe_function(env: &Env, shared: &Arc<Shared>) -> Result<Waker> {
     const NAME: &str = "civic-sip-native exchange";
     let mut name = std::ptr::null_mut();
     let mut tsfn = std::ptr::null_mut();
@@ -365,25 +490,27 @@ fn settler(env: &Env) -> Result<Settler> {
         ))?;
         check_status!(sys::napi_unref_threadsafe_function(env.raw(), tsfn))?;
     }
-    let settler = Settler(Arc::new(std::sync::Mutex::new(Some(Tsfn(tsfn)))));
     // Leaked on purpose if the hook cannot be added: the tsfn must then never be dropped early.
-    let hook = Arc::into_raw(Arc::clone(&settler.0));
+    let hook = Arc::into_raw(Arc::clone(shared));
     // SAFETY: the hook gets back the Arc leaked here, once.
     check_status!(unsafe {
         sys::napi_add_env_cleanup_hook(env.raw(), Some(close_settler), hook as *mut _)
     })?;
-    SETTLER.with(|s| *s.borrow_mut() = Some(settler.clone()));
-    IN_FLIGHT.with(|n| n.set(0));
-    Ok(settler)
+    Ok(Waker::Tsfn(tsfn))
 }
 
-/// The environment is being torn down: no exchange may call the settler from now on.
+/// The environment is being torn down: no exchange may call the threadsafe function from now on.
 unsafe extern "C" fn close_settler(hook: *mut std::ffi::c_void) {
-    // SAFETY: the Arc that `settler` leaked for this hook.
-    let state = unsafe { Arc::from_raw(hook as *const std::sync::Mutex<Option<Tsfn>>) };
-    *state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    // SAFETY: the Arc that `threadsafe_function` leaked for this hook.
+    let shared = unsafe { Arc::from_raw(hook as *const Shared) };
+    closing(&shared);
+}
+
+/// Closes a settler's waker for good, drops what is queued (the promises are gone with the
+/// environment) and forgets the settler, so that nothing on this thread uses it again.
+fn closing(shared: &Shared) {
+    *locked(&shared.waker) = None;
+    locked(&shared.queue).done.clear();
     let _ = SETTLER.try_with(|s| s.borrow_mut().take());
 }
 
@@ -397,11 +524,19 @@ unsafe extern "C" fn forget_settler(
     let _ = SETTLER.try_with(|s| s.borrow_mut().take());
 }
 
-fn started_one(env: &Env, settler: &Settler) {
+/// This JS thread's waker, while open.
+fn own_waker() -> Option<Waker> {
+    SETTLER
+        .try_with(|s| s.borrow().as_ref().map(|(_, waker)| *waker))
+        .ok()
+        .flatten()
+}
+
+fn started_one(env: &Env) {
     let before = IN_FLIGHT.with(|n| n.replace(n.get() + 1));
-    if let (0, Some(tsfn)) = (before, settler.tsfn()) {
+    if let (0, Some(waker)) = (before, own_waker()) {
         // SAFETY: on the JS thread that owns the settler, which is open.
-        unsafe { sys::napi_ref_threadsafe_function(env.raw(), tsfn.0) };
+        unsafe { waker.keep_alive(env.raw(), true) };
     }
 }
 
@@ -410,19 +545,15 @@ fn settled_one(env: sys::napi_env) {
         n.set(n.get().saturating_sub(1));
         n.get()
     });
-    if after > 0 {
-        // The common case takes no lock: the worker may hold it while calling the settler.
-        return;
-    }
-    let settler = SETTLER.with(|s| s.borrow().clone());
-    if let Some(tsfn) = settler.and_then(|s| s.tsfn()) {
+    if let (0, Some(waker)) = (after, own_waker()) {
         // SAFETY: as in `started_one`.
-        unsafe { sys::napi_unref_threadsafe_function(env, tsfn.0) };
+        unsafe { waker.keep_alive(env, false) };
     }
 }
 
-/// An exchange's way back to its promise. Sent to the JS thread when dropped: with the outcome
-/// once the work finished, as an internal error if the work panicked or was dropped unfinished.
+/// An exchange's way back to its promise. Queued for the JS thread when dropped: with the
+/// outcome once the work finished, as an internal error if the work panicked or was dropped
+/// unfinished.
 struct Pending {
     settler: Settler,
     deferred: sys::napi_deferred,
@@ -453,57 +584,59 @@ impl Drop for Pending {
             .log
             .take()
             .map(|(steps, reference)| (steps.take(), reference));
-        let completion = Box::into_raw(Box::new(Completion {
+        self.settler.finish(Completion {
             deferred: self.deferred,
             outcome,
             log,
-        }));
-        // The lock is held across the call so the environment cannot close the settler midway.
-        let open = self
-            .settler
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let status = match *open {
-            // SAFETY: open, so Node has not freed it; callable from any thread.
-            Some(tsfn) => unsafe {
-                sys::napi_call_threadsafe_function(
-                    tsfn.0,
-                    completion.cast(),
-                    sys::ThreadsafeFunctionCallMode::nonblocking,
-                )
-            },
-            None => sys::Status::napi_closing,
-        };
-        drop(open);
-        if status != sys::Status::napi_ok {
-            // Closing: the environment is gone, and the promise with it. Free what we sent.
-            // SAFETY: Node did not take `completion`, so it is still ours, and only ours.
-            drop(unsafe { Box::from_raw(completion) });
-        }
+        });
     }
 }
 
-/// The settler's `call_js_cb`, on the JS thread: resolves or rejects one exchange's promise.
-/// `env` is null when Node drops queued calls while tearing down.
+/// The threadsafe function's `call_js_cb`, on the JS thread. `env` is null when Node drops
+/// queued calls while tearing down.
 unsafe extern "C" fn deliver(
     env: sys::napi_env,
     _js_callback: sys::napi_value,
     _context: *mut std::ffi::c_void,
-    data: *mut std::ffi::c_void,
+    _data: *mut std::ffi::c_void,
 ) {
-    // SAFETY: `data` is the `Completion` that `Pending::drop` boxed and Node handed back once.
-    let completion = unsafe { Box::from_raw(data.cast::<Completion>()) };
     if env.is_null() {
         return;
     }
-    settled_one(env);
-    let env = Env::from_raw(env);
+    if let Some((settler, _)) = SETTLER.try_with(|s| s.borrow().clone()).ok().flatten() {
+        deliver_queue(env, &settler.0);
+    }
+}
+
+/// On the JS thread: settles every exchange queued so far, in the order they finished.
+fn deliver_queue(env: sys::napi_env, shared: &Shared) {
+    let done = {
+        let mut queue = locked(&shared.queue);
+        queue.woken = false;
+        std::mem::take(&mut queue.done)
+    };
+    for completion in done {
+        settled_one(env);
+        // Each exchange's values are freed with its own scope, however many there are.
+        let mut scope = std::ptr::null_mut();
+        // SAFETY: Node-API calls on the JS thread; the scope is closed below, once.
+        let opened =
+            unsafe { sys::napi_open_handle_scope(env, &mut scope) } == sys::Status::napi_ok;
+        settle_one(Env::from_raw(env), completion);
+        if opened {
+            // SAFETY: the scope opened above, the innermost one.
+            unsafe { sys::napi_close_handle_scope(env, scope) };
+        }
+    }
+}
+
+/// Resolves or rejects one exchange's promise, on the JS thread.
+fn settle_one(env: Env, completion: Completion) {
     let Completion {
         deferred,
         outcome,
         log,
-    } = *completion;
+    } = completion;
     if let Some((lines, reference)) = log {
         hand_over(&env, lines, reference);
     }
