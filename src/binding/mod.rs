@@ -637,12 +637,12 @@ fn settle_one(env: Env, completion: Completion) {
         outcome,
         log,
     } = completion;
-    if let Some((lines, reference)) = log {
-        hand_over(&env, lines, reference);
-    }
     let settled = std::cell::Cell::new(false);
-    // Never unwind into Node.
+    // Never unwind into Node (this runs inside a libuv or threadsafe-function callback).
     let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if let Some((lines, reference)) = log {
+            hand_over(&env, lines, reference);
+        }
         let status = match outcome.map(|user_data| to_js_user_data(&env, user_data)) {
             Ok(Ok(value)) => {
                 // SAFETY: the deferred made with this env, settled exactly once, here.
