@@ -33,6 +33,8 @@ try {
   // A fresh clone: the dev dependencies from the lock file, into the project's node_modules.
   if (!fs.existsSync(path.join(root, 'node_modules', 'civic-sip-api'))) run('npm', ['ci', '--no-audit', '--no-fund']);
   run('cargo', ['fmt', '--check']);
+  // The fuzz crate is a workspace of its own: `cargo fmt` at the root does not reach it.
+  run('cargo', ['fmt', '--check', '--manifest-path', path.join('fuzz', 'Cargo.toml')]);
   run('cargo', ['clippy', '--all-targets', '--', '-D', 'warnings']);
   run('cargo', ['clippy', '--all-targets', '--no-default-features', '--features', 'bench', '--', '-D', 'warnings']);
   run('cargo', ['test']);

@@ -11,9 +11,9 @@
 #![no_main]
 
 use civic_sip_native::core::cipher::AesKey;
-use civic_sip_native::core::ReplyOutcome;
 use civic_sip_native::core::error::code;
 use civic_sip_native::core::json;
+use civic_sip_native::core::ReplyOutcome;
 use civic_sip_native_fuzz::{claims, encrypt, sign, ES256_HEADER, SECRETS, SIGNED};
 use libfuzzer_sys::fuzz_target;
 

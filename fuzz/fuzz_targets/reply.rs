@@ -8,9 +8,9 @@
 //!   fields get past the signature. Mode bits 1-2 pick the AES key length.
 #![no_main]
 
-use civic_sip_native::core::ReplyOutcome;
 use civic_sip_native::core::error::code;
 use civic_sip_native::core::Client;
+use civic_sip_native::core::ReplyOutcome;
 use civic_sip_native_fuzz::{mode_and_text, sign, ES256_HEADER, RECORDED, SIGNED};
 use libfuzzer_sys::fuzz_target;
 

@@ -116,7 +116,9 @@ pub fn to_hex(bytes: &[u8]) -> String {
 }
 
 fn from_hex(s: &str) -> Vec<u8> {
-    civic_sip_native::core::hex::decode(s).expect("hex constant").to_vec()
+    civic_sip_native::core::hex::decode(s)
+        .expect("hex constant")
+        .to_vec()
 }
 
 /// Splits a fuzz input into its mode byte and the rest as UTF-8 text; `None` when there is no
