@@ -46,6 +46,10 @@ function inspect(file) {
     needed: [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]).sort(),
     glibcVersions: [...new Set([...versions.matchAll(/Name: GLIBC_([0-9.]+)/g)].map((m) => m[1]))].sort((a, b) => versionKey(a) - versionKey(b)),
     anyVersionNeeds: /Version needs section/.test(versions),
+    // Functions and objects the library takes from others with no symbol version: the dynamic
+    // linker binds those to any version, so one that glibc added after 2.17 (`gettid`, 2.30)
+    // would leave the library unloadable on an older glibc however low the versions above are.
+    unversionedImports: [...symbols.matchAll(/^\s*\d+:\s+0+\s+\d+\s+(?:FUNC|OBJECT|NOTYPE)\s+GLOBAL\s+DEFAULT\s+UND\s+([^@\s]+)$/gm)].map((m) => m[1]),
     exports: [...symbols.matchAll(/^\s*\d+:\s+[0-9a-f]+\s+\d+\s+FUNC\s+GLOBAL\s+DEFAULT\s+\d+\s+(\S+)$/gm)].map((m) => m[1]),
   };
 }
@@ -74,6 +78,8 @@ for (const [platform, want] of Object.entries(EXPECTED)) {
     if (want.glibc) {
       assert.ok(elf.glibcVersions.length > 0, 'no GLIBC_ version needs: not linked against glibc?');
       assert.equal(elf.glibcVersions.at(-1), want.glibc, `highest GLIBC_ version needed: ${elf.glibcVersions.at(-1)}`);
+      // Only Node-API's functions, which Node itself provides, come unversioned.
+      assert.deepEqual(elf.unversionedImports.filter((name) => !/^(napi|node_api)_/.test(name)), [], 'imports without a symbol version');
     } else {
       // musl has no symbol versioning: any version need would be a glibc (or libgcc) leftover.
       assert.deepEqual(elf.glibcVersions, []);

@@ -9,12 +9,22 @@ pub const NICE: i32 = 10;
 /// thread, which now finishes its turn first. Linux schedules threads individually; elsewhere the
 /// thread keeps the default priority.
 pub fn lower_thread_priority(nice: i32) {
+    // By system call numbers, not libc's wrappers: glibc has `gettid` only from 2.30 (the
+    // published gnu builds link against 2.17's symbols), and musl's `sched_setscheduler` does
+    // nothing but fail with ENOSYS (and its `sched_param` has more fields than glibc's).
     #[cfg(target_os = "linux")]
     // SAFETY: plain syscalls on the calling thread; a failure only leaves the priority as it was.
+    // The kernel reads only `sched_priority` (0 for SCHED_BATCH) of the zeroed parameter.
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice);
-        let param = libc::sched_param { sched_priority: 0 };
-        libc::sched_setscheduler(0, libc::SCHED_BATCH, &param);
+        let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, thread, nice);
+        let param: libc::sched_param = std::mem::zeroed();
+        libc::syscall(
+            libc::SYS_sched_setscheduler,
+            0,
+            libc::SCHED_BATCH,
+            &param as *const libc::sched_param,
+        );
     }
     #[cfg(not(target_os = "linux"))]
     let _ = nice;
@@ -32,7 +42,10 @@ mod tests {
             unsafe {
                 (
                     libc::sched_getscheduler(0),
-                    libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t),
+                    libc::getpriority(
+                        libc::PRIO_PROCESS,
+                        libc::syscall(libc::SYS_gettid) as libc::id_t,
+                    ),
                 )
             }
         })
