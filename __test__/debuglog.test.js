@@ -217,3 +217,30 @@ test('without NODE_DEBUG, or with another section, nothing is printed', OPTS, as
   const listed = await runChild('unauthorized', { NODE_DEBUG: 'foo,civic-sip-native' });
   assert.equal(steps(listed.lines).at(-1), 'settled: rejected, ERR_CIVIC_HTTP_STATUS');
 });
+
+test('JS that throws while the lines are handed over fails no promise and leaks into no other exchange', OPTS, async () => {
+  const { emulator, runNode } = require('./helpers/support');
+  const emu = await emulator({ after() {} });
+  try {
+    // A setter on Array.prototype[0] throws once, for the first exchange's first debug line.
+    const script = `
+      let armed = true;
+      Object.defineProperty(Array.prototype, 0, { configurable: true, set(v) {
+        if (armed && typeof v === 'string' && v.includes(' ms exchange: ')) { armed = false; throw new Error('setter boom'); }
+        Object.defineProperty(this, 0, { value: v, writable: true, enumerable: true, configurable: true });
+      } });
+      const client = require(${JSON.stringify(path.join(__dirname, '..'))}).newClient(${JSON.stringify(emu.clientConfig())});
+      const timer = setTimeout(() => { process.stdout.write('hung'); process.exit(3); }, 10000);
+      (async () => {
+        const first = await client.exchangeCode('not-an-auth-code').then(() => 'resolved', (e) => e.code);
+        const second = await client.exchangeCode(${JSON.stringify(emu.mintAuthCode(undefined, { userId: 'after-boom' }))}).then((u) => u.userId, (e) => e.message);
+        clearTimeout(timer);
+        process.stdout.write(JSON.stringify({ first, second, armed }));
+      })();`;
+    const { code, stdout, stderr } = await runNode(script, { env: { NODE_DEBUG: 'civic-sip-native' } });
+    assert.equal(code, 0, `${stdout} ${stderr}`);
+    assert.deepEqual(JSON.parse(stdout), { first: 'ERR_CIVIC_HTTP_STATUS', second: 'after-boom', armed: false });
+  } finally {
+    await emu.close();
+  }
+});

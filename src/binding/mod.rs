@@ -430,8 +430,11 @@ impl Settler {
         let woken = open.is_some_and(|waker| unsafe { waker.wake() });
         drop(open);
         if !woken {
-            // Closing: the environment is gone, and the promises with it.
-            locked(&self.0.queue).done.clear();
+            // Closing: the environment is gone, and the promises with it. Were it ever to fail
+            // otherwise, the next exchange to finish tries again.
+            let mut queue = locked(&self.0.queue);
+            queue.done.clear();
+            queue.woken = false;
         }
     }
 }
@@ -638,8 +641,9 @@ fn settle_one(env: Env, completion: Completion) {
         log,
     } = completion;
     let settled = std::cell::Cell::new(false);
-    // Never unwind into Node (this runs inside a libuv or threadsafe-function callback).
-    let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    // Never unwind into Node (this runs inside a libuv or threadsafe-function callback); a panic
+    // leaves `settled` false, as a failure does.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if let Some((lines, reference)) = log {
             hand_over(&env, lines, reference);
         }
@@ -651,12 +655,19 @@ fn settle_one(env: Env, completion: Completion) {
             Ok(Err(e)) => reject(&env, deferred, rejection_of_napi_error(&env, e)),
             Err(e) => reject(&env, deferred, rejection(&env, e)),
         };
-        settled.set(true);
-        debug_assert_eq!(status, sys::Status::napi_ok);
+        if status == sys::Status::napi_ok {
+            settled.set(true);
+        } else if let Some(exception) = take_exception(&env) {
+            // A JS exception left pending made the settle itself fail: the promise rejects with
+            // it rather than stay pending (and the next exchange does not inherit it).
+            settled.set(reject(&env, deferred, exception) == sys::Status::napi_ok);
+        }
     }));
-    if converted.is_err() && !settled.get() {
-        // Building the result panicked before the promise was settled: it rejects with
-        // ERR_CIVIC_INTERNAL rather than stay pending.
+    // Whatever JS threw while this exchange was settled is this exchange's alone.
+    let _ = take_exception(&env);
+    if !settled.get() {
+        // Building the result panicked, or failed, before the promise was settled: it rejects
+        // with ERR_CIVIC_INTERNAL rather than stay pending.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let internal = CoreError::new(ErrorKind::Internal).via_exchange_code();
             reject(&env, deferred, rejection(&env, internal));
@@ -674,8 +685,14 @@ fn hand_over(env: &Env, lines: Vec<String>, reference: sys::napi_ref) {
             && !array.is_null()
         {
             for (i, line) in (0..).zip(lines) {
-                if let Ok(line) = env.create_string(line) {
-                    sys::napi_set_element(env.raw(), array, i, line.raw());
+                let Ok(line) = env.create_string(line) else {
+                    break;
+                };
+                // A setter on the array (or on `Array.prototype`) may throw: the lines stop
+                // there, and the exception must not fail the settle that follows.
+                if sys::napi_set_element(env.raw(), array, i, line.raw()) != sys::Status::napi_ok {
+                    let _ = take_exception(env);
+                    break;
                 }
             }
         }
@@ -698,19 +715,22 @@ fn rejection(env: &Env, e: CoreError) -> sys::napi_value {
 
 /// Building the user data failed: reject with the exception JS left pending, if any.
 fn rejection_of_napi_error(env: &Env, e: Error) -> sys::napi_value {
+    take_exception(env).unwrap_or_else(|| plain_error(env, &e.reason))
+}
+
+/// The JS exception pending on this thread (JS code run by a Node-API call threw: a getter, a
+/// setter on `Array.prototype`), cleared, so that it fails nothing else; `None` if there is none.
+fn take_exception(env: &Env) -> Option<sys::napi_value> {
     let mut pending = false;
     let mut exception = std::ptr::null_mut();
     // SAFETY: Node-API calls on the JS thread.
     unsafe {
-        if sys::napi_is_exception_pending(env.raw(), &mut pending) == sys::Status::napi_ok
+        (sys::napi_is_exception_pending(env.raw(), &mut pending) == sys::Status::napi_ok
             && pending
             && sys::napi_get_and_clear_last_exception(env.raw(), &mut exception)
-                == sys::Status::napi_ok
-        {
-            return exception;
-        }
+                == sys::Status::napi_ok)
+            .then_some(exception)
     }
-    plain_error(env, &e.reason)
 }
 
 fn plain_error(env: &Env, message: &str) -> sys::napi_value {

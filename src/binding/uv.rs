@@ -69,6 +69,33 @@ fn api() -> Option<&'static Api> {
     .as_ref()
 }
 
+/// The variable that turns the libuv wake-up off (`CIVIC_SIP_NATIVE_WAKER=tsfn`): an operator's
+/// way back to Node's threadsafe function without a new release.
+pub(super) const WAKER_VARIABLE: &str = "CIVIC_SIP_NATIVE_WAKER";
+
+/// Whether the host is Node itself, whose libuv this module drives: `process.release.name` is
+/// `'node'` and `process.versions` names neither Bun nor Deno. Both answer Node-API and resolve
+/// `uv_*` names, but Bun's are stubs that abort the process when called, and Deno's a partial
+/// set; so anything else, or a failure to tell, gets the threadsafe function. An allow-list, not
+/// a symbol check: stubs resolve as real functions do.
+fn node_itself(env: sys::napi_env) -> bool {
+    if std::env::var_os(WAKER_VARIABLE).is_some_and(|v| v == "tsfn") {
+        return false;
+    }
+    use napi::bindgen_prelude::{JsObjectValue, Object};
+    let env = napi::Env::from_raw(env);
+    let check = || -> napi::Result<bool> {
+        let process: Object = env.get_global()?.get_named_property("process")?;
+        let release: Object = process.get_named_property("release")?;
+        let name: Option<String> = release.get_named_property("name")?;
+        let versions: Object = process.get_named_property("versions")?;
+        Ok(name.as_deref() == Some("node")
+            && !versions.has_named_property("bun")?
+            && !versions.has_named_property("deno")?)
+    };
+    check().unwrap_or(false)
+}
+
 /// A JS thread's async handle and what its callback needs to enter JS. Owned by the handle
 /// (its `data`) from creation until libuv has closed it.
 pub(super) struct Async {
@@ -102,13 +129,16 @@ impl Drop for Async {
 /// # Safety
 /// On the JS thread of `env`.
 pub(super) unsafe fn open(env: sys::napi_env, shared: &Arc<Shared>) -> Option<*mut Async> {
+    if !node_itself(env) {
+        return None;
+    }
     let api = api()?;
     let ok = |status| status == sys::Status::napi_ok;
     let mut event_loop = std::ptr::null_mut();
     let mut resource = std::ptr::null_mut();
     let mut name = std::ptr::null_mut();
     let mut context = std::ptr::null_mut();
-    const NAME: &str = "civic-sip-native exchange";
+    const NAME: &str = "civic-sip-native exchange (libuv wake-up)";
     // SAFETY (all calls below): Node-API and libuv calls on the JS thread, with its env and loop.
     unsafe {
         if !(ok(sys::napi_get_uv_event_loop(env, &mut event_loop))
