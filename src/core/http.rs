@@ -18,6 +18,7 @@ use url::Url;
 use super::config::ProxyOptions;
 use super::error::{Error, ErrorKind, NetworkCause, ParseFailure};
 use super::proxy::{proxy_url, EnvProxies, Route};
+use super::redact::ShownUrl;
 use super::tls::{self, SetupError, Trust};
 use super::verbatim::{self, bare_host, Failure, Outgoing};
 
@@ -147,7 +148,7 @@ impl Http {
             };
             if followed == MAX_REDIRECTS {
                 return Err(Error::network(
-                    NetworkCause::TooManyRedirects(url.to_string()),
+                    NetworkCause::TooManyRedirects(ShownUrl::of(&text)),
                     true,
                 ));
             }
@@ -156,7 +157,9 @@ impl Http {
                 Ok(_) => location,
                 Err(_) => url
                     .join(&location)
-                    .map_err(|_| Error::network(NetworkCause::InvalidUri(location), true))?
+                    .map_err(|_| {
+                        Error::network(NetworkCause::InvalidUri(ShownUrl::of(&location)), true)
+                    })?
                     .into(),
             };
             followed += 1;
@@ -281,7 +284,7 @@ async fn read_body(
 /// A URL a request may be made to, or `request`'s reason why not: `Invalid URI "<url>"` (no
 /// host) or `Invalid protocol: ftp:` (a scheme other than http and https).
 fn request_url(text: &str) -> Result<Url, NetworkCause> {
-    let invalid_uri = || NetworkCause::InvalidUri(text.to_owned());
+    let invalid_uri = || NetworkCause::InvalidUri(ShownUrl::of(text));
     let url = Url::parse(text).map_err(|_| invalid_uri())?;
     let scheme = url.scheme();
     if matches!(scheme, "http" | "https") {
@@ -401,7 +404,7 @@ fn connect_failure(failure: &Failure, url: &Url, reached: &Url) -> Error {
             network_failure(e, Stage::Connect, Some((at.ip().to_string(), at.port())))
         }
         F::Io(e) => network_failure(e, Stage::Connect, address),
-        F::Invalid => Error::network(NetworkCause::InvalidUri(url.to_string()), false),
+        F::Invalid => Error::network(NetworkCause::InvalidUri(ShownUrl::of(url.as_str())), false),
     }
 }
 
