@@ -678,6 +678,12 @@ for (const [name, setup, referenceMessage, nativeMessage] of [
     fake.handler = (req, res) => (req.url.startsWith('/loop') ? send(res, 302, '', { Location: `/loop${QUERY}` }) : replies(req, res));
   }, () => `${PAYLOAD}RequestError: Error: Exceeded maxRedirects. Probably stuck in a redirect loop ${fake.url.replace('//', `//${CRED}`)}loop${QUERY}`,
   () => `${PAYLOAD}RequestError: Error: Exceeded maxRedirects. Probably stuck in a redirect loop ${fake.url}loop`],
+  ['a looping payload URL with characters url.parse escapes', () => {
+    fakeReplies(processedReply(`${fake.url.replace('//', `//${CRED}`)}lo op'|^{x}${QUERY}`));
+    const replies = fake.handler;
+    fake.handler = (req, res) => (req.url.startsWith('/lo') ? send(res, 302, '', { Location: `/lo op'|^{x}${QUERY}` }) : replies(req, res));
+  }, () => `${PAYLOAD}RequestError: Error: Exceeded maxRedirects. Probably stuck in a redirect loop ${fake.url.replace('//', `//${CRED}`)}lo%20op%27%7C%5E%7Bx%7D${QUERY}`,
+  () => `${PAYLOAD}RequestError: Error: Exceeded maxRedirects. Probably stuck in a redirect loop ${fake.url}lo%20op%27%7C%5E%7Bx%7D`],
   ['a payload URL with no host and a query', () => fakeReplies(processedReply(`file:///etc/hostname${QUERY}`)),
     () => `${PAYLOAD}RequestError: Error: Invalid URI "file:///etc/hostname${QUERY}"`,
     () => `${PAYLOAD}RequestError: Error: Invalid URI "file:///etc/hostname"`],

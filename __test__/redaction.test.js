@@ -15,9 +15,11 @@ require('./helpers/support').clearProxyEnv(['NODE_EXTRA_CA_CERTS']);
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const diagnosticsChannel = require('node:diagnostics_channel');
+const url = require('node:url');
 const util = require('node:util');
 
 const civicSip = require('..');
+const { redactUrl } = require('../binding.js');
 const civic = require('./helpers/civic');
 const { closedPort } = require('./helpers/servers');
 const {
@@ -161,6 +163,24 @@ test('processPayload of a processed reply: its payload URL without user info or 
       code: codes.NETWORK,
     }, 'processPayload');
   }
+});
+
+test('redactUrl escapes as Node\'s legacy url.parse + url.format (what request printed), less user info, query and fragment', () => {
+  const legacy = (text) => {
+    const parsed = url.parse(text);
+    Object.assign(parsed, {
+      auth: null, search: null, query: null, hash: null,
+    });
+    return url.format(parsed);
+  };
+  const inputs = ['not a url', 'not-a-url', 'file:///etc/hostname?X=1', 'javascript:alert(1)', '//127.0.0.1:1/x y', '/a"b c', '/a"b',
+    'http://u:p@h/a b?x', "http://h/a'b|c^d`e{f}g<h>\"i", 'HTTP://U:P@H.EXAMPLE:8080', 'http://h/a\\b\\c?d\\e', 'http://h',
+    'https://h:443/é/ü?x=é', 'http://h/%41%zz', '  http://h/x\t', 'file://u:p@/x', 'mailto:u@h', 'http://h/#frag', 'http://h?q',
+    'ws://h', 'foo://h', 'foo://u:p@h/x', 'http://h/a\tb', 'http://h/a\nb', 'x:y z', 'a b:c', '/', '//', '///x', 'http://h//x',
+    'http://[::1]:9/p q', 'HTTP://h/X', 'http://h:99999/x',
+    `https://${CRED}bucket.s3.amazonaws.com/p/a b${QUERY}#${Q1}`];
+  for (const text of inputs) assert.equal(redactUrl(text), legacy(text), JSON.stringify(text));
+  assert.equal(redactUrl(`https://${CRED}bucket.s3.amazonaws.com/p/a b${QUERY}#${Q1}`), 'https://bucket.s3.amazonaws.com/p/a%20b');
 });
 
 /** The child's script: runs each config's exchange, prints each error's message, stack and inspection. */
