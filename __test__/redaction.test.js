@@ -75,6 +75,10 @@ async function cases(t) {
   add('api with user info, a bad host and a query', fake.clientConfig({ api: `http://${CRED}exa mple/${QUERY}` }),
     `${PREFIX}Error: Invalid URI "http://exa%20mple/"`, codes.CONFIG);
 
+  // A raw `#` in the password ends the authority for every URL parser; still no part of it shows.
+  add('api with a # in its password', fake.clientConfig({ api: `http://${USER}:x#${PASS}@127.0.0.1:${fake.port}/` }),
+    `${PREFIX}Error: Invalid URI "http://127.0.0.1:${fake.port}/prod/scopeRequest/authCode"`, codes.CONFIG);
+
   const badHost = await fakeCivic(t);
   processedAt(badHost, `http://${CRED}exa mple/p/a b${QUERY}`);
   add('a payload URL that does not parse', badHost.clientConfig(),

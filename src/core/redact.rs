@@ -71,6 +71,7 @@ const SLASHED: &[&str] = &["http:", "https:", "ftp:", "gopher:", "file:", "ws:",
 /// paths are: `url.parse` would have cut `exa mple` at the space, which a message should not.
 pub fn shown_url(text: &str) -> String {
     let text = text.trim_matches(TRIMMED);
+    let text = without_loose_user_info(text);
     let end = text.find(['?', '#']).unwrap_or(text.len());
     let before = text[..end].replace('\\', "/");
     let scheme_end = before.find(':').filter(|&i| {
@@ -120,6 +121,24 @@ pub fn shown_url(text: &str) -> String {
         escape_into(&mut out, &path);
     }
     out
+}
+
+/// `text` without a user info whose password holds a raw `?` or `#` (`user:pa#ss@host`), which
+/// URL syntax wants escaped: every parser ends the authority there, so the rule above would show
+/// the start of the password as a host. Taken as user info only where a `:` comes before it and
+/// an `@` after it, before the first `/`. (A raw `/` in a password cannot be told from a path.)
+fn without_loose_user_info(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = text.find("//").map(|i| i + 2) else {
+        return text.into();
+    };
+    let region = &text[start..];
+    let region = &region[..region.find(['/', '\\']).unwrap_or(region.len())];
+    match region.rfind('@') {
+        Some(at) if region[..at].contains(':') && region[..at].contains(['?', '#']) => {
+            format!("{}{}", &text[..start], &text[start + at + 1..]).into()
+        }
+        _ => text.into(),
+    }
 }
 
 /// Appends `text` with `url.parse`'s auto-escape characters percent-encoded.
@@ -218,6 +237,8 @@ mod tests {
             "http:\\\\USERMARK:PASSMARK@h\\x?QUERYMARK",
             "  HTTP://USERMARK:PASSMARK@H/x\t?QUERYMARK",
             "not a url?QUERYMARK",
+            "http://USERMARK:PASS#MARK@exa mple/x?QUERYMARK",
+            "http://USERMARK:PASS?MARK@h/x?QUERYMARK",
         ] {
             let shown = shown_url(text);
             for marker in ["USERMARK", "PASSMARK", "MARK@", "QUERYMARK"] {
@@ -228,6 +249,10 @@ mod tests {
             shown_url("http://user:pw@exa mple/dev/scopeRequest/authCode"),
             "http://exa%20mple/dev/scopeRequest/authCode"
         );
+        assert_eq!(shown_url("http://user:pa#ss@h:1/x"), "http://h:1/x");
+        // An `@` in a query is no user info.
+        assert_eq!(shown_url("http://h?email=a@b"), "http://h/");
+        assert_eq!(shown_url("http://h/p?email=a@b#x:y@z"), "http://h/p");
     }
 
     #[test]
