@@ -605,6 +605,27 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_url_shows_no_user_info_or_query_in_the_message_source_or_debug() {
+        use std::error::Error as _;
+        let url = "http://USERMARK:PASSMARK@127.0.0.1:9/loop?X-Amz-Signature=QUERYMARK#FRAGMARK";
+        for cause in [
+            NetworkCause::TooManyRedirects(ShownUrl::of(url)),
+            NetworkCause::InvalidUri(ShownUrl::of(url)),
+        ] {
+            let e = Error::network(cause, true).in_payload().via_exchange_code();
+            let shown = format!("{e} {e:?} {e:#?} {:?}", e.source().map(ToString::to_string));
+            for marker in ["USERMARK", "PASSMARK", "QUERYMARK", "FRAGMARK"] {
+                assert!(!shown.contains(marker), "{shown}");
+            }
+            assert!(
+                e.to_string().ends_with(" http://127.0.0.1:9/loop")
+                    || e.to_string().ends_with(" \"http://127.0.0.1:9/loop\""),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn only_a_request_that_never_went_out_to_a_usable_url_is_worth_retrying() {
         let refused = || NetworkCause::Refused {
             host: "127.0.0.1".into(),

@@ -644,6 +644,65 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_payload_url_is_quoted_without_its_user_info_or_query() {
+        let (looping, mut requests) = answering(
+            "HTTP/1.1 302 Found\r\nLocation: /loop?X-Amz-Signature=QUERYMARK\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await;
+        let (bad_location, _) = answering(
+            "HTTP/1.1 302 Found\r\nLocation: http://USERMARK:PASSMARK@exa mple/x?QUERYMARK\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await;
+        let http = direct();
+        let shown = |e: &Error| format!("{e} {e:?}");
+        let url =
+            format!("http://USERMARK:PASSMARK@127.0.0.1:{looping}/loop?X-Amz-Credential=QUERYMARK");
+        let error = http.get_payload(&url, 100).await.expect_err("a loop");
+        assert_eq!(
+            error.to_string(),
+            format!("Error: Exceeded maxRedirects. Probably stuck in a redirect loop http://127.0.0.1:{looping}/loop")
+        );
+        // The first GET and the 10 redirects followed, the user info sent as Basic credentials.
+        for _ in 0..=MAX_REDIRECTS {
+            let (_, head, _) = requests.recv().await.expect("a request");
+            assert!(head.contains("authorization: Basic "), "{head}");
+        }
+        let url = format!("http://127.0.0.1:{bad_location}/p?QUERYMARK");
+        let moved = http.get_payload(&url, 100).await.expect_err("no URL");
+        assert_eq!(
+            moved.to_string(),
+            "Error: Invalid URI \"http://exa%20mple/x\""
+        );
+        let invalid = http
+            .get_payload("http://USERMARK:PASSMARK@exa mple/p?QUERYMARK", 100)
+            .await
+            .expect_err("no URL");
+        assert_eq!(
+            invalid.to_string(),
+            "Error: Invalid URI \"http://exa%20mple/p\""
+        );
+        let api = http
+            .post_auth_code(
+                "http://USERMARK:PASSMARK@exa mple/prod/scopeRequest/authCode?QUERYMARK",
+                "Civic x".to_owned(),
+                "{}".to_owned(),
+                100,
+            )
+            .await
+            .expect_err("no URL");
+        assert_eq!(api.code(), super::super::error::code::CONFIG);
+        assert_eq!(
+            api.to_string(),
+            "Error: Invalid URI \"http://exa%20mple/prod/scopeRequest/authCode\""
+        );
+        for e in [&error, &moved, &invalid, &api] {
+            for marker in ["USERMARK", "PASSMARK", "QUERYMARK"] {
+                assert!(!shown(e).contains(marker), "{}", shown(e));
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn a_body_past_the_cap_is_refused_announced_or_streamed() {
         let too_large = ErrorKind::ResponseTooLarge(10);
         let announced = answering("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n01234567890").await;
