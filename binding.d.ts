@@ -58,3 +58,10 @@ export interface NativeProxy {
   url?: string
   rejectUnauthorized?: boolean
 }
+
+/**
+ * `url` as every message, `NODE_DEBUG` line and `Debug` output of this package shows a URL
+ * (`core::redact::shown_url`): no user name or password, no query or fragment, escaped as
+ * civic-sip-api's `request` printed it. For tools of this package that print a URL.
+ */
+export declare function redactUrl(url: string): string

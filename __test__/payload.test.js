@@ -80,7 +80,7 @@ describe('processed (S3) payloads', () => {
 
     fake.onExchange = (req, res) => fake.send(res, 200, civic.replyBody({ data: 'not a url', processed: true }));
     await rejectsWith(client.exchangeCode('code'), {
-      message: `${P}RequestError: Error: Invalid URI "not a url"`, code: codes.NETWORK,
+      message: `${P}RequestError: Error: Invalid URI "not%20a%20url"`, code: codes.NETWORK,
     });
   });
 

@@ -141,6 +141,15 @@ impl ToNapiValue for ErrorCodes {
     }
 }
 
+/// `url` as every message, `NODE_DEBUG` line and `Debug` output of this package shows a URL
+/// (`core::redact::shown_url`): no user name or password, no query or fragment, escaped as
+/// civic-sip-api's `request` printed it. For tools of this package that print a URL.
+#[napi(js_name = "redactUrl")]
+#[cfg_attr(test, allow(dead_code))]
+pub fn redact_url(url: String) -> String {
+    crate::core::redact::shown_url(&url)
+}
+
 /// What index.js ties an `AbortSignal` to: `abort()` stops the exchanges it was given to.
 #[napi]
 #[derive(Default)]

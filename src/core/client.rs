@@ -11,10 +11,11 @@ use super::abort::Abort;
 use super::civic_ext::{authorization_header, civic_extension, request_body};
 use super::config::{Config, Options};
 use super::error::{Error, ErrorKind, NetworkCause, Rejected};
+use super::redact::{host_of, ShownUrl};
 use super::reply::{self, PendingPayload, ReplyFields, ReplyStatus};
 use super::response_token::verify_and_decrypt;
 use super::retry::with_retries;
-use super::steps::{host_of, Observer};
+use super::steps::Observer;
 use super::{http, jwt};
 
 /// The user data of a successful exchange, as JSON texts so the caller parses them once, in its
@@ -32,10 +33,13 @@ pub struct UserData {
 // `{:?}`; its size is what a reader of `Debug` output needs.
 impl std::fmt::Debug for UserData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use super::reply::Redacted;
+        use super::redact::Redacted;
         f.debug_struct("UserData")
-            .field("data", &Redacted(self.data.len()))
-            .field("user_id", &self.user_id.as_ref().map(|u| Redacted(u.len())))
+            .field("data", &Redacted::Bytes(self.data.len()))
+            .field(
+                "user_id",
+                &self.user_id.as_ref().map(|u| Redacted::Bytes(u.len())),
+            )
             .finish()
     }
 }
@@ -268,11 +272,8 @@ impl Client {
             .as_deref()
             .filter(|u| url::Url::parse(u).is_ok())
             .ok_or_else(|| {
-                let shown = pending.url.as_deref().unwrap_or("");
-                in_payload(Error::network(
-                    NetworkCause::InvalidUri(shown.to_owned()),
-                    false,
-                ))
+                let shown = ShownUrl::of(pending.url.as_deref().unwrap_or(""));
+                in_payload(Error::network(NetworkCause::InvalidUri(shown), false))
             })?;
         let max_bytes = self.config.max_response_bytes;
         let mut attempts = 0;

@@ -10,7 +10,7 @@ use super::cipher::AesKey;
 use super::error::{Error, ErrorKind};
 use super::es256::{SigningKey, VerifyingKey};
 use super::key_text;
-use super::proxy::without_password;
+use super::redact::{shown_proxy, shown_url, Redacted};
 
 /// Civic's production base URL; `aud` of the request token is this, trailing slash included.
 pub const DEFAULT_API: &str = "https://api.civic.com/sip/";
@@ -61,10 +61,13 @@ impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Options")
             .field("app_id", &self.app_id)
-            .field("app_secret", &self.app_secret.as_ref().map(|_| Redacted))
-            .field("prv_key", &self.prv_key.as_ref().map(|_| Redacted))
+            .field(
+                "app_secret",
+                &self.app_secret.as_ref().map(|_| Redacted::Secret),
+            )
+            .field("prv_key", &self.prv_key.as_ref().map(|_| Redacted::Secret))
             .field("env", &self.env)
-            .field("api", &self.api)
+            .field("api", &self.api.as_deref().map(shown_url))
             .field("include_stage_in_url", &self.include_stage_in_url)
             .field("proxy", &self.proxy)
             .field("civic_public_keys", &self.civic_public_keys)
@@ -87,18 +90,9 @@ pub struct ProxyOptions {
 impl fmt::Debug for ProxyOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProxyOptions")
-            .field("url", &self.url.as_deref().map(without_password))
+            .field("url", &self.url.as_deref().map(shown_proxy))
             .field("reject_unauthorized", &self.reject_unauthorized)
             .finish()
-    }
-}
-
-/// Stands in for a secret in `Debug` output.
-struct Redacted;
-
-impl fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
     }
 }
 
@@ -128,12 +122,12 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("app_id", &self.app_id)
-            .field("app_secret", &Redacted)
-            .field("signing_key", &Redacted)
-            .field("aes_key", &Redacted)
+            .field("app_secret", &Redacted::Secret)
+            .field("signing_key", &Redacted::Secret)
+            .field("aes_key", &Redacted::Secret)
             .field("civic_keys", &self.civic_keys.as_ref().map(Vec::len))
-            .field("audience", &self.audience)
-            .field("exchange_url", &self.exchange_url)
+            .field("audience", &shown_url(&self.audience))
+            .field("exchange_url", &shown_url(&self.exchange_url))
             .field("proxy", &self.proxy)
             .field("timeout", &self.timeout)
             .field("max_response_bytes", &self.max_response_bytes)
@@ -478,5 +472,27 @@ mod tests {
     fn options_debug_hides_secrets() {
         let d = format!("{:?}", options());
         assert!(!d.contains("44bbae32") && !d.contains("bf5efd7b"), "{d}");
+    }
+
+    #[test]
+    fn debug_shows_no_user_info_of_api_or_the_proxy() {
+        let mut o = options();
+        o.api = Some("http://USERMARK:PASSMARK@127.0.0.1:9/sip/".into());
+        o.proxy = Some(ProxyOptions {
+            url: Some("http://PUSERMARK:PPASSMARK@127.0.0.1:3128".into()),
+            reject_unauthorized: None,
+        });
+        let shown = format!("{o:?} {:?}", Config::new(o.clone()).expect("config"));
+        for marker in ["USERMARK", "PASSMARK"] {
+            assert!(!shown.contains(marker), "{shown}");
+        }
+        assert!(
+            shown.contains("\"http://127.0.0.1:9/sip/prod/scopeRequest/authCode\""),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("Some(\"http://127.0.0.1:3128/\")"),
+            "{shown}"
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::json::json_string;
 pub use super::jwt::Rejected;
+use super::redact::ShownUrl;
 
 /// What every rejection of `exchangeCode` starts with, as in civic-sip-api.
 pub const EXCHANGE_PREFIX: &str = "Error exchanging code for data: ";
@@ -120,10 +121,12 @@ pub enum NetworkCause {
     /// `tunneling socket could not be established, cause=<cause>`.
     TunnelFailed(Box<NetworkCause>),
     /// A payload fetch redirected more than 10 times:
-    /// `Exceeded maxRedirects. Probably stuck in a redirect loop <url>`.
-    TooManyRedirects(String),
-    /// A URL with no host, or one a request line cannot carry: `Invalid URI "<url>"`.
-    InvalidUri(String),
+    /// `Exceeded maxRedirects. Probably stuck in a redirect loop <url>`, the URL last requested
+    /// as [`ShownUrl`] shows it (no user info, no query).
+    TooManyRedirects(ShownUrl),
+    /// A URL with no host, or one a request line cannot carry: `Invalid URI "<url>"`, the URL
+    /// as [`ShownUrl`] shows it (no user info, no query).
+    InvalidUri(ShownUrl),
     /// A URL that is not http(s): `Invalid protocol: <scheme>:`.
     InvalidProtocol(String),
 }
@@ -577,12 +580,12 @@ mod tests {
                 "tunneling socket could not be established, cause=read ECONNRESET",
             ),
             (
-                NetworkCause::TooManyRedirects("http://h/a".into()),
+                NetworkCause::TooManyRedirects(ShownUrl::of("http://u:p@h/a?X-Amz-Signature=s")),
                 "Exceeded maxRedirects. Probably stuck in a redirect loop http://h/a",
             ),
             (
-                NetworkCause::InvalidUri("http://".into()),
-                "Invalid URI \"http://\"",
+                NetworkCause::InvalidUri(ShownUrl::of("http://u:p@a b?q")),
+                "Invalid URI \"http://a%20b/\"",
             ),
             (
                 NetworkCause::InvalidProtocol("ftp".into()),
@@ -602,6 +605,27 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_url_shows_no_user_info_or_query_in_the_message_source_or_debug() {
+        use std::error::Error as _;
+        let url = "http://USERMARK:PASSMARK@127.0.0.1:9/loop?X-Amz-Signature=QUERYMARK#FRAGMARK";
+        for cause in [
+            NetworkCause::TooManyRedirects(ShownUrl::of(url)),
+            NetworkCause::InvalidUri(ShownUrl::of(url)),
+        ] {
+            let e = Error::network(cause, true).in_payload().via_exchange_code();
+            let shown = format!("{e} {e:?} {e:#?} {:?}", e.source().map(ToString::to_string));
+            for marker in ["USERMARK", "PASSMARK", "QUERYMARK", "FRAGMARK"] {
+                assert!(!shown.contains(marker), "{shown}");
+            }
+            assert!(
+                e.to_string().ends_with(" http://127.0.0.1:9/loop")
+                    || e.to_string().ends_with(" \"http://127.0.0.1:9/loop\""),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn only_a_request_that_never_went_out_to_a_usable_url_is_worth_retrying() {
         let refused = || NetworkCause::Refused {
             host: "127.0.0.1".into(),
@@ -611,7 +635,7 @@ mod tests {
         assert!(Error::network(NetworkCause::HostNotFound("h".into()), false).is_transient());
         assert!(!Error::network(refused(), true).is_transient());
         assert!(!Error::network(NetworkCause::HangUp, true).is_transient());
-        assert!(!Error::network(NetworkCause::InvalidUri("x".into()), false).is_transient());
+        assert!(!Error::network(NetworkCause::InvalidUri(ShownUrl::of("x")), false).is_transient());
         assert!(!Error::network(NetworkCause::InvalidProtocol("ftp".into()), false).is_transient());
         for (status, transient) in [
             (429, true),

@@ -18,6 +18,7 @@ use url::Url;
 use super::config::ProxyOptions;
 use super::error::{Error, ErrorKind, NetworkCause, ParseFailure};
 use super::proxy::{proxy_url, EnvProxies, Route};
+use super::redact::ShownUrl;
 use super::tls::{self, SetupError, Trust};
 use super::verbatim::{self, bare_host, Failure, Outgoing};
 
@@ -147,7 +148,7 @@ impl Http {
             };
             if followed == MAX_REDIRECTS {
                 return Err(Error::network(
-                    NetworkCause::TooManyRedirects(url.to_string()),
+                    NetworkCause::TooManyRedirects(ShownUrl::of(&text)),
                     true,
                 ));
             }
@@ -156,7 +157,9 @@ impl Http {
                 Ok(_) => location,
                 Err(_) => url
                     .join(&location)
-                    .map_err(|_| Error::network(NetworkCause::InvalidUri(location), true))?
+                    .map_err(|_| {
+                        Error::network(NetworkCause::InvalidUri(ShownUrl::of(&location)), true)
+                    })?
                     .into(),
             };
             followed += 1;
@@ -281,7 +284,7 @@ async fn read_body(
 /// A URL a request may be made to, or `request`'s reason why not: `Invalid URI "<url>"` (no
 /// host) or `Invalid protocol: ftp:` (a scheme other than http and https).
 fn request_url(text: &str) -> Result<Url, NetworkCause> {
-    let invalid_uri = || NetworkCause::InvalidUri(text.to_owned());
+    let invalid_uri = || NetworkCause::InvalidUri(ShownUrl::of(text));
     let url = Url::parse(text).map_err(|_| invalid_uri())?;
     let scheme = url.scheme();
     if matches!(scheme, "http" | "https") {
@@ -401,7 +404,7 @@ fn connect_failure(failure: &Failure, url: &Url, reached: &Url) -> Error {
             network_failure(e, Stage::Connect, Some((at.ip().to_string(), at.port())))
         }
         F::Io(e) => network_failure(e, Stage::Connect, address),
-        F::Invalid => Error::network(NetworkCause::InvalidUri(url.to_string()), false),
+        F::Invalid => Error::network(NetworkCause::InvalidUri(ShownUrl::of(url.as_str())), false),
     }
 }
 
@@ -638,6 +641,65 @@ mod tests {
         assert_eq!((reply.status, reply.body.as_str()), (302, ""));
         assert!(requests.recv().await.is_some());
         assert!(requests.try_recv().is_err(), "one request only");
+    }
+
+    #[tokio::test]
+    async fn a_payload_url_is_quoted_without_its_user_info_or_query() {
+        let (looping, mut requests) = answering(
+            "HTTP/1.1 302 Found\r\nLocation: /loop?X-Amz-Signature=QUERYMARK\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await;
+        let (bad_location, _) = answering(
+            "HTTP/1.1 302 Found\r\nLocation: http://USERMARK:PASSMARK@exa mple/x?QUERYMARK\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await;
+        let http = direct();
+        let shown = |e: &Error| format!("{e} {e:?}");
+        let url =
+            format!("http://USERMARK:PASSMARK@127.0.0.1:{looping}/loop?X-Amz-Credential=QUERYMARK");
+        let error = http.get_payload(&url, 100).await.expect_err("a loop");
+        assert_eq!(
+            error.to_string(),
+            format!("Error: Exceeded maxRedirects. Probably stuck in a redirect loop http://127.0.0.1:{looping}/loop")
+        );
+        // The first GET and the 10 redirects followed, the user info sent as Basic credentials.
+        for _ in 0..=MAX_REDIRECTS {
+            let (_, head, _) = requests.recv().await.expect("a request");
+            assert!(head.contains("authorization: Basic "), "{head}");
+        }
+        let url = format!("http://127.0.0.1:{bad_location}/p?QUERYMARK");
+        let moved = http.get_payload(&url, 100).await.expect_err("no URL");
+        assert_eq!(
+            moved.to_string(),
+            "Error: Invalid URI \"http://exa%20mple/x\""
+        );
+        let invalid = http
+            .get_payload("http://USERMARK:PASSMARK@exa mple/p?QUERYMARK", 100)
+            .await
+            .expect_err("no URL");
+        assert_eq!(
+            invalid.to_string(),
+            "Error: Invalid URI \"http://exa%20mple/p\""
+        );
+        let api = http
+            .post_auth_code(
+                "http://USERMARK:PASSMARK@exa mple/prod/scopeRequest/authCode?QUERYMARK",
+                "Civic x".to_owned(),
+                "{}".to_owned(),
+                100,
+            )
+            .await
+            .expect_err("no URL");
+        assert_eq!(api.code(), super::super::error::code::CONFIG);
+        assert_eq!(
+            api.to_string(),
+            "Error: Invalid URI \"http://exa%20mple/prod/scopeRequest/authCode\""
+        );
+        for e in [&error, &moved, &invalid, &api] {
+            for marker in ["USERMARK", "PASSMARK", "QUERYMARK"] {
+                assert!(!shown(e).contains(marker), "{}", shown(e));
+            }
+        }
     }
 
     #[tokio::test]

@@ -14,6 +14,7 @@ pub mod jwt;
 pub mod key_text;
 pub mod priority;
 pub mod proxy;
+pub mod redact;
 pub mod reply;
 pub mod response_token;
 pub mod retry;

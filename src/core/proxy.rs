@@ -13,6 +13,7 @@ use std::sync::Arc;
 use url::Url;
 
 use super::error::{Error, ErrorKind};
+use super::redact::shown_proxy;
 
 /// Where a client's connections go: straight to the server, or through a proxy.
 #[derive(Clone)]
@@ -50,7 +51,7 @@ impl std::fmt::Debug for Route {
             Route::Direct => f.write_str("Direct"),
             Route::Fixed(url) => f
                 .debug_tuple("Fixed")
-                .field(&without_password(url.as_str()))
+                .field(&shown_proxy(url.as_str()))
                 .finish(),
             Route::Env(env) => f.debug_tuple("Env").field(env).finish(),
         }
@@ -134,31 +135,12 @@ impl EnvProxies {
 
 impl std::fmt::Debug for EnvProxies {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = |url: &Option<String>| url.as_deref().map(without_password);
+        let shown = |url: &Option<String>| url.as_deref().map(shown_proxy);
         f.debug_struct("EnvProxies")
             .field("http", &shown(&self.http))
             .field("https", &shown(&self.https))
             .field("no_proxy", &self.no_proxy)
             .finish()
-    }
-}
-
-/// A proxy URL fit for `Debug` output: the password of `user:password@` replaced, the rest kept.
-pub fn without_password(url: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    match url[start..end].rfind('@') {
-        Some(at) => match url[start..start + at].find(':') {
-            Some(colon) => format!(
-                "{}[redacted]{}",
-                &url[..start + colon + 1],
-                &url[start + at..]
-            ),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
     }
 }
 
@@ -195,26 +177,16 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_hides_a_proxy_password() {
-        for (url, shown) in [
-            (
-                "http://user:s3cret@proxy:8080/",
-                "http://user:[redacted]@proxy:8080/",
-            ),
-            (
-                "http://user:p@ss@proxy:8080",
-                "http://user:[redacted]@proxy:8080",
-            ),
-            ("http://user@proxy:8080", "http://user@proxy:8080"),
-            ("http://proxy:8080/a@b", "http://proxy:8080/a@b"),
-            ("u:pw@proxy", "u:[redacted]@proxy"),
-        ] {
-            assert_eq!(without_password(url), shown);
-        }
-        let e = env(&[("HTTPS_PROXY", "http://u:s3cret@p:1")]);
-        let debug = format!("{e:?}");
-        assert!(!debug.contains("s3cret"), "{debug}");
-        assert!(debug.contains("http://u:[redacted]@p:1"), "{debug}");
+    fn debug_output_hides_a_proxy_user_and_password() {
+        let e = env(&[("HTTPS_PROXY", "http://USERMARK:s3cret@p:1")]);
+        let fixed = Route::Fixed(Url::parse("http://USERMARK:s3cret@q:2/").expect("url"));
+        let debug = format!("{e:?} {fixed:?}");
+        assert!(
+            !debug.contains("s3cret") && !debug.contains("USERMARK"),
+            "{debug}"
+        );
+        assert!(debug.contains("\"http://p:1/\""), "{debug}");
+        assert!(debug.contains("Fixed(\"http://q:2/\")"), "{debug}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::error::{Error, ErrorKind};
 use super::json::UniqueKeys;
+use super::redact::Redacted;
 
 /// The status a reply came with, as `processPayload` takes it: civic-sip-api read the body only
 /// for the number 200 and refused anything else, which JS may pass in any type, so the rest is
@@ -60,9 +61,12 @@ impl std::fmt::Debug for ReplyFields {
                 user_id,
             } => f
                 .debug_struct("Token")
-                .field("token", &token.as_ref().map(|t| Redacted(t.len())))
+                .field("token", &token.as_ref().map(|t| Redacted::Bytes(t.len())))
                 .field("encrypted", encrypted)
-                .field("user_id", &user_id.as_ref().map(|u| Redacted(u.len())))
+                .field(
+                    "user_id",
+                    &user_id.as_ref().map(|u| Redacted::Bytes(u.len())),
+                )
                 .finish(),
             ReplyFields::Processed(pending) => f.debug_tuple("Processed").field(pending).finish(),
         }
@@ -72,19 +76,13 @@ impl std::fmt::Debug for ReplyFields {
 impl std::fmt::Debug for PendingPayload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PendingPayload")
-            .field("host", &self.url.as_deref().map(super::steps::host_of))
+            .field("host", &self.url.as_deref().map(super::redact::host_of))
             .field("encrypted", &self.encrypted)
-            .field("user_id", &self.user_id.as_ref().map(|u| Redacted(u.len())))
+            .field(
+                "user_id",
+                &self.user_id.as_ref().map(|u| Redacted::Bytes(u.len())),
+            )
             .finish()
-    }
-}
-
-/// What `Debug` shows of a value it must not print: its length in bytes.
-pub(crate) struct Redacted(pub(crate) usize);
-
-impl std::fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "[redacted, {} bytes]", self.0)
     }
 }
 

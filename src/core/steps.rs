@@ -3,8 +3,8 @@
 //! [`Observer::record`] is a branch on `None` and formats nothing.
 //!
 //! Never recorded: a secret, the auth code, a token, the user data, a URL's path or query (a
-//! pre-signed payload URL's query is a credential), a proxy. Hosts and ports, statuses, sizes,
-//! codes, reasons and timings only.
+//! pre-signed payload URL's query is a credential), a proxy. Hosts and ports (`redact::host_of`),
+//! statuses, sizes, codes, reasons and timings only.
 
 use std::sync::Mutex;
 
@@ -60,21 +60,6 @@ impl Observer<'_> {
     }
 }
 
-/// `host:port` of a URL (the port where one is written), nothing else of it: no user info, no
-/// path, no query. `an invalid URL` where it does not parse.
-pub fn host_of(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(url) => {
-            let host = url.host_str().unwrap_or("");
-            match url.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_owned(),
-            }
-        }
-        Err(_) => "an invalid URL".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,16 +82,5 @@ mod tests {
             "{lines:?}"
         );
         assert!(steps.take().is_empty());
-    }
-
-    #[test]
-    fn a_host_never_carries_the_user_info_path_or_query() {
-        assert_eq!(
-            host_of("https://user:pw@bucket.s3.amazonaws.com/p/a?X-Amz-Signature=abc"),
-            "bucket.s3.amazonaws.com"
-        );
-        assert_eq!(host_of("http://127.0.0.1:8080/sip/prod"), "127.0.0.1:8080");
-        assert_eq!(host_of("http://[::1]:9/x"), "[::1]:9");
-        assert_eq!(host_of("not a url"), "an invalid URL");
     }
 }
