@@ -217,7 +217,7 @@ function routeCheck(options, described, target) {
     && 'rejectUnauthorized' in options.proxy && !options.proxy.rejectUnauthorized);
   const fromOption = Boolean(options.proxy && typeof options.proxy === 'object' && options.proxy.url);
   const where = fromOption ? 'proxy.url'
-    : `the environment (${target.protocol === 'https:' ? 'HTTPS_PROXY, else HTTP_PROXY' : 'HTTP_PROXY'})`;
+    : (target.protocol === 'https:' ? 'HTTPS_PROXY or HTTP_PROXY' : 'HTTP_PROXY');
   if (described.proxyError) {
     return result('route', 'fail', `the proxy in ${where} cannot be used: ${described.proxyError}`,
       `write the proxy as http://host:port (or https://), or unset it${fromOption ? '' : ' / add the host to NO_PROXY'}`);
@@ -311,7 +311,8 @@ function connectionFailure(error, plan) {
   }
   const tried = error.tried ? error.tried.map((t) => `${t.address}:${port} ${t.code}`).join(', ') : error.code || error.message;
   const names = error.addresses && !net.isIP(host) ? `${host} → ${error.addresses.join(', ')}; ` : '';
-  return result('connection', 'fail', `${names}${tried}`,
+  const via = plan.proxy ? `${what}: ` : '';
+  return result('connection', 'fail', `${via}${names}${tried}`,
     error.code === 'ECONNREFUSED'
       ? `nothing listens at ${what}: check the port in ${plan.proxy ? 'the proxy URL' : 'api'}, or that the server is up`
       : `${what} cannot be reached: check the network path (firewall, routing)`);
@@ -387,8 +388,9 @@ async function tlsCheck(plan, opened) {
 
 async function clockCheck(plan, socket) {
   const { target, proxy } = plan;
-  // The exchange path without its query (it could hold a credential), GET: nothing is posted.
-  const path = target.pathname || '/';
+  // The server's root, not the exchange path: any HTTP server dates its answer, nothing is posted,
+  // and no part of the exchange URL (a query could hold a credential) is sent.
+  const path = '/';
   const requestTarget = proxy && target.protocol === 'http:' ? `${target.protocol}//${target.host}${path}` : path;
   const auth = proxy && target.protocol === 'http:' ? proxyAuthorization(proxy) : '';
   const sent = Date.now();
