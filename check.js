@@ -166,6 +166,17 @@ function configurationCheck(options, normalised, described, names) {
       fixes.push(`set ${named(field)} to the value in Civic's integration portal`);
     }
   }
+  for (const field of ['appId', 'env', 'api']) {
+    const value = normalised[field];
+    if (value && value.trim() !== value) {
+      problems.push(`${named(field)} has white space at its start or end`);
+      fixes.push(`take the stray space or line break out of ${field}`);
+    }
+  }
+  if (normalised.env && /[/?#\s]/.test(normalised.env.trim())) {
+    problems.push(`${named('env')} is not one path segment (it holds /, ?, # or a space), so the exchange URL would point elsewhere`);
+    fixes.push("set env to the stage Civic gave (prod unless told otherwise)");
+  }
   if (normalised.appSecret && described.appSecretError) {
     problems.push(`${named('appSecret')}: ${described.appSecretError}`);
     fixes.push('copy appSecret again from the portal, without spaces, quotes or a line break');
@@ -499,7 +510,7 @@ async function run(options, settings, { nativeOptions, newClient, pems }) {
     proxy: described.proxy ? new URL(described.proxy) : undefined,
     timeout,
     trust: ca ? { certificates: ca, sources: ['the ca option'] } : defaultTrust(),
-    rejectUnauthorized: checks[1].status !== 'warn' || !/rejectUnauthorized/.test(checks[1].found),
+    rejectUnauthorized: !(o.proxy && typeof o.proxy === 'object' && 'rejectUnauthorized' in o.proxy && !o.proxy.rejectUnauthorized),
   };
 
   let opened;

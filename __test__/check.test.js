@@ -14,13 +14,14 @@ const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { execFile, execFileSync } = require('node:child_process');
 
 const civicSip = require('..');
 const { format, scrub, shownUrl } = require('../check');
+const { main } = require('../cli');
+const { startEmulator } = require('../emulator');
 const { CA_PEM, tlsFixture, closedPort } = require('./helpers/servers');
 const {
   emulator, httpServer, socketServer, proxyServer,
@@ -136,6 +137,12 @@ describe('check: a correct setup', () => {
     const missing = await cli(['check', '--env-prefix', 'MYAPP_'], { env: { MYAPP_APP_ID: c.appId, MYAPP_API: c.api } });
     assert.equal(missing.code, 1);
     assert.match(missing.stdout, /^FAIL  configuration  appSecret \(variable MYAPP_APP_SECRET is unset\) is missing; prvKey \(variable MYAPP_PRV_KEY is unset\) is missing;/m);
+    const spaced = await checked({ ...c, appId: `${c.appId}\n`, env: 'prod/x' });
+    assert.match(spaced.byName.configuration.found, /^appId has white space at its start or end; env is not one path segment/);
+    assert.equal(spaced.report.exitCode, 1);
+    const help = await cli(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: civic-sip-native check \[options\]\n/);
     const usage = await cli(['check', '--nope']);
     assert.equal(usage.code, 64);
     assert.match(usage.stderr, /^civic-sip-native: Unknown option '--nope'/);
@@ -266,7 +273,7 @@ describe('check: each failure, its line and its exit code', () => {
     const target = await dated(t, { tls: SERVER_TLS });
     const proxyUrl = `http://user:pw-${MARKER}@127.0.0.1:${refusing.port}`;
     const refused = await checked(fakeApp(target.url, { ca: CA_PEM, proxy: { url: proxyUrl } }), {}, [`pw-${MARKER}`]);
-    assert.equal(refused.byName.connection.found, `the proxy http://127.0.0.1:${refusing.port}: 127.0.0.1; 127.0.0.1:${refusing.port} answered in ${refused.report.checks[2].details ? '' : ''}${refused.byName.connection.found.match(/answered in ([\d.]+) ms/)[1]} ms; the proxy refused the tunnel to 127.0.0.1:${target.port}: 403 Forbidden`);
+    assert.match(refused.byName.connection.found, new RegExp(`^the proxy http://127\\.0\\.0\\.1:${refusing.port}: 127\\.0\\.0\\.1; 127\\.0\\.0\\.1:${refusing.port} answered in [\\d.]+ ms; the proxy refused the tunnel to 127\\.0\\.0\\.1:${target.port}: 403 Forbidden$`));
     assert.match(refused.byName.connection.fix, /allow CONNECT to 127\.0\.0\.1:\d+ on the proxy/);
     assert.equal(refused.report.exitCode, 3);
     assert.deepEqual(statuses(refused.report).tls, 'skip');
@@ -308,6 +315,23 @@ describe('check: nothing secret is shown', () => {
     assert.match(format(report, { colour: true }), /\u001b\[32mPASS\u001b\[0m {2}route/);
     assert.equal(format(report), 'PASS  route          direct\nevery check passed');
     await assert.rejects(civicSip.check({}, { timeout: -1 }), { code: 'ERR_INVALID_ARG_VALUE', message: 'check: timeout must be a positive number of milliseconds' });
-    assert.equal(net.isIP('127.0.0.1'), 4);
+    // On a terminal the CLI colours, unless NO_COLOR is set.
+    const emu = await startEmulator();
+    try {
+      const c = emu.clientConfig();
+      const env = {
+        CIVIC_APP_ID: c.appId, CIVIC_APP_SECRET: c.appSecret, CIVIC_PRV_KEY: c.prvKey, CIVIC_API: c.api,
+      };
+      const tty = () => ({ isTTY: true, text: '', write(chunk) { this.text += chunk; } });
+      const coloured = tty();
+      assert.equal(await main(['check'], { env, stdout: coloured }), 0);
+      assert.match(coloured.text, /^\u001b\[32mPASS\u001b\[0m {2}configuration/);
+      const plain = tty();
+      assert.equal(await main(['check'], { env: { ...env, NO_COLOR: '1' }, stdout: plain }), 0);
+      assert.match(plain.text, /^PASS {2}configuration/);
+      assert.ok(!plain.text.includes('\u001b'));
+    } finally {
+      await emu.close();
+    }
   });
 });
