@@ -162,6 +162,15 @@ describe('check: a correct setup', () => {
     assert.equal(proxy.requests[0].headers['proxy-authorization'], `Basic ${Buffer.from(`user:pw-${MARKER}`).toString('base64')}`);
   });
 
+  test('plain HTTP through a real proxy: the Date and the probe go through it in absolute form', OPTS, async (t) => {
+    const emu = await emulator(t);
+    const proxy = await proxyServer(t);
+    const { report, byName } = await checked(emu.clientConfig({ proxy: { url: proxy.url } }), { probe: true });
+    assert.equal(report.exitCode, 0, format(report));
+    assert.match(byName.connection.found, new RegExp(`^the proxy ${proxy.url}: 127\\.0\\.0\\.1; 127\\.0\\.0\\.1:${proxy.port} answered in [\\d.]+ ms$`));
+    assert.deepEqual(proxy.requests.map((r) => `${r.method} ${r.url}`), [`GET ${emu.url}`, `POST ${emu.url}prod/scopeRequest/authCode`]);
+  });
+
   test('the proxy variables with NO_PROXY applied, as the core decides them', OPTS, async (t) => {
     const emu = await emulator(t);
     const port = await closedPort();
