@@ -285,6 +285,9 @@ function secure(socket, { host, ca, rejectUnauthorized }, track) {
     const secured = track(tls.connect({
       socket,
       ca,
+      // `host` is the name checkServerIdentity checks (over a given socket Node has no other);
+      // SNI is sent for names only, as Node's https does.
+      host,
       servername: net.isIP(host) ? undefined : host,
       rejectUnauthorized,
       ALPNProtocols: ['http/1.1'],

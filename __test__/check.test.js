@@ -31,6 +31,7 @@ const ROOT = path.join(__dirname, '..');
 const OPTS = { timeout: 20000 };
 const SERVER_TLS = tlsFixture('server'); // issued by CA_PEM for 127.0.0.1
 const EXPIRED_TLS = tlsFixture('localhost-expired'); // self-signed for localhost, expired
+const LOCALHOST_TLS = tlsFixture('localhost'); // self-signed for localhost (CA:TRUE)
 const MARKER = 'Mk3rZZ9q'; // in every password and query the tests give
 
 /** The check's report, its human lines and its JSON, with no secret in any of them. */
@@ -218,12 +219,15 @@ describe('check: each failure, its line and its exit code', () => {
     assert.equal(byName.credentials.status, 'skip');
   });
 
-  test('an untrusted certificate and an expired one, in the words the exchange rejects with; exit code 4', OPTS, async (t) => {
+  test('an untrusted certificate, an expired one and one for another name, in the words the exchange rejects with; exit code 4', OPTS, async (t) => {
     const untrusted = await dated(t, { tls: SERVER_TLS });
     const expired = await dated(t, { tls: EXPIRED_TLS });
+    const otherName = await dated(t, { tls: LOCALHOST_TLS });
     const cases = [
       [fakeApp(untrusted.url), 'unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE)', /issuer is not among the roots/],
       [fakeApp(expired.url.replace('127.0.0.1', 'localhost'), { ca: EXPIRED_TLS.cert }), 'certificate has expired (CERT_HAS_EXPIRED)', /outside its validity period/],
+      // A certificate for localhost only, reached as 127.0.0.1.
+      [fakeApp(otherName.url, { ca: LOCALHOST_TLS.cert }), "Hostname/IP does not match certificate's altnames: IP: 127.0.0.1 is not in the cert's list:  (ERR_TLS_CERT_ALTNAME_INVALID)", /for another name/],
     ];
     for (const [config, words, fix] of cases) {
       // eslint-disable-next-line no-await-in-loop
