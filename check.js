@@ -58,7 +58,10 @@ const elapsed = (start) => Number((Number(process.hrtime.bigint() - start) / 1e6
 
 class CheckTimeout extends Error {}
 
-/** `work(track)` within `ms`; sockets given to `track` are destroyed on the deadline. */
+/**
+ * `work(track)` within `ms`; sockets given to `track` are destroyed on the deadline or when the
+ * work fails (a socket it resolves with is the caller's to close).
+ */
 function within(ms, what, work) {
   const tracked = new Set();
   const track = (socket) => {
@@ -72,7 +75,14 @@ function within(ms, what, work) {
       reject(new CheckTimeout(`${what}: no answer within ${ms} ms`));
     }, ms);
   });
-  return Promise.race([work(track), deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([work(track), deadline]).then((value) => {
+    clearTimeout(timer);
+    return value;
+  }, (error) => {
+    clearTimeout(timer);
+    for (const socket of tracked) socket.destroy();
+    throw error;
+  });
 }
 
 const isLoopback = (host) => host === 'localhost' || /^127\./.test(host) || host === '::1' || host === '[::1]';
@@ -391,6 +401,7 @@ async function tlsCheck(plan, opened) {
       const again = await openRoute(plan, track);
       const verified = await secure(again.socket, { host, ca: trust.certificates, rejectUnauthorized: true }, track);
       verified.destroy();
+      again.socket.destroy();
     });
   } catch (error) {
     if (!(error instanceof CheckTimeout) && error.code === code) words = error.message;
@@ -538,6 +549,7 @@ async function run(options, settings, { nativeOptions, newClient, pems }) {
   }
 
   if (!socket) {
+    if (opened) opened.socket.destroy();
     skip('clock', `not run: no ${opened ? 'TLS session' : 'connection'}`);
   } else {
     try {
