@@ -14,6 +14,8 @@ const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const https = require('node:https');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { execFile, execFileSync } = require('node:child_process');
@@ -161,6 +163,35 @@ describe('check: a correct setup', () => {
     assert.equal(byName.clock.status, 'pass');
     assert.deepEqual(proxy.requests.map((r) => r.method), ['CONNECT']);
     assert.equal(proxy.requests[0].headers['proxy-authorization'], `Basic ${Buffer.from(`user:pw-${MARKER}`).toString('base64')}`);
+  });
+
+  test('through an https proxy: TLS to the proxy, then CONNECT and TLS to the server, as the exchange goes', OPTS, async (t) => {
+    const target = await dated(t, { tls: SERVER_TLS });
+    const proxy = https.createServer(SERVER_TLS);
+    const tunnels = [];
+    proxy.on('connect', (req, socket, head) => {
+      tunnels.push(req.url);
+      const [host, port] = req.url.split(':');
+      const upstream = net.connect(Number(port), host, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(socket).pipe(upstream);
+      });
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    await new Promise((resolve) => { proxy.listen(0, '127.0.0.1', resolve); });
+    t.after(() => new Promise((resolve) => { proxy.closeAllConnections?.(); proxy.close(resolve); }));
+    const proxyUrl = `https://127.0.0.1:${proxy.address().port}`;
+    const config = fakeApp(target.url, { ca: CA_PEM, proxy: { url: proxyUrl } });
+    const { report, byName } = await checked(config);
+    assert.equal(report.exitCode, 0, format(report));
+    assert.match(byName.connection.found, new RegExp(`^the proxy ${proxyUrl}: .*; CONNECT 127\\.0\\.0\\.1:${target.port}: 200 in [\\d.]+ ms$`));
+    assert.match(byName.tls.found, /verdict: trusted$/);
+    // The exchange takes the same way (and gets the server's 404).
+    const error = await civicSip.newClient(config).exchangeCode('code').then(() => null, (e) => e);
+    assert.equal(error.message, 'Error exchanging code for data: 404 - "{\\"message\\":\\"Not Found\\"}"');
+    assert.deepEqual(tunnels, [`127.0.0.1:${target.port}`, `127.0.0.1:${target.port}`]);
   });
 
   test('plain HTTP through a real proxy: the Date and the probe go through it in absolute form', OPTS, async (t) => {
