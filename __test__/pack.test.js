@@ -117,6 +117,13 @@ test('as civic-sip-native: an ES module app, and a TypeScript app checked by tsc
     const script = await fetch(printed.scriptUrl);
     assert.equal(script.status, 200);
     assert.match(await script.text(), /auth-code-received/);
+    // `npx civic-sip-native check` with --probe against it, the app's config from a file.
+    fs.writeFileSync(path.join(dir, 'civic.json'), line);
+    const check = await new Promise((resolve) => {
+      execFile('npx', ['--offline', 'civic-sip-native', 'check', '--config', 'civic.json', '--probe', '--json'], { cwd: dir, timeout: 60000 }, (error, stdout) => resolve({ code: error ? error.code : 0, stdout }));
+    });
+    assert.equal(check.code, 0, check.stdout);
+    assert.deepEqual(JSON.parse(check.stdout).checks.map((c) => c.status), ['pass', 'pass', 'pass', 'pass', 'pass', 'pass']);
   } finally {
     process.kill(-cli.pid); // npx and the emulator it started: one process group
   }
