@@ -33,6 +33,37 @@ export declare class NativeClient {
   processPayload(unexpectedStatus?: string | undefined | null, body?: string | undefined | null, steps?: string[] | undefined | null): { data: unknown; userId: unknown } | Promise<{ data: unknown; userId: unknown }>
 }
 
+/**
+ * The configuration, public key and route `check` reports (see [`NativeDescription`]); reads
+ * the proxy environment variables now, as a client made now would. Never throws for a bad
+ * option: each part carries its error.
+ */
+export declare function describeOptions(options: NativeOptions): NativeDescription
+
+/**
+ * What `check` (check.js) reports of some options, decided by the core as an exchange with them
+ * decides it. Nothing in it is a secret; `proxy` is the proxy URL as configured (it may hold a
+ * password: check.js shows only its scheme, host and port, and uses the rest to connect).
+ */
+export interface NativeDescription {
+  /** The URL the exchange is POSTed to. */
+  exchangeUrl: string
+  /** `prvKey`'s public key, uncompressed SEC1 in hex (`04…`, 130 characters). */
+  publicKey?: string
+  /** The same key compressed (`02…`/`03…`, 66 characters). */
+  publicKeyCompressed?: string
+  /** Why an exchange would refuse `prvKey` (instead of `public_key`). */
+  prvKeyError?: string
+  /** Why an exchange would refuse `appSecret`. */
+  appSecretError?: string
+  /** The proxy the exchange goes through; absent when it goes direct. */
+  proxy?: string
+  /** Why the exchange would fail to choose its route (an unusable proxy URL). */
+  proxyError?: string
+  /** A proxy variable would apply but `NO_PROXY` covers the exchange URL's host. */
+  noProxyBypass: boolean
+}
+
 /** The options as index.js normalises them: falsy values are absent, the rest strings. */
 export interface NativeOptions {
   appId?: string

@@ -293,3 +293,68 @@ export type Client = sip
 
 /** civic-sip-api's factory: the same as `new sip(config)`. */
 export declare function newClient(config: ClientConfig): sip
+
+/** The checks `check` runs, in order; a failed one's place (1-6) is the report's `exitCode`. */
+export type CheckName = 'configuration' | 'route' | 'connection' | 'tls' | 'clock' | 'credentials'
+
+/**
+ * One check's outcome. `'warn'` passes with a note (a clock 30-60 s off, certificate checks
+ * turned off); `'skip'` did not run (`credentials` without `probe`, or an earlier check failed).
+ */
+export interface CheckResult {
+  name: CheckName
+  status: 'pass' | 'warn' | 'fail' | 'skip'
+  /** What was found, one line; never a secret (URLs without userinfo or query, proxies as scheme://host:port). */
+  found: string
+  /** What to change, on a failure (and some warnings). */
+  fix?: string
+  /**
+   * The same for machines, per check: configuration `{ fields, publicKey, publicKeyCompressed,
+   * exchangeUrl }`; route `{ proxy, from }`; connection `{ addresses, answered, port, ms, tunnel }`;
+   * tls `{ roots, sources, chain: [{ subject, issuer, validFrom, validTo, fingerprint256 }],
+   * protocol, verdict, message }`; clock `{ serverDate, localDate, skewSeconds }`; credentials
+   * `{ status, code }`.
+   */
+  details?: Record<string, unknown>
+}
+
+export interface CheckReport {
+  /** Every check passed (warnings and skips allowed). */
+  ok: boolean
+  /** 0 when `ok`, else the place (1-6) of the first check that failed, as the CLI exits. */
+  exitCode: number
+  checks: CheckResult[]
+}
+
+export interface CheckSettings {
+  /**
+   * Also make one exchange with a made-up auth code (default false: it calls Civic's exchange
+   * endpoint). Civic answers 400 when it accepted the app and refused only the code, 401 when it
+   * refused the app.
+   */
+  probe?: boolean
+  /** Each check's time limit in milliseconds (default 5000); a check that reaches it fails. */
+  timeout?: number
+  /**
+   * Where each field was read, for the report to name it (`{ appSecret: 'variable APP_SECRET' }`);
+   * the CLI fills it in. Never the values.
+   */
+  names?: Partial<Record<'appId' | 'appSecret' | 'prvKey' | 'env' | 'api' | 'proxy', string>>
+}
+
+/**
+ * Checks a deployment with the options a client would be made with, in order: the
+ * configuration (each required field present and of an accepted form; prvKey's public key, to
+ * compare with Civic's partner portal; the exchange URL), the route (direct or which proxy, from
+ * `proxy` or the proxy variables with `NO_PROXY` applied, as an exchange decides it), name
+ * resolution and connection (through the proxy, CONNECT for https), TLS (the trust store in
+ * effect: `ca`, else Node's default roots; the server's chain; Node's verdict), the clock (the
+ * server's `Date`: a warning above 30 s of skew, a failure above 60 s) and, with `probe`, the
+ * credentials. The same checks as `npx civic-sip-native check`. Nothing it reports holds
+ * appSecret, prvKey, a proxy password or a URL's query.
+ *
+ * Resolves with the report whatever it finds (a failure is in `checks`, never a rejection).
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` (as a rejection) for a `timeout` that is not a
+ *   positive number of milliseconds.
+ */
+export declare function check(options: ClientConfig, settings?: CheckSettings): Promise<CheckReport>

@@ -391,6 +391,15 @@ function byLabel(userData) {
   return found;
 }
 
+/**
+ * The deployment check (check.js): `options` as newClient takes them, read as a client reads them.
+ * Loaded on first use, so an app that never checks never loads it.
+ */
+function check(options, settings) {
+  // eslint-disable-next-line global-require
+  return Promise.resolve().then(() => require('./check.js').run(options, settings, { nativeOptions, newClient, pems }));
+}
+
 module.exports = {
-  newClient, sip, codes, byLabel,
+  newClient, sip, codes, byLabel, check,
 };

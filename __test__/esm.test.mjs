@@ -34,7 +34,7 @@ test('default and named imports of civic-sip-native', OPTS, () => {
   assert.equal(civicSip.newClient, newClient);
   assert.equal(civicSip.sip, sip);
   assert.equal(civicSip.codes, codes);
-  assert.deepEqual(Object.keys(civicSip).sort(), ['byLabel', 'codes', 'newClient', 'sip']);
+  assert.deepEqual(Object.keys(civicSip).sort(), ['byLabel', 'check', 'codes', 'newClient', 'sip']);
 });
 
 test("import('civic-sip-native') and import('../index.js') give the same module", OPTS, async () => {

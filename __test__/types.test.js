@@ -66,6 +66,7 @@ const EXPECTED = {
   'refusal-check': { code: 'TS2322', names: 'notACheck', message: /^Type '"hmac"' is not assignable to type 'RefusalCheck'\.$/ },
   'status-type': { code: 'TS2322', names: 'statusCode', message: /^Type 'string' is not assignable to type 'number'\.$/ },
   'esm-missing-prvKey': { code: 'TS2345', names: 'prvKey', message: /Property 'prvKey' is missing in type '\{ appId: string; appSecret: string; \}' but required in type 'ClientConfig'/ },
+  'check-status': { code: 'TS2322', names: 'bad', message: /^Type '"error"' is not assignable to type '"pass" \| "warn" \| "fail" \| "skip"'\.$/ },
   'esm-env-type': { code: 'TS2322', names: 'env', message: /^Type 'number' is not assignable to type 'string'\.$/ },
 };
 

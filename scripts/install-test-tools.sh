@@ -6,7 +6,8 @@
 #           PyPI (pinned in scripts/build-platforms.js) and the four Linux Rust targets (rustup).
 #   (none)  those, plus: cargo-fuzz (scripts/fuzz-smoke.js); actionlint from PyPI
 #           (__test__/workflows.test.js); from Debian, qemu-user, musl's dynamic linkers for x64 and
-#           arm64 (__test__/artifacts.test.js), shellcheck (used by actionlint) and chromium
+#           arm64 (__test__/artifacts.test.js), shellcheck (used by actionlint), faketime
+#           (__test__/check.test.js's skewed local clock; skipped without it) and chromium
 #           (__test__/e2e.test.js, driven by playwright-core); and Debian's arm64 Node.js unpacked
 #           into target/arm64-node/ (not installed: an arm64 `nodejs` package would replace this
 #           machine's own Node) for __test__/qemu.test.js. Needs root (apt-get).
@@ -31,6 +32,7 @@ node -e "process.exitCode = require('./__test__/helpers/actionlint').actionlintR
 
 dest=target/arm64-node
 if command -v qemu-aarch64 >/dev/null && command -v shellcheck >/dev/null && command -v chromium >/dev/null \
+  && command -v faketime >/dev/null \
   && [ -x "$dest/usr/bin/node" ] && [ -e /lib/ld-musl-x86_64.so.1 ] && [ -e /lib/ld-musl-aarch64.so.1 ]; then
   exit 0
 fi
@@ -38,7 +40,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 dpkg --add-architecture arm64
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends qemu-user shellcheck musl musl:arm64 >/dev/null
+apt-get install -y -qq --no-install-recommends qemu-user shellcheck faketime musl musl:arm64 >/dev/null
 # With its recommended packages (fonts among them), as a user's install has it.
 command -v chromium >/dev/null || apt-get install -y -qq chromium >/dev/null
 

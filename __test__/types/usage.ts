@@ -2,9 +2,10 @@
 // Type-checked only (tsc --noEmit, strict), never run. Every `@ts-expect-error` line carries a
 // [tag] that __test__/types.test.js uses to remove it and check that tsc then reports the error.
 
-import { newClient, sip, codes, byLabel } from 'civic-sip-native';
+import { newClient, sip, codes, byLabel, check } from 'civic-sip-native';
 import type {
   AbortSignalLike,
+  CheckReport,
   Client,
   ClientConfig,
   CivicSipError,
@@ -244,6 +245,15 @@ const notACheck: RefusalCheck = 'hmac';
 // @ts-expect-error [status-type] processPayload wants a numeric statusCode
 client.processPayload({ statusCode: '200', body: '' });
 
+// The deployment check, as a health endpoint would call it.
+async function healthy(config: ClientConfig): Promise<boolean> {
+  const report: CheckReport = await check(config, { probe: false, timeout: 2000 });
+  const tls = report.checks.find((c) => c.name === 'tls');
+  // @ts-expect-error [check-status] a status the check never gives
+  const bad: typeof report.checks[number]['status'] = 'error';
+  return report.ok && report.exitCode === 0 && tls?.status !== 'fail' && bad !== undefined;
+}
+
 export {
-  login, safeLogin, abortable, badOptions, readReply, withEmulator, returned, httpStatus, anyCode, allCodes, noAppId, notNumber, notACode, notACheck, anyLabel, fromArray, withRequest, strategyName,
+  login, safeLogin, abortable, badOptions, readReply, withEmulator, returned, httpStatus, anyCode, allCodes, noAppId, notNumber, notACode, notACheck, anyLabel, fromArray, withRequest, strategyName, healthy,
 };

@@ -255,6 +255,75 @@ impl NativeClient {
     }
 }
 
+/// What `check` (check.js) reports of some options, decided by the core as an exchange with them
+/// decides it. Nothing in it is a secret; `proxy` is the proxy URL as configured (it may hold a
+/// password: check.js shows only its scheme, host and port, and uses the rest to connect).
+#[napi(object)]
+// Under `cargo test` napi-derive registers no export, so nothing would use these.
+#[cfg_attr(test, allow(dead_code))]
+pub struct NativeDescription {
+    /// The URL the exchange is POSTed to.
+    pub exchange_url: String,
+    /// `prvKey`'s public key, uncompressed SEC1 in hex (`04…`, 130 characters).
+    pub public_key: Option<String>,
+    /// The same key compressed (`02…`/`03…`, 66 characters).
+    pub public_key_compressed: Option<String>,
+    /// Why an exchange would refuse `prvKey` (instead of `public_key`).
+    pub prv_key_error: Option<String>,
+    /// Why an exchange would refuse `appSecret`.
+    pub app_secret_error: Option<String>,
+    /// The proxy the exchange goes through; absent when it goes direct.
+    pub proxy: Option<String>,
+    /// Why the exchange would fail to choose its route (an unusable proxy URL).
+    pub proxy_error: Option<String>,
+    /// A proxy variable would apply but `NO_PROXY` covers the exchange URL's host.
+    pub no_proxy_bypass: bool,
+}
+
+/// The configuration, public key and route `check` reports (see [`NativeDescription`]); reads
+/// the proxy environment variables now, as a client made now would. Never throws for a bad
+/// option: each part carries its error.
+#[napi(catch_unwind)]
+#[cfg_attr(test, allow(dead_code))]
+pub fn describe_options(options: NativeOptions) -> NativeDescription {
+    let options = Options {
+        app_secret: options.app_secret,
+        prv_key: options.prv_key,
+        env: options.env,
+        api: options.api,
+        include_stage_in_url: options.include_stage_in_url,
+        proxy: options.proxy.map(|p| ProxyOptions {
+            url: p.url,
+            reject_unauthorized: p.reject_unauthorized,
+        }),
+        ..Options::default()
+    };
+    let described = config::describe(&options);
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let (public_key, public_key_compressed, prv_key_error) = match described.public_key {
+        Ok(point) => {
+            let mut compressed = vec![2 + (point[64] & 1)];
+            compressed.extend_from_slice(&point[1..33]);
+            (Some(hex(&point)), Some(hex(&compressed)), None)
+        }
+        Err(e) => (None, None, Some(e.to_string())),
+    };
+    let (proxy, proxy_error) = match described.proxy {
+        Ok(proxy) => (proxy.map(String::from), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    NativeDescription {
+        exchange_url: described.exchange_url,
+        public_key,
+        public_key_compressed,
+        prv_key_error,
+        app_secret_error: described.app_secret.err().map(|e| e.to_string()),
+        proxy,
+        proxy_error,
+        no_proxy_bypass: described.no_proxy_bypass,
+    }
+}
+
 fn js_type_name(t: ValueType) -> &'static str {
     match t {
         ValueType::Undefined => "undefined",

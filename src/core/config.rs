@@ -166,6 +166,7 @@ impl Config {
         if let Some(missing) = missing_field(&options) {
             return Err(missing);
         }
+        let (audience, exchange_url) = urls(&options);
         let present = |v: Option<String>| v.filter(|s| !s.is_empty());
         let app_id = present(options.app_id).unwrap_or_default();
         let app_secret = Zeroizing::new(present(options.app_secret).unwrap_or_default());
@@ -188,25 +189,10 @@ impl Config {
             Some(_) => return Err(invalid(&retries_message())),
         };
 
-        let mut audience = present(options.api).unwrap_or_else(|| DEFAULT_API.to_owned());
-        if !audience.ends_with('/') {
-            audience.push('/');
-        }
-        let env = present(options.env).unwrap_or_else(|| DEFAULT_ENV.to_owned());
-        // civic-sip-api joins `<base><env>` or `<base>` with `/scopeRequest/authCode`; without
-        // the stage that leaves a double slash, which is kept so both hit the same URL.
-        let exchange_url = if options.include_stage_in_url.unwrap_or(true) {
-            format!("{audience}{env}/{AUTH_CODE_PATH}")
-        } else {
-            format!("{audience}/{AUTH_CODE_PATH}")
-        };
-
         Ok(Config {
             app_id,
             signing_key: parse_signing_key(&prv_key),
-            aes_key: AesKey::from_hex(&app_secret).ok_or_else(|| {
-                invalid("appSecret must be 32, 48 or 64 hex characters (the app secret from Civic's integration portal)")
-            }),
+            aes_key: AesKey::from_hex(&app_secret).ok_or_else(|| invalid(APP_SECRET_MESSAGE)),
             app_secret,
             civic_keys: parse_civic_keys(options.civic_public_keys.as_deref()),
             audience,
@@ -219,6 +205,68 @@ impl Config {
         })
     }
 }
+
+/// The request token's `aud` (the base URL with its trailing slash) and the exchange URL.
+fn urls(options: &Options) -> (String, String) {
+    let present = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    let mut audience = present(&options.api).unwrap_or_else(|| DEFAULT_API.to_owned());
+    if !audience.ends_with('/') {
+        audience.push('/');
+    }
+    let env = present(&options.env).unwrap_or_else(|| DEFAULT_ENV.to_owned());
+    // civic-sip-api joins `<base><env>` or `<base>` with `/scopeRequest/authCode`; without
+    // the stage that leaves a double slash, which is kept so both hit the same URL.
+    let exchange_url = if options.include_stage_in_url.unwrap_or(true) {
+        format!("{audience}{env}/{AUTH_CODE_PATH}")
+    } else {
+        format!("{audience}/{AUTH_CODE_PATH}")
+    };
+    (audience, exchange_url)
+}
+
+/// What a deployment check shows of some options, each part decided as an exchange with them
+/// decides it (nothing here holds a secret: the public key is the one Civic's portal shows).
+pub struct Description {
+    /// Where the exchange is POSTed (may hold whatever `api` holds: shown redacted).
+    pub exchange_url: String,
+    /// The uncompressed SEC1 public point of `prvKey`, or the error an exchange rejects with.
+    pub public_key: Result<[u8; 65], Error>,
+    /// `Ok` when `appSecret` keys the payload's decryption, or the error an exchange rejects with.
+    pub app_secret: Result<(), Error>,
+    /// The proxy the exchange goes through (`None`: direct), or the error it fails with.
+    pub proxy: Result<Option<url::Url>, Error>,
+    /// A proxy variable would apply but `NO_PROXY` covers the exchange URL's host.
+    pub no_proxy_bypass: bool,
+}
+
+/// The parts of [`Config::new`] and the client's route a check reports; never fails (each part
+/// carries its own error), and missing fields are left to the caller.
+pub fn describe(options: &Options) -> Description {
+    let (_, exchange_url) = urls(options);
+    let secret = |v: &Option<String>| Zeroizing::new(v.clone().unwrap_or_default());
+    let public_key =
+        parse_signing_key(&secret(&options.prv_key)).map(|key| key.verifying_key().to_sec1_bytes());
+    let app_secret = AesKey::from_hex(&secret(&options.app_secret))
+        .map(drop)
+        .ok_or_else(|| invalid(APP_SECRET_MESSAGE));
+    let route = super::proxy::Route::configured(options.proxy.as_ref());
+    let target = url::Url::parse(&exchange_url);
+    let (proxy, no_proxy_bypass) = match (&route, &target) {
+        (Ok(route), Ok(target)) => (route.proxy_for(target), route.bypassed_for(target)),
+        (Err(e), _) => (Err(e.clone()), false),
+        (Ok(_), Err(_)) => (Ok(None), false),
+    };
+    Description {
+        exchange_url,
+        public_key,
+        app_secret,
+        proxy,
+        no_proxy_bypass,
+    }
+}
+
+const APP_SECRET_MESSAGE: &str =
+    "appSecret must be 32, 48 or 64 hex characters (the app secret from Civic's integration portal)";
 
 fn invalid(message: &str) -> Error {
     Error::new(ErrorKind::InvalidConfig(message.to_owned()))
@@ -274,6 +322,46 @@ mod tests {
             ),
             ..Options::default()
         }
+    }
+
+    #[test]
+    fn describe_reports_what_an_exchange_would_use_and_refuse() {
+        let mut o = options();
+        o.api = Some("http://127.0.0.1:9/sip".into());
+        o.env = Some("dev".into());
+        o.proxy = Some(ProxyOptions {
+            url: Some("http://user:pw@127.0.0.1:3128".into()),
+            reject_unauthorized: None,
+        });
+        let d = describe(&o);
+        assert_eq!(
+            d.exchange_url,
+            "http://127.0.0.1:9/sip/dev/scopeRequest/authCode"
+        );
+        assert_eq!(d.exchange_url, Config::new(o.clone()).unwrap().exchange_url);
+        let point = d.public_key.unwrap();
+        let key = parse_signing_key(o.prv_key.as_deref().unwrap()).unwrap();
+        assert_eq!(point, key.verifying_key().to_sec1_bytes());
+        assert!(d.app_secret.is_ok());
+        let proxy = d.proxy.unwrap().unwrap();
+        assert_eq!(proxy.as_str(), "http://user:pw@127.0.0.1:3128/");
+        assert!(!d.no_proxy_bypass);
+
+        o.app_secret = Some("44bbae32d1e02bf481074177002bbdef ".into());
+        o.prv_key = Some("not a key".into());
+        o.proxy = Some(ProxyOptions {
+            url: Some("socks5://127.0.0.1:1080".into()),
+            reject_unauthorized: None,
+        });
+        let d = describe(&o);
+        assert_eq!(d.app_secret.unwrap_err().to_string(), APP_SECRET_MESSAGE);
+        let prv = d.public_key.unwrap_err().to_string();
+        assert_eq!(
+            prv,
+            "prvKey must be a P-256 private key as 64 hex characters"
+        );
+        let proxy = d.proxy.unwrap_err().to_string();
+        assert_eq!(proxy, "Error: Invalid protocol: socks5:");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use url::Url;
 
 use super::config::ProxyOptions;
 use super::error::{Error, ErrorKind, NetworkCause, ParseFailure};
-use super::proxy::{proxy_url, EnvProxies, Route};
+use super::proxy::Route;
 use super::redact::ShownUrl;
 use super::tls::{self, SetupError, Trust};
 use super::verbatim::{self, bare_host, Failure, Outgoing};
@@ -75,22 +75,7 @@ impl Http {
                 "the system's trusted certificates could not be read: {why}"
             )),
         })?;
-        let route = match proxy {
-            // civic-sip-api passed `proxy.url` to `request` as is: given, it is the proxy for
-            // every call; absent, there is none (not even the environment's).
-            Some(options) => match options.url.as_deref().filter(|u| !u.is_empty()) {
-                Some(url) => Route::Fixed(proxy_url(url, "proxy.url")?),
-                None => Route::Direct,
-            },
-            None => {
-                let env = EnvProxies::from_env();
-                if env.is_empty() {
-                    Route::Direct
-                } else {
-                    Route::Env(Arc::new(env))
-                }
-            }
-        };
+        let route = Route::configured(proxy)?;
         Ok(Http {
             fetcher: verbatim::Fetcher::new(Arc::new(tls), route.clone()),
             route,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use url::Url;
 
+use super::config::ProxyOptions;
 use super::error::{Error, ErrorKind};
 use super::redact::shown_proxy;
 
@@ -26,6 +27,45 @@ pub enum Route {
 }
 
 impl Route {
+    /// The route of a client made with this `proxy` option. civic-sip-api passed `proxy.url` to
+    /// `request` as is: given, it is the proxy for every call; a `proxy` without a `url` is no
+    /// proxy (not even the environment's); no `proxy` at all reads the environment variables.
+    /// Errors as [`proxy_url`] for a `proxy.url` that cannot be used.
+    pub fn configured(proxy: Option<&ProxyOptions>) -> Result<Route, Error> {
+        Ok(match proxy {
+            Some(options) => match options.url.as_deref().filter(|u| !u.is_empty()) {
+                Some(url) => Route::Fixed(proxy_url(url, "proxy.url")?),
+                None => Route::Direct,
+            },
+            None => {
+                let env = EnvProxies::from_env();
+                if env.is_empty() {
+                    Route::Direct
+                } else {
+                    Route::Env(Arc::new(env))
+                }
+            }
+        })
+    }
+
+    /// Whether `NO_PROXY` is why a request to `target` goes direct: a proxy variable would
+    /// apply to it but the list covers its host.
+    pub fn bypassed_for(&self, target: &Url) -> bool {
+        match (self, target.host_str()) {
+            (Route::Env(env), Some(host)) => {
+                let unlisted = EnvProxies {
+                    no_proxy: None,
+                    ..EnvProxies::clone(env)
+                };
+                env.for_url(target.scheme(), host, target.port()).is_none()
+                    && unlisted
+                        .for_url(target.scheme(), host, target.port())
+                        .is_some()
+            }
+            _ => false,
+        }
+    }
+
     /// The proxy for a request to `target`. An environment variable that applies to it but
     /// cannot be used is an error, never a reason to go direct (as in `request`, a variable that
     /// does not apply is no error).
@@ -174,6 +214,23 @@ mod tests {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         })
+    }
+
+    #[test]
+    fn bypassed_only_where_no_proxy_is_why_a_request_goes_direct() {
+        let route = |pairs: &[(&str, &str)]| Route::Env(Arc::new(env(pairs)));
+        let url = |u: &str| Url::parse(u).unwrap();
+        let listed = route(&[
+            ("HTTPS_PROXY", "http://127.0.0.1:3128"),
+            ("NO_PROXY", "civic.com"),
+        ]);
+        assert!(listed.bypassed_for(&url("https://api.civic.com/sip/")));
+        assert!(!listed.bypassed_for(&url("https://localhost/")));
+        // No variable for http: direct, but not because of NO_PROXY.
+        let https_only = route(&[("HTTPS_PROXY", "http://127.0.0.1:3128"), ("NO_PROXY", "*")]);
+        assert!(https_only.bypassed_for(&url("https://localhost/")));
+        assert!(!https_only.bypassed_for(&url("http://localhost/")));
+        assert!(!Route::Direct.bypassed_for(&url("https://api.civic.com/")));
     }
 
     #[test]
