@@ -18,6 +18,8 @@ export declare class NativeAbort {
 /** Holds the configuration and the connection pool; secrets never leave Rust. */
 export declare class NativeClient {
   constructor(options: NativeOptions)
+  /** The roots to trust from now on where this client has no `ca` (Node's default ones). */
+  useTrust(trust: NativeTrust): void
   /**
    * Resolves with `{ data, userId }`; rejects with an Error carrying `code`. Given `steps`
    * (an empty array: index.js passes one only while `NODE_DEBUG` names this package), fills it
@@ -31,6 +33,14 @@ export declare class NativeClient {
    * processed reply (the payload fetch).
    */
   processPayload(unexpectedStatus?: string | undefined | null, body?: string | undefined | null, steps?: string[] | undefined | null): { data: unknown; userId: unknown } | Promise<{ data: unknown; userId: unknown }>
+}
+
+/**
+ * A set of trusted roots (PEM texts), made once per distinct set by index.js from what Node
+ * trusts (trust.js) and shared by every client given it; parsed at its first TLS handshake.
+ */
+export declare class NativeTrust {
+  constructor(certificates: Array<string>)
 }
 
 /** The options as index.js normalises them: falsy values are absent, the rest strings. */
@@ -58,3 +68,9 @@ export interface NativeProxy {
   url?: string
   rejectUnauthorized?: boolean
 }
+
+/**
+ * How many sets of roots this process has parsed so far (one per distinct set that met a TLS
+ * handshake), for the tests of that and for a deployment check.
+ */
+export declare function trustSetsParsed(): number

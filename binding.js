@@ -837,3 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeAbort = nativeBinding.NativeAbort
 module.exports.NativeClient = nativeBinding.NativeClient
+module.exports.NativeTrust = nativeBinding.NativeTrust
+module.exports.trustSetsParsed = nativeBinding.trustSetsParsed
