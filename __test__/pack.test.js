@@ -85,7 +85,7 @@ test('aliased as civic-sip-api: an app written for civic-sip-api runs unchanged'
     'emulator/browser/consent.css', 'emulator/browser/consent.html', 'emulator/browser/consent.js',
     'emulator/checks.js', 'emulator/civic-crypto.js', 'emulator/cli.js', 'emulator/credentials.js',
     'emulator/faults.js', 'emulator/index.d.ts', 'emulator/index.js', 'emulator/routes.js', 'emulator/server.js',
-    'index.d.ts', 'index.js', 'package.json', 'passport.d.ts', 'passport.js',
+    'index.d.ts', 'index.js', 'package.json', 'passport.d.ts', 'passport.js', 'trust.d.ts', 'trust.js',
   ]);
   assert.deepEqual(files(path.join(dir, 'node_modules', `civic-sip-native-${platformSuffix()}`)).sort(), [
     `civic-sip-native.${platformSuffix()}.node`, 'package.json',
