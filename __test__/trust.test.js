@@ -21,6 +21,8 @@ require('./helpers/support').clearProxyEnv(['NODE_EXTRA_CA_CERTS']);
 const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const tls = require('node:tls');
 
@@ -128,6 +130,14 @@ describe('The trust store in effect is Node\'s', () => {
     const viaOptions = await child(exchangeAndNode(config, server.url), { env: { ...ROOT_IN_STORE, NODE_OPTIONS: '--use-openssl-ca' } });
     assert.equal(viaOptions.node, 'ok');
     sameAsNode(viaOptions, 'NODE_OPTIONS=--use-openssl-ca');
+    // In SSL_CERT_DIR, under its subject hash (`openssl x509 -hash` of fixtures/tls/ca.pem), as
+    // c_rehash names the files OpenSSL looks up.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'civic-sip-native-certs-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.copyFileSync(CA_FILE, path.join(dir, '3f0273db.0'));
+    const inDir = await child(exchangeAndNode(config, server.url), { env: { SSL_CERT_FILE: '/dev/null', SSL_CERT_DIR: dir }, args: ['--use-openssl-ca'] });
+    assert.equal(inDir.node, 'ok');
+    sameAsNode(inDir, 'the root in SSL_CERT_DIR');
     // The OpenSSL store is all there is: the bundled roots are not trusted with it.
     const trust = await child("console.log(JSON.stringify(require('./trust.js').defaultTrust()))", { env: ROOT_IN_STORE, args: ['--use-openssl-ca'] });
     assert.deepEqual(trust.sources, ['openssl']);

@@ -663,6 +663,52 @@ mod tests {
         }
     }
 
+    #[test]
+    fn clients_share_one_http_client_per_set_of_roots_and_keep_no_failure() {
+        use crate::core::config::ProxyOptions;
+        let v = vector();
+        let a = recorded_client(&v);
+        let b = recorded_client(&v);
+        let roots = Arc::new(Roots::new(Vec::new()));
+        a.use_default_roots(Arc::clone(&roots));
+        b.use_default_roots(Arc::clone(&roots));
+        let first = a.http().expect("http");
+        assert!(
+            Arc::ptr_eq(&first, &b.http().expect("http")),
+            "one pool per set"
+        );
+        assert!(
+            Arc::ptr_eq(&first, &a.http().expect("http")),
+            "kept while the set is"
+        );
+        // Another set (tls.setDefaultCACertificates()): another HTTP client, for both.
+        let other = Arc::new(Roots::new(Vec::new()));
+        a.use_default_roots(Arc::clone(&other));
+        let second = a.http().expect("http");
+        assert!(!Arc::ptr_eq(&first, &second));
+        b.use_default_roots(other);
+        assert!(Arc::ptr_eq(&second, &b.http().expect("http")));
+        // A client that cannot make its HTTP client keeps no failure: each call tries again.
+        let app = &v["app"];
+        let s = |k: &str| app[k].as_str().map(str::to_owned);
+        let bad = Client::new(Options {
+            app_id: s("appId"),
+            app_secret: s("appSecret"),
+            prv_key: s("prvKey"),
+            proxy: Some(ProxyOptions {
+                url: Some("htp://127.0.0.1:1".to_owned()),
+                reject_unauthorized: None,
+            }),
+            ..Options::default()
+        })
+        .expect("client");
+        for _ in 0..2 {
+            let e = bad.http().expect_err("a bad proxy URL");
+            assert_eq!(e.to_string(), "Error: Invalid protocol: htp:");
+            assert!(lock(&bad.http).is_none(), "the failure is not kept");
+        }
+    }
+
     #[tokio::test]
     async fn abort_before_or_during_an_exchange_rejects_with_aborted() {
         let client = recorded_client(&vector());
