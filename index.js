@@ -7,7 +7,6 @@
 const diagnosticsChannel = require('node:diagnostics_channel');
 const events = require('node:events');
 const util = require('node:util');
-const crypto = require('node:crypto');
 const { NativeClient, NativeAbort, NativeTrust, ERROR_CODES } = require('./binding.js');
 const { defaultTrust } = require('./trust.js');
 
@@ -251,13 +250,12 @@ function untie(signal, tied) {
 }
 
 /**
- * The native roots for Node's default set of trusted certificates now (trust.js): one
- * NativeTrust per distinct set, shared by every client, found by the set's identity while it is
- * unchanged and by its content when it is not (a set Node gives anew, or set back). The few
- * last sets are kept; a client holds on to its own. `undefined` if Node's set cannot be read
- * now (the next exchange asks again; until then a client keeps the roots it had).
+ * The native roots for Node's default set of trusted certificates now (trust.js), made when the
+ * set changes (defaultTrust() gives the same object until then); the native side makes the same
+ * certificates the same roots, parsed once, for every client and worker thread. `undefined` if
+ * Node's set cannot be read now (the next exchange asks again; until then a client keeps the
+ * roots it had).
  */
-const nativeTrusts = new Map(); // sha256 of the PEM texts -> NativeTrust
 let lastTrust; // { trust, native }
 
 function currentNativeTrust() {
@@ -267,18 +265,10 @@ function currentNativeTrust() {
   } catch {
     return lastTrust && lastTrust.native;
   }
-  if (lastTrust !== undefined && lastTrust.trust === trust) return lastTrust.native;
-  const hash = crypto.createHash('sha256');
-  for (const pem of trust.certificates) hash.update(pem).update('\n');
-  const key = hash.digest('hex');
-  let native = nativeTrusts.get(key);
-  if (native === undefined) {
-    native = new NativeTrust([...trust.certificates]);
-    if (nativeTrusts.size >= 4) nativeTrusts.delete(nativeTrusts.keys().next().value);
-    nativeTrusts.set(key, native);
+  if (lastTrust === undefined || lastTrust.trust !== trust) {
+    lastTrust = { trust, native: new NativeTrust([...trust.certificates]) };
   }
-  lastTrust = { trust, native };
-  return native;
+  return lastTrust.native;
 }
 
 /** A Civic SIP client: `new sip(config)` as in Civic's docs, or `newClient(config)`. */

@@ -193,6 +193,14 @@ describe('The trust store in effect is Node\'s', () => {
         counts.afterThree = trustSetsParsed();
         await exchange(${JSON.stringify(config)});
         counts.afterFour = trustSetsParsed();
+        // A worker thread with the same certificates shares the parsed roots.
+        const { Worker } = require('node:worker_threads');
+        counts.worker = await new Promise((resolve) => {
+          const worker = new Worker(\`require(process.cwd()).newClient(\${JSON.stringify(${JSON.stringify(config)})}).exchangeCode('code')
+            .then(() => 'ok', (e) => e.message).then((r) => require('node:worker_threads').parentPort.postMessage(r))\`, { eval: true });
+          worker.once('message', resolve);
+        });
+        counts.afterWorker = trustSetsParsed();
         if (typeof tls.setDefaultCACertificates === 'function') {
           tls.setDefaultCACertificates(tls.getCACertificates('bundled'));
           await exchange(${JSON.stringify(config)});
@@ -207,6 +215,8 @@ describe('The trust store in effect is Node\'s', () => {
     assert.deepEqual(counts.https, ['ok', 'ok', 'ok']);
     assert.equal(counts.afterThree, 1, 'three clients, one set, parsed once');
     assert.equal(counts.afterFour, 1);
+    assert.equal(counts.worker, 'ok');
+    assert.equal(counts.afterWorker, 1, 'a worker thread with the same set parses nothing');
     if (typeof tls.setDefaultCACertificates === 'function') assert.equal(counts.afterSet, 2, 'a new set, parsed once more');
   });
 });
@@ -232,6 +242,9 @@ describe('A failure of the moment is not kept', () => {
         const ours = civicSip.newClient(config);
         const oursTls = civicSip.newClient(tlsConfig);
         const reference = civicSipApi(config);
+        const byName = { ...config, api: config.api.replace('127.0.0.1', 'localhost') };
+        const oursByName = civicSip.newClient(byName);
+        const referenceByName = civicSipApi(byName);
         const held = [];
         for (;;) {
           try { held.push(fs.openSync('/dev/null', 'r')); } catch { break; }
@@ -240,6 +253,9 @@ describe('A failure of the moment is not kept', () => {
           ours: await outcome(ours.exchangeCode('code')),
           oursTls: await outcome(oursTls.exchangeCode('code')),
           reference: await outcome(reference.exchangeCode('code')),
+          // The name cannot be looked up either (/etc/hosts cannot be opened).
+          byName: await outcome(oursByName.exchangeCode('code')),
+          referenceByName: await outcome(referenceByName.exchangeCode('code')),
         };
         for (const fd of held) fs.closeSync(fd);
         const freed = {
@@ -254,6 +270,8 @@ describe('A failure of the moment is not kept', () => {
     const words = (port) => `${PREFIX}Error: connect EMFILE 127.0.0.1:${port} - Local (undefined:undefined)`;
     assert.equal(result.exhausted.reference.message, words(fake.port), 'civic-sip-api');
     assert.deepEqual(result.exhausted.ours, { message: words(fake.port), code: 'ERR_CIVIC_NETWORK' });
+    assert.equal(result.exhausted.referenceByName.message, `${PREFIX}Error: getaddrinfo ENOTFOUND localhost`);
+    assert.deepEqual(result.exhausted.byName, { message: result.exhausted.referenceByName.message, code: 'ERR_CIVIC_NETWORK' });
     assert.deepEqual(result.exhausted.oursTls, { message: words(tlsServer.port), code: 'ERR_CIVIC_NETWORK' });
     const user = { value: { data: records(DEFAULT_USER_DATA), userId: 'fake-user-id' } };
     assert.deepEqual(result.freed, { ours: user, oursTls: user, fresh: user });

@@ -161,8 +161,9 @@ impl NativeAbort {
     }
 }
 
-/// A set of trusted roots (PEM texts), made once per distinct set by index.js from what Node
-/// trusts (trust.js) and shared by every client given it; parsed at its first TLS handshake.
+/// A set of trusted roots (PEM texts), made by index.js from what Node trusts (trust.js) when
+/// that changes, and given to every client; the same texts are the same roots process-wide
+/// (worker threads included), parsed at their first TLS handshake.
 #[napi]
 pub struct NativeTrust {
     inner: Arc<crate::core::tls::Roots>,
@@ -173,7 +174,7 @@ impl NativeTrust {
     #[napi(constructor)]
     pub fn new(certificates: Vec<String>) -> Self {
         NativeTrust {
-            inner: Arc::new(crate::core::tls::Roots::new(certificates)),
+            inner: crate::core::tls::Roots::shared(certificates),
         }
     }
 }

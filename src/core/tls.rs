@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
@@ -52,6 +52,25 @@ impl Roots {
             pems,
             parsed: OnceLock::new(),
         }
+    }
+
+    /// The one `Roots` of this process for these PEM texts: the same set given again (by
+    /// another worker thread, or set back by `tls.setDefaultCACertificates()`) while some
+    /// client still holds it is the same value, parsed once and sharing one connection pool.
+    pub fn shared(pems: Vec<String>) -> Arc<Roots> {
+        static SETS: Mutex<Vec<Weak<Roots>>> = Mutex::new(Vec::new());
+        let mut sets = SETS.lock().unwrap_or_else(PoisonError::into_inner);
+        sets.retain(|set| set.strong_count() > 0);
+        if let Some(found) = sets
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|set| set.pems == pems)
+        {
+            return found;
+        }
+        let roots = Arc::new(Roots::new(pems));
+        sets.push(Arc::downgrade(&roots));
+        roots
     }
 
     /// How many sets of roots were parsed in this process so far.
@@ -493,6 +512,16 @@ mod tests {
         assert_eq!(roots.usable(), 1);
         assert!(Roots::sets_parsed() - before >= 1);
         assert!(format!("{roots:?}").contains("parsed: true"));
+    }
+
+    #[test]
+    fn one_set_of_roots_is_one_value_while_it_is_held() {
+        let ca = include_str!("../../__test__/fixtures/tls/ca.pem").to_owned();
+        let a = Roots::shared(vec![ca.clone()]);
+        let b = Roots::shared(vec![ca.clone()]);
+        assert!(Arc::ptr_eq(&a, &b));
+        let other = Roots::shared(vec![ca.clone(), ca.clone()]);
+        assert!(!Arc::ptr_eq(&a, &other));
     }
 
     #[test]
