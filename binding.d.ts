@@ -36,8 +36,9 @@ export declare class NativeClient {
 }
 
 /**
- * A set of trusted roots (PEM texts), made once per distinct set by index.js from what Node
- * trusts (trust.js) and shared by every client given it; parsed at its first TLS handshake.
+ * A set of trusted roots (PEM texts), made by index.js from what Node trusts (trust.js) when
+ * that changes, and given to every client; the same texts are the same roots process-wide
+ * (worker threads included), parsed at their first TLS handshake.
  */
 export declare class NativeTrust {
   constructor(certificates: Array<string>)

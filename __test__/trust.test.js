@@ -122,7 +122,7 @@ describe('The trust store in effect is Node\'s', () => {
     sameAsNode(outcome, 'root in the system store only');
   });
 
-  test('--use-openssl-ca (and --use-bundled-ca after it) as Node follows them', OPTS, async (t) => {
+  test('--use-openssl-ca, on the command line or in NODE_OPTIONS, with the root in SSL_CERT_FILE or SSL_CERT_DIR', OPTS, async (t) => {
     const { server, config } = await servers(t);
     const openssl = await child(exchangeAndNode(config, server.url), { env: ROOT_IN_STORE, args: ['--use-openssl-ca'] });
     assert.equal(openssl.node, 'ok');
