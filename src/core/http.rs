@@ -557,6 +557,35 @@ mod tests {
     }
 
     #[test]
+    fn local_failures_of_connect_are_worded_as_nodes_net_words_them() {
+        let v4: std::net::SocketAddr = "127.0.0.1:443".parse().expect("address");
+        let v6: std::net::SocketAddr = "[::1]:8443".parse().expect("address");
+        let words = |errno: i32, at: &std::net::SocketAddr| {
+            local_failure(&std::io::Error::from_raw_os_error(errno), at).map(|c| c.to_string())
+        };
+        assert_eq!(
+            words(errno::EMFILE, &v4).as_deref(),
+            Some("connect EMFILE 127.0.0.1:443 - Local (undefined:undefined)")
+        );
+        assert_eq!(
+            words(errno::ENFILE, &v6).as_deref(),
+            Some("connect ENFILE ::1:8443 - Local (undefined:undefined)")
+        );
+        // A socket was made: Node reports its unbound local address.
+        assert_eq!(
+            words(errno::EADDRNOTAVAIL, &v4).as_deref(),
+            Some("connect EADDRNOTAVAIL 127.0.0.1:443 - Local (0.0.0.0:0)")
+        );
+        assert_eq!(
+            words(errno::ENETUNREACH, &v6).as_deref(),
+            Some("connect ENETUNREACH ::1:8443 - Local (:::0)")
+        );
+        // What the network answers is worded elsewhere (`connect ECONNREFUSED ...`).
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(local_failure(&refused, &v4), None);
+    }
+
+    #[test]
     fn the_ca_option_takes_pem_certificates_only() {
         let pem = include_str!("../../__test__/fixtures/tls/ca.pem");
         assert_eq!(parse_ca(&[pem.to_owned()]).map(|c| c.len()), Ok(1));
