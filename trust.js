@@ -33,6 +33,12 @@ const tls = require('node:tls');
 
 const CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
 
+// The variables as they were when this module loaded, the nearest to what Node read when it
+// started (an app that later deletes NODE_EXTRA_CA_CERTS from process.env, so that its child
+// processes do not get it, still has Node trust that file).
+const ENV = Object.freeze(Object.fromEntries(['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'NODE_USE_SYSTEM_CA',
+  'SSL_CERT_FILE', 'SSL_CERT_DIR'].map((name) => [name, process.env[name]])));
+
 /** The PEM certificates of a file's text. */
 function certificatesOf(text) {
   return text.match(CERTIFICATE) || [];
@@ -40,7 +46,7 @@ function certificatesOf(text) {
 
 /** The flags Node was started with: NODE_OPTIONS first, then the command line (the last wins). */
 function nodeFlags() {
-  const options = (process.env.NODE_OPTIONS || '').match(/(?:[^\s"]+|"[^"]*")+/g) || [];
+  const options = (ENV.NODE_OPTIONS || '').match(/(?:[^\s"]+|"[^"]*")+/g) || [];
   return [...options.map((o) => o.replace(/"/g, '')), ...process.execArgv];
 }
 
@@ -97,7 +103,7 @@ function opensslStore() {
   if (sharedOpenssl && process.platform === 'linux' && typeof tls.getCACertificates === 'function') {
     return { certificates: tls.getCACertificates('system'), complete: true };
   }
-  const env = process.env;
+  const env = ENV;
   const dir = process.platform === 'win32' ? undefined
     : OPENSSL_DIRS.find((d) => fs.existsSync(d)) || OPENSSL_DIRS[0];
   const file = env.SSL_CERT_FILE || (dir && path.join(dir, 'cert.pem'));
@@ -124,7 +130,7 @@ function opensslStore() {
 
 /** The certificates of the file NODE_EXTRA_CA_CERTS names (Node reads it when it starts). */
 function extraCertificates() {
-  const file = process.env.NODE_EXTRA_CA_CERTS;
+  const file = ENV.NODE_EXTRA_CA_CERTS;
   return file ? readCertificates(file) : { certificates: [], complete: true };
 }
 
@@ -152,7 +158,7 @@ function fromGetCACertificates(current) {
     for (const c of list) covered.add(c);
   };
   // Only asked for when Node uses it, so that nothing is read that Node did not read.
-  const systemWanted = flag(flags, 'use-system-ca', process.env.NODE_USE_SYSTEM_CA === '1');
+  const systemWanted = flag(flags, 'use-system-ca', ENV.NODE_USE_SYSTEM_CA === '1');
   if (!openssl && within(tls.getCACertificates('bundled'))) cover('bundled', tls.getCACertificates('bundled'));
   if (systemWanted && within(tls.getCACertificates('system'))) cover('system', tls.getCACertificates('system'));
   if (within(extra)) cover('NODE_EXTRA_CA_CERTS', extra);

@@ -110,6 +110,12 @@ describe('The trust store in effect is Node\'s', () => {
     const extra = await child(exchangeAndNode(config, server.url), { env: { ...EMPTY_STORE, NODE_EXTRA_CA_CERTS: CA_FILE } });
     assert.equal(extra.node, 'ok');
     assert.deepEqual(extra.ours, { value: USER });
+    // Node read the variable when it started: an app deleting it later still trusts the file.
+    const deleted = await child(exchangeAndNode(config, server.url, { before: 'delete process.env.NODE_EXTRA_CA_CERTS;' }), {
+      env: { ...EMPTY_STORE, NODE_EXTRA_CA_CERTS: CA_FILE },
+    });
+    assert.equal(deleted.node, 'ok');
+    assert.deepEqual(deleted.ours, { value: USER });
     const without = await child(exchangeAndNode(config, server.url), { env: EMPTY_STORE });
     assert.notEqual(without.node, 'ok');
     sameAsNode(without, 'no root for the server');
