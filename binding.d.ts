@@ -18,6 +18,8 @@ export declare class NativeAbort {
 /** Holds the configuration and the connection pool; secrets never leave Rust. */
 export declare class NativeClient {
   constructor(options: NativeOptions)
+  /** The roots to trust from now on where this client has no `ca` (Node's default ones). */
+  useTrust(trust: NativeTrust): void
   /**
    * Resolves with `{ data, userId }`; rejects with an Error carrying `code`. Given `steps`
    * (an empty array: index.js passes one only while `NODE_DEBUG` names this package), fills it
@@ -31,6 +33,15 @@ export declare class NativeClient {
    * processed reply (the payload fetch).
    */
   processPayload(unexpectedStatus?: string | undefined | null, body?: string | undefined | null, steps?: string[] | undefined | null): { data: unknown; userId: unknown } | Promise<{ data: unknown; userId: unknown }>
+}
+
+/**
+ * A set of trusted roots (PEM texts), made by index.js from what Node trusts (trust.js) when
+ * that changes, and given to every client; the same texts are the same roots process-wide
+ * (worker threads included), parsed at their first TLS handshake.
+ */
+export declare class NativeTrust {
+  constructor(certificates: Array<string>)
 }
 
 /**
@@ -96,3 +107,9 @@ export interface NativeProxy {
  * civic-sip-api's `request` printed it. For tools of this package that print a URL.
  */
 export declare function redactUrl(url: string): string
+
+/**
+ * How many sets of roots this process has parsed so far (one per distinct set that met a TLS
+ * handshake), for the tests of that and for a deployment check.
+ */
+export declare function trustSetsParsed(): number

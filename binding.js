@@ -837,4 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeAbort = nativeBinding.NativeAbort
 module.exports.NativeClient = nativeBinding.NativeClient
+module.exports.NativeTrust = nativeBinding.NativeTrust
 module.exports.describeOptions = nativeBinding.describeOptions
+module.exports.redactUrl = nativeBinding.redactUrl
+module.exports.trustSetsParsed = nativeBinding.trustSetsParsed

@@ -71,10 +71,11 @@ export interface ClientConfig {
    */
   maxResponseBytes?: number
   /**
-   * Certificates (PEM) to trust instead of the system's roots, as Node's `ca` takes them: for a
-   * server with a private CA, or a self-signed server certificate itself (CA:TRUE or not).
-   * `NODE_EXTRA_CA_CERTS` is honoured too, in addition to the roots. Not PEM certificates (here
-   * or in that file): `ERR_CIVIC_CONFIG`.
+   * Certificates (PEM) to trust instead of the ones Node's own `https` trusts by default (its
+   * bundled roots, `NODE_EXTRA_CA_CERTS`, the system or OpenSSL store where Node is told to use
+   * it, `tls.setDefaultCACertificates()`), as Node's `ca` takes them: for a server with a private
+   * CA, or a self-signed server certificate itself (CA:TRUE or not). Not PEM certificates:
+   * `ERR_CIVIC_CONFIG`.
    */
   ca?: string | Uint8Array | Array<string | Uint8Array>
   /**

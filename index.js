@@ -7,7 +7,8 @@
 const diagnosticsChannel = require('node:diagnostics_channel');
 const events = require('node:events');
 const util = require('node:util');
-const { NativeClient, NativeAbort, ERROR_CODES } = require('./binding.js');
+const { NativeClient, NativeAbort, NativeTrust, ERROR_CODES } = require('./binding.js');
+const { defaultTrust } = require('./trust.js');
 
 // `tracing:civic-sip-native:exchangeCode:{start,end,asyncStart,asyncEnd,error}`, for APM tools
 // (Node 18.19+ and 20+; on older Nodes there is nothing to subscribe to).
@@ -248,20 +249,56 @@ function untie(signal, tied) {
   }
 }
 
+/**
+ * The native roots for Node's default set of trusted certificates now (trust.js), made when the
+ * set changes (defaultTrust() gives the same object until then); the native side makes the same
+ * certificates the same roots, parsed once, for every client and worker thread. `undefined` if
+ * Node's set cannot be read now (the next exchange asks again; until then a client keeps the
+ * roots it had).
+ */
+let lastTrust; // { trust, native }
+
+function currentNativeTrust() {
+  let trust;
+  try {
+    trust = defaultTrust();
+  } catch {
+    return lastTrust && lastTrust.native;
+  }
+  if (lastTrust === undefined || lastTrust.trust !== trust) {
+    lastTrust = { trust, native: new NativeTrust([...trust.certificates]) };
+  }
+  return lastTrust.native;
+}
+
 /** A Civic SIP client: `new sip(config)` as in Civic's docs, or `newClient(config)`. */
 class sip {
   #client;
 
   #trace;
 
+  /** The NativeTrust last handed to the native client; `null` when `ca` replaces Node's roots. */
+  #trust;
+
   constructor(config) {
     const options = nativeOptions(config);
     this.#client = new NativeClient(options);
+    this.#trust = options.ca === undefined ? undefined : null;
     // What a tracing subscriber is told of each exchange (never a secret or the auth code).
     this.#trace = { appId: options.appId };
     // Own bound methods, as civic-sip-api's plain object had: `const { exchangeCode } = client` works.
     this.exchangeCode = this.exchangeCode.bind(this);
     this.processPayload = this.processPayload.bind(this);
+  }
+
+  /** Before each call that may connect: the roots Node trusts by default now, if they changed. */
+  #followNodeTrust() {
+    if (this.#trust === null) return;
+    const trust = currentNativeTrust();
+    if (trust !== undefined && trust !== this.#trust) {
+      this.#client.useTrust(trust);
+      this.#trust = trust;
+    }
   }
 
   exchangeCode(authCode, options, callback) {
@@ -289,6 +326,7 @@ class sip {
       ));
     }
     const signal = options == null ? undefined : options.signal;
+    this.#followNodeTrust();
     const steps = stepsArray();
     const exchange = (abort) => printingSteps(this.#client.exchangeCode(authCode, abort, steps), steps, 'exchangeCode');
     if (signal === undefined) return exchange(undefined);
@@ -329,6 +367,7 @@ class sip {
 
   /** A 200 reply's body text read natively; the steps of a processed payload's fetch printed. */
   #read(text) {
+    this.#followNodeTrust();
     const steps = stepsArray();
     const result = this.#client.processPayload(undefined, text, steps);
     return result instanceof Promise ? printingSteps(result, steps, 'processPayload') : result;

@@ -170,6 +170,32 @@ impl NativeAbort {
     }
 }
 
+/// A set of trusted roots (PEM texts), made by index.js from what Node trusts (trust.js) when
+/// that changes, and given to every client; the same texts are the same roots process-wide
+/// (worker threads included), parsed at their first TLS handshake.
+#[napi]
+pub struct NativeTrust {
+    inner: Arc<crate::core::tls::Roots>,
+}
+
+#[napi]
+impl NativeTrust {
+    #[napi(constructor)]
+    pub fn new(certificates: Vec<String>) -> Self {
+        NativeTrust {
+            inner: crate::core::tls::Roots::shared(certificates),
+        }
+    }
+}
+
+/// How many sets of roots this process has parsed so far (one per distinct set that met a TLS
+/// handshake), for the tests of that and for a deployment check.
+#[napi]
+#[cfg_attr(test, allow(dead_code))]
+pub fn trust_sets_parsed() -> u32 {
+    u32::try_from(crate::core::tls::Roots::sets_parsed()).unwrap_or(u32::MAX)
+}
+
 /// Holds the configuration and the connection pool; secrets never leave Rust.
 #[napi]
 pub struct NativeClient {
@@ -187,6 +213,12 @@ impl NativeClient {
                 inner: Arc::new(client),
             })
             .map_err(|e| to_js_error(&env, e))
+    }
+
+    /// The roots to trust from now on where this client has no `ca` (Node's default ones).
+    #[napi]
+    pub fn use_trust(&self, trust: &NativeTrust) {
+        self.inner.use_default_roots(Arc::clone(&trust.inner));
     }
 
     /// Resolves with `{ data, userId }`; rejects with an Error carrying `code`. Given `steps`

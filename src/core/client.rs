@@ -2,7 +2,7 @@
 //! processed payload, verify, decrypt.
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
@@ -16,6 +16,7 @@ use super::reply::{self, PendingPayload, ReplyFields, ReplyStatus};
 use super::response_token::verify_and_decrypt;
 use super::retry::with_retries;
 use super::steps::Observer;
+use super::tls::Roots;
 use super::{http, jwt};
 
 /// The user data of a successful exchange, as JSON texts so the caller parses them once, in its
@@ -51,11 +52,20 @@ pub enum ReplyOutcome {
     Processed(PendingPayload),
 }
 
+/// An HTTP client and the default roots it was made with (`None`: it does not use them).
+type MadeHttp = (Option<Arc<Roots>>, Arc<http::Http>);
+
 /// A Civic SIP client. Cheap to share behind an `Arc`; every exchange reuses its connections.
 #[derive(Debug)]
 pub struct Client {
     config: Config,
-    http: OnceLock<Result<Arc<http::Http>, Error>>,
+    /// What is trusted without `ca`: Node's default roots, handed in by index.js
+    /// ([`Client::use_default_roots`]); none until then.
+    default_roots: Mutex<Arc<Roots>>,
+    /// The HTTP client, made at the first exchange, and the roots it was made with (`None` for a
+    /// client whose `ca` or `rejectUnauthorized: false` leaves them unused). Only a success is
+    /// kept: a failure is the next exchange's to try again.
+    http: Mutex<Option<MadeHttp>>,
     /// Seconds since the epoch; replaceable so recorded replies can be checked at their time.
     clock: fn() -> i64,
 }
@@ -72,7 +82,8 @@ impl Client {
     pub fn new(options: Options) -> Result<Client, Error> {
         Ok(Client {
             config: Config::new(options)?,
-            http: OnceLock::new(),
+            default_roots: Mutex::new(Arc::new(Roots::new(Vec::new()))),
+            http: Mutex::new(None),
             clock: system_seconds,
         })
     }
@@ -85,6 +96,12 @@ impl Client {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The roots to trust from now on where the client has no `ca`: Node's default ones (see
+    /// [`Roots`]). Exchanges already under way keep the ones they started with.
+    pub fn use_default_roots(&self, roots: Arc<Roots>) {
+        *lock(&self.default_roots) = roots;
     }
 
     /// Exchanges an auth code for the user data, within the configured timeout.
@@ -149,7 +166,7 @@ impl Client {
         // Checked before the call so a bad secret or key fails fast, not after Civic answered.
         config.aes_key.as_ref().map_err(Clone::clone)?;
         config.civic_keys.as_ref().map_err(Clone::clone)?;
-        let http = self.http()?;
+        let http = &*self.http()?;
         let body = request_body(auth_code);
         let extension = civic_extension(&body, &config.app_secret);
 
@@ -191,21 +208,38 @@ impl Client {
         }
     }
 
-    /// Clients without a `proxy` or `ca` option share one HTTP client: setting one up (TLS
-    /// roots) costs milliseconds, and apps that create a Civic client per sign-in should not pay
-    /// it each time.
-    fn http(&self) -> Result<&http::Http, Error> {
-        static SHARED: OnceLock<Result<Arc<http::Http>, Error>> = OnceLock::new();
+    /// The HTTP client for the roots now in use. Clients without a `proxy` or `ca` option share
+    /// one per set of roots, so apps that create a Civic client per sign-in reuse one
+    /// connection pool.
+    fn http(&self) -> Result<Arc<http::Http>, Error> {
         let config = &self.config;
-        self.http
-            .get_or_init(|| match (&config.proxy, &config.ca) {
-                (None, None) => SHARED
-                    .get_or_init(|| http::Http::new(None, None).map(Arc::new))
-                    .clone(),
-                (proxy, ca) => http::Http::new(proxy.as_ref(), ca.as_deref()).map(Arc::new),
-            })
-            .as_deref()
-            .map_err(Clone::clone)
+        let uses_roots = config.ca.is_none()
+            && config
+                .proxy
+                .as_ref()
+                .is_none_or(|p| p.reject_unauthorized != Some(false));
+        let roots = uses_roots.then(|| Arc::clone(&lock(&self.default_roots)));
+        let mut own = lock(&self.http);
+        if let Some((made_with, http)) = own.as_ref() {
+            let same = match (made_with, &roots) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            if same {
+                return Ok(Arc::clone(http));
+            }
+        }
+        let made = match (&config.proxy, &config.ca, &roots) {
+            (None, None, Some(roots)) => shared_http(roots)?,
+            (proxy, ca, _) => {
+                let roots = roots
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(Roots::new(Vec::new())));
+                Arc::new(http::Http::new(proxy.as_ref(), ca.as_deref(), roots)?)
+            }
+        };
+        *own = Some((roots, Arc::clone(&made)));
+        Ok(made)
     }
 
     /// civic-sip-api's `processPayload`: a reply's status (a number, or what a JS caller gave) and
@@ -266,7 +300,7 @@ impl Client {
         observer: Observer<'_>,
     ) -> Result<UserData, Error> {
         let in_payload = Error::in_payload;
-        let http = self.http()?;
+        let http = &*self.http()?;
         let url = pending
             .url
             .as_deref()
@@ -344,6 +378,27 @@ fn random_jti() -> Result<[u8; 16], Error> {
 
 fn random_failed() -> Error {
     Error::new(ErrorKind::RandomSource)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The HTTP client shared by the clients without `proxy` or `ca` that trust `roots`: the last
+/// set asked for (setting one up and its pool is the cost saved; roots change rarely, by
+/// `tls.setDefaultCACertificates()`). Made again when asked for another set; never holds a
+/// failure.
+fn shared_http(roots: &Arc<Roots>) -> Result<Arc<http::Http>, Error> {
+    static SHARED: Mutex<Option<(Arc<Roots>, Arc<http::Http>)>> = Mutex::new(None);
+    let mut shared = lock(&SHARED);
+    if let Some((made_with, http)) = shared.as_ref() {
+        if Arc::ptr_eq(made_with, roots) {
+            return Ok(Arc::clone(http));
+        }
+    }
+    let http = Arc::new(http::Http::new(None, None, Arc::clone(roots))?);
+    *shared = Some((Arc::clone(roots), Arc::clone(&http)));
+    Ok(http)
 }
 
 #[cfg(test)]
@@ -606,6 +661,52 @@ mod tests {
         assert!(shown.contains("bucket.example"), "{shown}");
         for hidden in ["payloads/p1", "X-Amz", "0123abcd", "u-42"] {
             assert!(!shown.contains(hidden), "{hidden} in {shown}");
+        }
+    }
+
+    #[test]
+    fn clients_share_one_http_client_per_set_of_roots_and_keep_no_failure() {
+        use crate::core::config::ProxyOptions;
+        let v = vector();
+        let a = recorded_client(&v);
+        let b = recorded_client(&v);
+        let roots = Arc::new(Roots::new(Vec::new()));
+        a.use_default_roots(Arc::clone(&roots));
+        b.use_default_roots(Arc::clone(&roots));
+        let first = a.http().expect("http");
+        assert!(
+            Arc::ptr_eq(&first, &b.http().expect("http")),
+            "one pool per set"
+        );
+        assert!(
+            Arc::ptr_eq(&first, &a.http().expect("http")),
+            "kept while the set is"
+        );
+        // Another set (tls.setDefaultCACertificates()): another HTTP client, for both.
+        let other = Arc::new(Roots::new(Vec::new()));
+        a.use_default_roots(Arc::clone(&other));
+        let second = a.http().expect("http");
+        assert!(!Arc::ptr_eq(&first, &second));
+        b.use_default_roots(other);
+        assert!(Arc::ptr_eq(&second, &b.http().expect("http")));
+        // A client that cannot make its HTTP client keeps no failure: each call tries again.
+        let app = &v["app"];
+        let s = |k: &str| app[k].as_str().map(str::to_owned);
+        let bad = Client::new(Options {
+            app_id: s("appId"),
+            app_secret: s("appSecret"),
+            prv_key: s("prvKey"),
+            proxy: Some(ProxyOptions {
+                url: Some("htp://127.0.0.1:1".to_owned()),
+                reject_unauthorized: None,
+            }),
+            ..Options::default()
+        })
+        .expect("client");
+        for _ in 0..2 {
+            let e = bad.http().expect_err("a bad proxy URL");
+            assert_eq!(e.to_string(), "Error: Invalid protocol: htp:");
+            assert!(lock(&bad.http).is_none(), "the failure is not kept");
         }
     }
 

@@ -51,7 +51,7 @@ pub struct Options {
     /// Largest response body read, in bytes ([`DEFAULT_MAX_RESPONSE_BYTES`] when `None`; no
     /// limit is `usize::MAX`). Zero is refused.
     pub max_response_bytes: Option<usize>,
-    /// PEM certificates to trust instead of the system's roots (Node's `ca`).
+    /// PEM certificates to trust instead of Node's default roots (Node's `ca`).
     pub ca: Option<Vec<String>>,
     /// Further attempts after a transient failure, at most [`MAX_RETRIES`] (0 when `None`).
     pub retries: Option<u32>,
@@ -112,7 +112,7 @@ pub struct Config {
     pub proxy: Option<ProxyOptions>,
     pub timeout: Duration,
     pub max_response_bytes: usize,
-    /// PEM texts of the certificates that replace the system's roots, if any.
+    /// PEM texts of the certificates that replace Node's default roots, if any.
     pub ca: Option<Vec<String>>,
     /// Further attempts after a transient failure (0: civic-sip-api's single attempt).
     pub retries: u32,

@@ -103,6 +103,17 @@ pub enum NetworkCause {
     Refused { host: String, port: u16 },
     /// The connection could not be made in time: `connect ETIMEDOUT <ip>:<port>`.
     ConnectTimedOut { host: String, port: u16 },
+    /// The connection could not even be tried, for a cause on this machine (file descriptors
+    /// exhausted, no local address or port left, a local firewall rule):
+    /// `connect EMFILE <ip>:<port> - Local (undefined:undefined)`, with the code Node (libuv)
+    /// gives the system error and the local address Node reports, `undefined:undefined` where
+    /// no socket could be made, the unbound `0.0.0.0:0` (`:::0`) where it could.
+    LocalConnect {
+        code: &'static str,
+        host: String,
+        port: u16,
+        local: &'static str,
+    },
     /// The peer reset the connection: `read ECONNRESET`.
     Reset,
     /// The connection closed before a whole response head came: `socket hang up`.
@@ -151,6 +162,12 @@ impl fmt::Display for NetworkCause {
             NetworkCause::ConnectTimedOut { host, port } => {
                 write!(f, "connect ETIMEDOUT {host}:{port}")
             }
+            NetworkCause::LocalConnect {
+                code,
+                host,
+                port,
+                local,
+            } => write!(f, "connect {code} {host}:{port} - Local ({local})"),
             NetworkCause::Reset => f.write_str("read ECONNRESET"),
             NetworkCause::HangUp => f.write_str("socket hang up"),
             NetworkCause::BodyCutShort => f.write_str("aborted"),
@@ -551,6 +568,15 @@ mod tests {
                     port: 443,
                 },
                 "connect ETIMEDOUT 127.0.0.1:443",
+            ),
+            (
+                NetworkCause::LocalConnect {
+                    code: "EMFILE",
+                    host: host(),
+                    port: 8080,
+                    local: "undefined:undefined",
+                },
+                "connect EMFILE 127.0.0.1:8080 - Local (undefined:undefined)",
             ),
             (NetworkCause::Reset, "read ECONNRESET"),
             (NetworkCause::HangUp, "socket hang up"),

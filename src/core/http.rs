@@ -56,24 +56,27 @@ impl std::fmt::Debug for Http {
 
 impl Http {
     /// Builds the client: the configured proxy, or else the proxy environment variables; the
-    /// given CA certificates (PEM) instead of the system's roots, or else the system's roots plus
-    /// `NODE_EXTRA_CA_CERTS`, as Node treats its own `ca` option and that variable.
+    /// given CA certificates (PEM) instead of `roots`, as Node's `ca` option replaces its
+    /// default roots. `roots` is what Node trusts by default in this process (index.js reads it
+    /// from Node); nothing is parsed from it until the first TLS handshake.
     ///
     /// Errors (`ErrorKind::InvalidConfig`): a `proxy.url` that is not an http(s) proxy URL
     /// (`Error: Invalid protocol: htp:`, civic-sip-api's words), a `ca` that is not PEM
-    /// certificates, a `NODE_EXTRA_CA_CERTS` file that cannot be read as such.
-    pub fn new(proxy: Option<&ProxyOptions>, ca: Option<&[String]>) -> Result<Http, Error> {
+    /// certificates.
+    pub fn new(
+        proxy: Option<&ProxyOptions>,
+        ca: Option<&[String]>,
+        roots: Arc<tls::Roots>,
+    ) -> Result<Http, Error> {
         let accept_any = proxy.is_some_and(|p| p.reject_unauthorized == Some(false));
         let trust = match (accept_any, ca) {
             (true, _) => Trust::Any,
             (false, Some(pems)) => Trust::Only(parse_ca(pems)?),
-            (false, None) => Trust::System(node_extra_ca_certs()?),
+            (false, None) => Trust::Default(roots),
         };
         let tls = tls::client_config(trust).map_err(|e| match e {
             SetupError::BadCa => invalid(CA_MESSAGE),
-            SetupError::System(why) => invalid(&format!(
-                "the system's trusted certificates could not be read: {why}"
-            )),
+            SetupError::Config(_) => Error::new(ErrorKind::Internal),
         })?;
         let route = Route::configured(proxy)?;
         Ok(Http {
@@ -325,23 +328,6 @@ fn pem_certificates(pem: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
     (!certs.is_empty()).then_some(certs)
 }
 
-/// The certificates of the file `NODE_EXTRA_CA_CERTS` names, which Node adds to its roots. A
-/// file that cannot be read as PEM certificates is refused: the variable must take effect.
-fn node_extra_ca_certs() -> Result<Vec<CertificateDer<'static>>, Error> {
-    let Some(path) = std::env::var_os("NODE_EXTRA_CA_CERTS").filter(|p| !p.is_empty()) else {
-        return Ok(Vec::new());
-    };
-    std::fs::read(&path)
-        .ok()
-        .and_then(|pem| pem_certificates(&pem))
-        .ok_or_else(|| {
-            invalid(&format!(
-                "NODE_EXTRA_CA_CERTS ({}) is not a readable file of PEM certificates",
-                path.to_string_lossy()
-            ))
-        })
-}
-
 fn invalid(message: &str) -> Error {
     Error::new(ErrorKind::InvalidConfig(message.to_owned()))
 }
@@ -385,11 +371,80 @@ fn connect_failure(failure: &Failure, url: &Url, reached: &Url) -> Error {
             Error::network(NetworkCause::TunnelFailed(Box::new(cause)), true)
         }
         F::Proxy(e) => e.clone(),
-        F::Connect(e, at) => {
-            network_failure(e, Stage::Connect, Some((at.ip().to_string(), at.port())))
-        }
+        F::Connect(e, at) => match local_failure(e, at) {
+            Some(cause) => Error::network(cause, false),
+            None => network_failure(e, Stage::Connect, Some((at.ip().to_string(), at.port()))),
+        },
         F::Io(e) => network_failure(e, Stage::Connect, address),
         F::Invalid => Error::network(NetworkCause::InvalidUri(ShownUrl::of(url.as_str())), false),
+    }
+}
+
+/// A connection that failed on this machine before anything was sent, in Node's words: libuv's
+/// code for the system error, and the local address Node's `net` puts after it for a failure
+/// `connect()` reported at once (`- Local (undefined:undefined)` where the socket could not even
+/// be made, as with descriptors exhausted; the unbound address where it could). `None` for
+/// the failures the network reports (refused, unreachable host, timed out), worded elsewhere.
+fn local_failure(e: &std::io::Error, at: &std::net::SocketAddr) -> Option<NetworkCause> {
+    let unbound = if at.is_ipv6() { ":::0" } else { "0.0.0.0:0" };
+    let (code, local) = match e.raw_os_error()? {
+        errno::EMFILE => ("EMFILE", "undefined:undefined"),
+        errno::ENFILE => ("ENFILE", "undefined:undefined"),
+        errno::ENOBUFS => ("ENOBUFS", "undefined:undefined"),
+        errno::EADDRNOTAVAIL => ("EADDRNOTAVAIL", unbound),
+        errno::EACCES => ("EACCES", unbound),
+        errno::EPERM => ("EPERM", unbound),
+        errno::ENETUNREACH => ("ENETUNREACH", unbound),
+        _ => return None,
+    };
+    Some(NetworkCause::LocalConnect {
+        code,
+        host: at.ip().to_string(),
+        port: at.port(),
+        local,
+    })
+}
+
+/// The system's numbers for the errors `local_failure` words (Windows' are Winsock's, which
+/// libuv maps to the same codes).
+mod errno {
+    #[cfg(target_vendor = "apple")]
+    pub use self::apple::*;
+    #[cfg(not(any(windows, target_vendor = "apple")))]
+    pub use self::linux::*;
+    #[cfg(windows)]
+    pub use self::windows::*;
+
+    #[cfg(not(any(windows, target_vendor = "apple")))]
+    mod linux {
+        pub const EPERM: i32 = 1;
+        pub const EACCES: i32 = 13;
+        pub const ENFILE: i32 = 23;
+        pub const EMFILE: i32 = 24;
+        pub const EADDRNOTAVAIL: i32 = 99;
+        pub const ENETUNREACH: i32 = 101;
+        pub const ENOBUFS: i32 = 105;
+    }
+    #[cfg(target_vendor = "apple")]
+    mod apple {
+        pub const EPERM: i32 = 1;
+        pub const EACCES: i32 = 13;
+        pub const ENFILE: i32 = 23;
+        pub const EMFILE: i32 = 24;
+        pub const EADDRNOTAVAIL: i32 = 49;
+        pub const ENETUNREACH: i32 = 51;
+        pub const ENOBUFS: i32 = 55;
+    }
+    #[cfg(windows)]
+    mod windows {
+        // No Winsock equivalent of EPERM or ENFILE: numbers no call returns.
+        pub const EPERM: i32 = -1;
+        pub const ENFILE: i32 = -2;
+        pub const EACCES: i32 = 10013;
+        pub const EMFILE: i32 = 10024;
+        pub const EADDRNOTAVAIL: i32 = 10049;
+        pub const ENETUNREACH: i32 = 10051;
+        pub const ENOBUFS: i32 = 10055;
     }
 }
 
@@ -490,6 +545,35 @@ mod tests {
     }
 
     #[test]
+    fn local_failures_of_connect_are_worded_as_nodes_net_words_them() {
+        let v4: std::net::SocketAddr = "127.0.0.1:443".parse().expect("address");
+        let v6: std::net::SocketAddr = "[::1]:8443".parse().expect("address");
+        let words = |errno: i32, at: &std::net::SocketAddr| {
+            local_failure(&std::io::Error::from_raw_os_error(errno), at).map(|c| c.to_string())
+        };
+        assert_eq!(
+            words(errno::EMFILE, &v4).as_deref(),
+            Some("connect EMFILE 127.0.0.1:443 - Local (undefined:undefined)")
+        );
+        assert_eq!(
+            words(errno::ENFILE, &v6).as_deref(),
+            Some("connect ENFILE ::1:8443 - Local (undefined:undefined)")
+        );
+        // A socket was made: Node reports its unbound local address.
+        assert_eq!(
+            words(errno::EADDRNOTAVAIL, &v4).as_deref(),
+            Some("connect EADDRNOTAVAIL 127.0.0.1:443 - Local (0.0.0.0:0)")
+        );
+        assert_eq!(
+            words(errno::ENETUNREACH, &v6).as_deref(),
+            Some("connect ENETUNREACH ::1:8443 - Local (:::0)")
+        );
+        // What the network answers is worded elsewhere (`connect ECONNREFUSED ...`).
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(local_failure(&refused, &v4), None);
+    }
+
+    #[test]
     fn the_ca_option_takes_pem_certificates_only() {
         let pem = include_str!("../../__test__/fixtures/tls/ca.pem");
         assert_eq!(parse_ca(&[pem.to_owned()]).map(|c| c.len()), Ok(1));
@@ -512,13 +596,17 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
 
+    fn no_roots() -> Arc<tls::Roots> {
+        Arc::new(tls::Roots::new(Vec::new()))
+    }
+
     /// A client that goes straight to the server (the environment's proxy variables unread).
     fn direct() -> Http {
         let options = ProxyOptions {
             url: None,
             reject_unauthorized: None,
         };
-        Http::new(Some(&options), None).expect("client")
+        Http::new(Some(&options), None, no_roots()).expect("client")
     }
 
     async fn listener() -> (TcpListener, u16) {
@@ -746,7 +834,7 @@ mod tests {
             url: Some(format!("http://127.0.0.1:{port}")),
             reject_unauthorized: None,
         };
-        let http = Http::new(Some(&options), None).expect("client");
+        let http = Http::new(Some(&options), None, no_roots()).expect("client");
         let error = http
             .post_auth_code(
                 "https://127.0.0.1:1/p",

@@ -7,10 +7,12 @@
 //! and leaves every other judgement to rustls's own verifiers.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error as TlsError, OtherError,
@@ -24,10 +26,147 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// A set of trusted roots: the certificates Node's own `https` trusts in this process (index.js
+/// reads them from Node, see trust.js), as PEM texts. They are parsed at the first TLS
+/// connection that needs them, once for every client that shares the set: a process whose
+/// exchanges are all plain HTTP never parses a certificate. A text that is not a certificate
+/// rustls can read is left out (trusting less never lets a connection through that Node would
+/// refuse).
+pub struct Roots {
+    pems: Vec<String>,
+    parsed: OnceLock<Parsed>,
+}
+
+struct Parsed {
+    /// `None` for a set with no usable root: every chain is then of an unknown issuer.
+    verifier: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    kept: usize,
+}
+
+/// How many sets of roots this process has parsed (for the tests of "once per set").
+static ROOT_SETS_PARSED: AtomicUsize = AtomicUsize::new(0);
+
+impl Roots {
+    pub fn new(pems: Vec<String>) -> Roots {
+        Roots {
+            pems,
+            parsed: OnceLock::new(),
+        }
+    }
+
+    /// The one `Roots` of this process for these PEM texts: the same set given again (by
+    /// another worker thread, or set back by `tls.setDefaultCACertificates()`) while some
+    /// client still holds it is the same value, parsed once and sharing one connection pool.
+    pub fn shared(pems: Vec<String>) -> Arc<Roots> {
+        static SETS: Mutex<Vec<Weak<Roots>>> = Mutex::new(Vec::new());
+        let mut sets = SETS.lock().unwrap_or_else(PoisonError::into_inner);
+        sets.retain(|set| set.strong_count() > 0);
+        if let Some(found) = sets
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|set| set.pems == pems)
+        {
+            return found;
+        }
+        let roots = Arc::new(Roots::new(pems));
+        sets.push(Arc::downgrade(&roots));
+        roots
+    }
+
+    /// How many sets of roots were parsed in this process so far.
+    pub fn sets_parsed() -> usize {
+        ROOT_SETS_PARSED.load(Ordering::Relaxed)
+    }
+
+    /// How many of the PEM texts are roots rustls can use; parses them if not yet done.
+    pub fn usable(&self) -> usize {
+        self.parsed().kept
+    }
+
+    fn parsed(&self) -> &Parsed {
+        self.parsed.get_or_init(|| {
+            ROOT_SETS_PARSED.fetch_add(1, Ordering::Relaxed);
+            let ders = self.pems.iter().flat_map(|pem| {
+                CertificateDer::pem_slice_iter(pem.as_bytes()).filter_map(Result::ok)
+            });
+            let mut store = RootCertStore::empty();
+            let (kept, _unusable) = store.add_parsable_certificates(ders);
+            let verifier = (kept > 0)
+                .then(|| {
+                    rustls::client::WebPkiServerVerifier::builder_with_provider(
+                        Arc::new(store),
+                        provider(),
+                    )
+                    .build()
+                    .ok()
+                })
+                .flatten();
+            Parsed { verifier, kept }
+        })
+    }
+}
+
+// By hand: a reader wants the size of the set, not hundreds of PEM texts.
+impl fmt::Debug for Roots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Roots")
+            .field("certificates", &self.pems.len())
+            .field("parsed", &self.parsed.get().is_some())
+            .finish()
+    }
+}
+
+impl ServerCertVerifier for Roots {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, TlsError> {
+        match &self.parsed().verifier {
+            Some(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Err(TlsError::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        }
+    }
+
+    // The signatures are checked by `NodeVerifier`, which holds this one.
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        let algorithms = &provider().signature_verification_algorithms;
+        verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        let algorithms = &provider().signature_verification_algorithms;
+        verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
 /// Which server certificates a client accepts.
 pub enum Trust {
-    /// The system's roots, plus these (Node's `NODE_EXTRA_CA_CERTS`).
-    System(Vec<CertificateDer<'static>>),
+    /// The roots Node trusts by default in this process (see [`Roots`]).
+    Default(Arc<Roots>),
     /// Only these (Node's `ca` option), which must be valid certificates.
     Only(Vec<CertificateDer<'static>>),
     /// Any certificate (`rejectUnauthorized: false`); the handshake signature is still checked.
@@ -39,11 +178,12 @@ pub enum Trust {
 pub enum SetupError {
     /// A `ca` entry is not a certificate rustls can read.
     BadCa,
-    /// The system's trust store could not be read.
-    System(String),
+    /// rustls refused the configuration (not seen with ring's provider).
+    Config(String),
 }
 
-/// A client configuration for HTTP/1.1 (no ALPN, as Node's `https` sends none).
+/// A client configuration for HTTP/1.1 (no ALPN, as Node's `https` sends none). Reads nothing
+/// and parses no default root: that waits for the first handshake (see [`Roots`]).
 pub fn client_config(trust: Trust) -> Result<ClientConfig, SetupError> {
     let provider = provider();
     let (inner, ca): (Option<Arc<dyn ServerCertVerifier>>, _) = match trust {
@@ -61,15 +201,7 @@ pub fn client_config(trust: Trust) -> Result<ClientConfig, SetupError> {
             .map_err(|_| SetupError::BadCa)?;
             (Some(verifier), ca)
         }
-        Trust::System(extra) => {
-            let verifier = if extra.is_empty() {
-                rustls_platform_verifier::Verifier::new(provider.clone())
-            } else {
-                rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
-            }
-            .map_err(|e| SetupError::System(e.to_string()))?;
-            (Some(Arc::new(verifier)), Vec::new())
-        }
+        Trust::Default(roots) => (Some(roots), Vec::new()),
     };
     let verifier = NodeVerifier {
         inner,
@@ -78,7 +210,7 @@ pub fn client_config(trust: Trust) -> Result<ClientConfig, SetupError> {
     };
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| SetupError::System(e.to_string()))?
+        .map_err(|e| SetupError::Config(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
@@ -364,6 +496,53 @@ mod tests {
             "Hostname/IP does not match certificate's altnames: IP: 127.0.0.2 is not in the \
              cert's list: 127.0.0.1"
         );
+    }
+
+    #[test]
+    fn roots_are_parsed_once_when_first_needed_and_unusable_texts_are_left_out() {
+        let ca = include_str!("../../__test__/fixtures/tls/ca.pem");
+        let roots = Roots::new(vec![
+            ca.to_owned(),
+            "junk".to_owned(),
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_owned(),
+        ]);
+        assert!(!format!("{roots:?}").contains("parsed: true"));
+        let before = Roots::sets_parsed();
+        assert_eq!(roots.usable(), 1);
+        assert_eq!(roots.usable(), 1);
+        assert!(Roots::sets_parsed() - before >= 1);
+        assert!(format!("{roots:?}").contains("parsed: true"));
+    }
+
+    #[test]
+    fn one_set_of_roots_is_one_value_while_it_is_held() {
+        let ca = include_str!("../../__test__/fixtures/tls/ca.pem").to_owned();
+        let a = Roots::shared(vec![ca.clone()]);
+        let b = Roots::shared(vec![ca.clone()]);
+        assert!(Arc::ptr_eq(&a, &b));
+        let other = Roots::shared(vec![ca.clone(), ca.clone()]);
+        assert!(!Arc::ptr_eq(&a, &other));
+    }
+
+    #[test]
+    fn an_empty_set_of_roots_trusts_no_server() {
+        let server = include_str!("../../__test__/fixtures/tls/server.pem");
+        let der = CertificateDer::from_pem_slice(server.as_bytes()).expect("a certificate");
+        let name = ServerName::try_from("127.0.0.1").expect("name");
+        let verdict =
+            Roots::new(Vec::new()).verify_server_cert(&der, &[], &name, &[], UnixTime::now());
+        assert!(matches!(
+            verdict,
+            Err(TlsError::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))
+        ));
+        // Where the server's issuer is among them, its certificate is accepted.
+        let ca = include_str!("../../__test__/fixtures/tls/ca.pem");
+        let roots = Roots::new(vec![ca.to_owned()]);
+        assert!(roots
+            .verify_server_cert(&der, &[], &name, &[], UnixTime::now())
+            .is_ok());
     }
 
     #[test]
