@@ -12,7 +12,7 @@ const dns = require('node:dns');
 const net = require('node:net');
 const tls = require('node:tls');
 const crypto = require('node:crypto');
-const { describeOptions } = require('./binding.js');
+const { describeOptions, redactUrl } = require('./binding.js');
 const { defaultTrust } = require('./trust.js');
 
 const NAMES = ['configuration', 'route', 'connection', 'tls', 'clock', 'credentials'];
@@ -26,10 +26,12 @@ const CLOCK_FAIL_S = 60;
 // ---- what may be shown ---------------------------------------------------------------------
 
 /**
- * A URL as the check shows it: never its userinfo, query or fragment (a password, a pre-signed
- * query). `{ origin: true }` gives scheme://host:port only, as proxies are shown.
+ * A URL as the check shows it: by the rule of every message of this package (`redactUrl`: no
+ * userinfo, query or fragment). `{ origin: true }` gives scheme://host:port only, as proxies are
+ * shown.
  */
 function shownUrl(text, { origin = false } = {}) {
+  if (!origin) return redactUrl(text);
   let url;
   try {
     url = new URL(text);
@@ -37,8 +39,7 @@ function shownUrl(text, { origin = false } = {}) {
     return '(not a URL)';
   }
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  if (origin) return `${url.protocol}//${url.hostname}:${port}`;
-  return `${url.protocol}//${url.host}${url.pathname}`;
+  return `${url.protocol}//${url.hostname}:${port}`;
 }
 
 /** Free text (an error message) with every secret it might hold taken out. */

@@ -80,7 +80,7 @@ test('aliased as civic-sip-api: an app written for civic-sip-api runs unchanged'
   const files = (d, prefix = '') => fs.readdirSync(d, { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? files(path.join(d, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
   assert.deepEqual(files(path.join(dir, 'node_modules', 'civic-sip-api')).sort(), [
-    'LICENSE', 'README.md', 'binding.d.ts', 'binding.js',
+    'LICENSE', 'README.md', 'binding.d.ts', 'binding.js', 'check.js', 'cli.js',
     'emulator/browser.js', 'emulator/browser/civic-modal.css', 'emulator/browser/civic.sip.js',
     'emulator/browser/consent.css', 'emulator/browser/consent.html', 'emulator/browser/consent.js',
     'emulator/checks.js', 'emulator/civic-crypto.js', 'emulator/cli.js', 'emulator/credentials.js',
