@@ -52,6 +52,12 @@ export interface NativeOptions {
   ca?: Array<string>
   /** Any JS number (checked in `into_options`). */
   retries?: number
+  /**
+   * `process.versions.node` and `process.versions.llhttp` of the running Node (Bun's and
+   * Deno's say which Node they follow): the messages are worded as that line words them.
+   */
+  nodeVersion?: string
+  llhttpVersion?: string
 }
 
 export interface NativeProxy {

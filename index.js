@@ -208,6 +208,10 @@ function nativeOptions(config) {
     maxResponseBytes: number(c.maxResponseBytes),
     ca: pems(c.ca),
     retries: number(c.retries),
+    // Node's words for a failure differ by line: the native side words its messages as this
+    // process's Node would (under Bun or Deno, the Node they follow).
+    nodeVersion: process.versions.node,
+    llhttpVersion: process.versions.llhttp,
   });
 }
 

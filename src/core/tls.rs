@@ -283,6 +283,19 @@ fn unknown_issuer_words(
     .to_owned()
 }
 
+/// Whether Node (from 23.11) follows this verify reason with its `--use-system-ca` hint:
+/// `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `DEPTH_ZERO_SELF_SIGNED_CERT` and
+/// `UNABLE_TO_GET_ISSUER_CERT` do; `SELF_SIGNED_CERT_IN_CHAIN` and
+/// `UNABLE_TO_GET_ISSUER_CERT_LOCALLY` do not (seen on Node 24.22.3 and 26.12.1).
+pub fn takes_system_ca_hint(reason: &str) -> bool {
+    matches!(
+        reason,
+        "unable to verify the first certificate"
+            | "self-signed certificate"
+            | "unable to get issuer certificate"
+    )
+}
+
 /// Whether a certificate names itself as its issuer (a self-signed root, or a lone leaf).
 fn self_issued(der: &CertificateDer<'_>) -> bool {
     webpki::EndEntityCert::try_from(der).is_ok_and(|c| c.subject() == c.issuer())
