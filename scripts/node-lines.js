@@ -34,6 +34,7 @@ const SUITES = [
   'diagnostics.test.js',
   'tls.test.js',
   'differential.test.js',
+  'load-errors.test.js',
 ];
 
 const PACKAGES = [
