@@ -165,6 +165,15 @@ function invalidArgument(message) {
 }
 
 /**
+ * Whether anything subscribes to the channel. TracingChannel's own `hasSubscribers` came after the
+ * class (Node 18.19 has the class without it): there, any of its five channels.
+ */
+function tracing(channel) {
+  if (typeof channel.hasSubscribers === 'boolean') return channel.hasSubscribers;
+  return ['start', 'end', 'asyncStart', 'asyncEnd', 'error'].some((name) => channel[name].hasSubscribers);
+}
+
+/**
  * `exchange()` published on the TracingChannel as `tracePromise` publishes (start and end around
  * the call, the stores of `start` entered for it, asyncStart and asyncEnd when it settles, error
  * before them on a rejection), but never with the user data: subscribers (APM agents) get the
@@ -313,7 +322,7 @@ class sip {
     const caller = {};
     Error.captureStackTrace(caller, sip.prototype.exchangeCode);
     const exchange = () => withCallerStack(this.#exchange(authCode, options), caller);
-    const result = exchangeChannel !== undefined && exchangeChannel.hasSubscribers
+    const result = exchangeChannel !== undefined && tracing(exchangeChannel)
       ? traced(exchange, { ...this.#trace })
       : exchange();
     if (typeof callback !== 'function') return result;
