@@ -53,11 +53,12 @@ export interface NativeOptions {
   /** Any JS number (checked in `into_options`). */
   retries?: number
   /**
-   * `process.versions.node` and `process.versions.llhttp` of the running Node (Bun's and
-   * Deno's say which Node they follow): the messages are worded as that line words them.
+   * `process.versions.node`, `.llhttp` and `.openssl` of the running Node (Bun's and Deno's
+   * say which Node they follow): the messages are worded as that line words them.
    */
   nodeVersion?: string
   llhttpVersion?: string
+  opensslVersion?: string
 }
 
 export interface NativeProxy {

@@ -261,6 +261,7 @@ function nativeOptions(config) {
     // process's Node would (under Bun or Deno, the Node they follow).
     nodeVersion: process.versions.node,
     llhttpVersion: process.versions.llhttp,
+    opensslVersion: process.versions.openssl,
   });
 }
 

@@ -686,6 +686,23 @@ test('closest wording: an https:// URL on a plain-HTTP port (Node prints OpenSSL
   assertNativeError(run.native.error, { message: `${PREFIX}Error: write EPROTO wrong version number`, code: CODES.NETWORK });
 });
 
+test('closest wording: a TLS alert from the server (Node prints OpenSSL\'s ids around the reason this line gives)', OPTS, async (t) => {
+  for (const [alert, reason] of [[40, 'alert handshake failure'], [48, 'tlsv1 alert unknown ca']]) {
+    const { port } = await socketServer(t, (socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => socket.end(Buffer.from([0x15, 3, 3, 0, 2, 2, alert])));
+    });
+    const run = await runBoth(emu.clientConfig({ api: `https://127.0.0.1:${port}/` }), emu.mintAuthCode(), { requests: [] });
+    assert.ok(!run.reference.ok && !run.native.ok);
+    t.diagnostic(`civic-sip-api ${show(run.reference)} | civic-sip-native ${show(run.native)}`);
+    const words = run.native.error.message.replace(`${PREFIX}Error: write EPROTO `, '');
+    assert.ok(words.endsWith(reason), words);
+    // OpenSSL's reason on this line, between its ids: `...:ssl3_read_bytes:<reason>:../deps/...`.
+    assert.ok(run.reference.error.message.includes(`:${words}:`), `${run.reference.error.message} | ${words}`);
+    assertNativeError(run.native.error, { message: `${PREFIX}Error: write EPROTO ${words}`, code: CODES.NETWORK });
+  }
+});
+
 // ------------------------------------------------------------------ processPayload called directly
 
 function clientsFor(config) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::json::json_string;
 pub use super::jwt::Rejected;
-use super::node_words::{NodeWords, SYSTEM_CA_HINT};
+use super::node_words::NodeWords;
 use super::tls;
 
 /// What every rejection of `exchangeCode` starts with, as in civic-sip-api.
@@ -170,13 +170,7 @@ impl NetworkCause {
             NetworkCause::Parse(ParseFailure::HeaderOverflow) => {
                 f.write_str("Parse Error: Header overflow")
             }
-            NetworkCause::Tls(reason) => {
-                f.write_str(reason)?;
-                if words.system_ca_hint() && tls::takes_system_ca_hint(reason) {
-                    f.write_str(SYSTEM_CA_HINT)?;
-                }
-                Ok(())
-            }
+            NetworkCause::Tls(reason) => f.write_str(&tls::reason_on(reason, words)),
             NetworkCause::TunnelRefused(status) => write!(f, "{TUNNEL}, statusCode={status}"),
             NetworkCause::TunnelFailed(cause) => {
                 write!(f, "{TUNNEL}, cause=")?;
@@ -633,8 +627,8 @@ mod tests {
 
     #[test]
     fn network_messages_are_worded_as_the_clients_node_line_words_them() {
-        let v18 = NodeWords::of(Some("18.20.8"), Some("6.1.1"));
-        let v24 = NodeWords::of(Some("24.22.3"), Some("9.4.4"));
+        let v18 = NodeWords::of(Some("18.20.8"), Some("6.1.1"), None);
+        let v24 = NodeWords::of(Some("24.22.3"), Some("9.4.4"), None);
         let message = |cause: NetworkCause, words| {
             Error::network(cause, true)
                 .via_exchange_code()

@@ -11,6 +11,8 @@ pub struct NodeWords {
     node: (u32, u32),
     /// `process.versions.llhttp` as (major, minor).
     llhttp: (u32, u32),
+    /// `process.versions.openssl` as (major, minor).
+    openssl: (u32, u32),
 }
 
 impl Default for NodeWords {
@@ -18,6 +20,7 @@ impl Default for NodeWords {
         NodeWords {
             node: (20, 20),
             llhttp: (9, 3),
+            openssl: (3, 0),
         }
     }
 }
@@ -31,14 +34,23 @@ fn major_minor(version: &str) -> Option<(u32, u32)> {
 }
 
 impl NodeWords {
-    /// The words of the Node whose `process.versions.node` and `process.versions.llhttp` these
-    /// are; a version absent or unreadable keeps the default's part.
-    pub fn of(node: Option<&str>, llhttp: Option<&str>) -> NodeWords {
+    /// The words of the Node whose `process.versions.node`, `.llhttp` and `.openssl` these are;
+    /// a version absent or unreadable keeps the default's part.
+    pub fn of(node: Option<&str>, llhttp: Option<&str>, openssl: Option<&str>) -> NodeWords {
         let default = NodeWords::default();
         NodeWords {
             node: node.and_then(major_minor).unwrap_or(default.node),
             llhttp: llhttp.and_then(major_minor).unwrap_or(default.llhttp),
+            openssl: openssl.and_then(major_minor).unwrap_or(default.openssl),
         }
+    }
+
+    /// OpenSSL's reason for a received alert of the SSL 3 set (handshake failure, bad certificate,
+    /// certificate expired, illegal parameter...) starts `ssl/tls alert` in the OpenSSL 3.5 of
+    /// Node 22.23, 24 and 26, `sslv3 alert` in the 3.0 of Node 18 and 20 (no Node line was
+    /// seen with the versions between).
+    pub fn ssl_tls_alerts(&self) -> bool {
+        self.openssl >= (3, 5)
     }
 
     /// Node 23.11 and later append a hint to three OpenSSL verify reasons
@@ -82,7 +94,7 @@ mod tests {
 
     #[test]
     fn each_line_gets_its_own_words() {
-        let node = |n, l| NodeWords::of(Some(n), Some(l));
+        let node = |n, l| NodeWords::of(Some(n), Some(l), None);
         let v18 = node("18.20.8", "6.1.1");
         let v20_0 = node("20.0.0", "8.1.0");
         let v23_10 = node("23.10.0", "9.2.1");
@@ -97,12 +109,20 @@ mod tests {
         assert_eq!(v18.invalid_status(), "Invalid response status");
         assert_eq!(v20_0.invalid_status(), "Invalid response status");
         assert_eq!(v23_10.invalid_status(), "Invalid status code");
+        assert!(!NodeWords::of(None, None, Some("3.0.19")).ssl_tls_alerts());
+        assert!(NodeWords::of(None, None, Some("3.5.9")).ssl_tls_alerts());
     }
 
     #[test]
     fn unreadable_versions_keep_the_default() {
-        assert_eq!(NodeWords::of(None, None), NodeWords::default());
-        assert_eq!(NodeWords::of(Some("x.y"), Some("")), NodeWords::default());
-        assert_eq!(NodeWords::of(Some("v24"), None).node, (24, 0));
+        assert_eq!(NodeWords::of(None, None, None), NodeWords::default());
+        let unreadable = NodeWords::of(Some("x.y"), Some(""), Some("three"));
+        assert_eq!(unreadable, NodeWords::default());
+        assert_eq!(NodeWords::of(Some("v24"), None, None).node, (24, 0));
+        // Node 18's OpenSSL is "3.0.16+quic" on some builds: the suffix is past the minor.
+        assert_eq!(
+            NodeWords::of(None, None, Some("3.0.16+quic")).openssl,
+            (3, 0)
+        );
     }
 }
