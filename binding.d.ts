@@ -94,6 +94,13 @@ export interface NativeOptions {
   ca?: Array<string>
   /** Any JS number (checked in `into_options`). */
   retries?: number
+  /**
+   * `process.versions.node`, `.llhttp` and `.openssl` of the running Node (Bun's and Deno's
+   * say which Node they follow): the messages are worded as that line words them.
+   */
+  nodeVersion?: string
+  llhttpVersion?: string
+  opensslVersion?: string
 }
 
 export interface NativeProxy {

@@ -30,6 +30,7 @@ const civic = require('./helpers/civic');
 const { newKeyPair, privateKeyFromHex } = civic;
 const { closedPort, startServer, tlsFixture } = require('./helpers/servers');
 const { httpServer, socketServer, outcome } = require('./helpers/support');
+const { verifyReason, NOT_HTTP, INVALID_STATUS } = require('./helpers/node-line');
 
 const PREFIX = 'Error exchanging code for data: ';
 const NOT_VERIFIED_TEXT = 'JWT Token containing encrypted data could not be verified';
@@ -631,7 +632,15 @@ test('same outcome: a reply that is not HTTP', OPTS, async (t) => {
     socket.on('error', () => {});
     socket.once('data', () => socket.end('SSH-2.0-OpenSSH_9.6\r\n'));
   });
-  await networkScenario(t, `http://127.0.0.1:${port}/`, { message: `${PREFIX}Error: Parse Error: Expected HTTP/, RTSP/ or ICE/`, code: CODES.NETWORK });
+  await networkScenario(t, `http://127.0.0.1:${port}/`, { message: `${PREFIX}Error: Parse Error: ${NOT_HTTP}`, code: CODES.NETWORK });
+});
+
+test('same outcome: a status line whose code is not a number', OPTS, async (t) => {
+  const { port } = await socketServer(t, (socket) => {
+    socket.on('error', () => {});
+    socket.once('data', () => socket.end('HTTP/1.1 abc OK\r\n\r\n'));
+  });
+  await networkScenario(t, `http://127.0.0.1:${port}/`, { message: `${PREFIX}Error: Parse Error: ${INVALID_STATUS}`, code: CODES.NETWORK });
 });
 
 const { TLS_KEY, TLS_CERT } = require('./helpers/servers');
@@ -644,7 +653,7 @@ for (const [name, tls, host, why] of [
 ]) {
   test(`same outcome: TLS, ${name}`, OPTS, async (t) => {
     const { port } = await httpServer(t, (req, res) => send(res, 200, '{}'), { tls });
-    await networkScenario(t, `https://${host}:${port}/`, { message: `${PREFIX}Error: ${why}`, code: CODES.NETWORK });
+    await networkScenario(t, `https://${host}:${port}/`, { message: `${PREFIX}Error: ${verifyReason(why)}`, code: CODES.NETWORK });
   });
 }
 
@@ -707,8 +716,25 @@ test('closest wording: an https:// URL on a plain-HTTP port (Node prints OpenSSL
   const run = await runBoth(emu.clientConfig({ api: fake.url.replace('http:', 'https:') }), emu.mintAuthCode(), fake);
   assert.ok(!run.reference.ok && !run.native.ok);
   t.diagnostic(`civic-sip-api ${show(run.reference)} | civic-sip-native ${show(run.native)}`);
-  assert.match(run.reference.error.message, /^Error exchanging code for data: Error: write EPROTO [0-9A-F]+:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:/);
+  assert.match(run.reference.error.message, /^Error exchanging code for data: Error: write EPROTO [0-9A-F]+:error:0A00010B:SSL routines:(ssl3_get_record|tls_validate_record_header):wrong version number:/);
   assertNativeError(run.native.error, { message: `${PREFIX}Error: write EPROTO wrong version number`, code: CODES.NETWORK });
+});
+
+test('closest wording: a TLS alert from the server (Node prints OpenSSL\'s ids around the reason this line gives)', OPTS, async (t) => {
+  for (const [alert, reason] of [[40, 'alert handshake failure'], [48, 'tlsv1 alert unknown ca']]) {
+    const { port } = await socketServer(t, (socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => socket.end(Buffer.from([0x15, 3, 3, 0, 2, 2, alert])));
+    });
+    const run = await runBoth(emu.clientConfig({ api: `https://127.0.0.1:${port}/` }), emu.mintAuthCode(), { requests: [] });
+    assert.ok(!run.reference.ok && !run.native.ok);
+    t.diagnostic(`civic-sip-api ${show(run.reference)} | civic-sip-native ${show(run.native)}`);
+    const words = run.native.error.message.replace(`${PREFIX}Error: write EPROTO `, '');
+    assert.ok(words.endsWith(reason), words);
+    // OpenSSL's reason on this line, between its ids: `...:ssl3_read_bytes:<reason>:../deps/...`.
+    assert.ok(run.reference.error.message.includes(`:${words}:`), `${run.reference.error.message} | ${words}`);
+    assertNativeError(run.native.error, { message: `${PREFIX}Error: write EPROTO ${words}`, code: CODES.NETWORK });
+  }
 });
 
 // ------------------------------------------------------------------ processPayload called directly

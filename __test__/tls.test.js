@@ -28,6 +28,7 @@ const {
 const {
   PREFIX, assertCivicError, rejectsWith, settle,
 } = require('./helpers/assertions');
+const { verifyReason } = require('./helpers/node-line');
 
 const OPTS = { timeout: 30000 };
 const { codes } = civicSip;
@@ -44,7 +45,7 @@ describe('TLS', () => {
     const fake = await fakeCivic(t, { tls: true });
     const client = civicSip.newClient(fake.clientConfig());
     await rejectsWith(client.exchangeCode('code'), {
-      message: `${PREFIX}Error: self-signed certificate`, code: codes.NETWORK,
+      message: `${PREFIX}Error: ${verifyReason('self-signed certificate')}`, code: codes.NETWORK,
     });
     assert.equal(fake.requests.length, 0);
     const lenient = civicSip.newClient(fake.clientConfig({ proxy: { rejectUnauthorized: false } }));
@@ -56,7 +57,7 @@ describe('TLS', () => {
     const server = await httpServer(t, civicHandler(fake), { tls: SERVER_TLS, readBody: false });
     const config = fake.clientConfig({ api: server.url });
     await rejectsWith(civicSip.newClient(config).exchangeCode('code'), {
-      message: `${PREFIX}Error: unable to verify the first certificate`, code: codes.NETWORK,
+      message: `${PREFIX}Error: ${verifyReason('unable to verify the first certificate')}`, code: codes.NETWORK,
     });
     for (const ca of [CA_PEM, Buffer.from(CA_PEM), [CA_PEM], [fs.readFileSync(path.join(TLS_DIR, 'server.pem')), Buffer.from(CA_PEM)]]) {
       assert.deepEqual(await civicSip.newClient({ ...config, ca }).exchangeCode('code'), { data: records(DEFAULT_USER_DATA), userId: 'over-tls' });
@@ -64,7 +65,7 @@ describe('TLS', () => {
     // `ca` replaces the roots, as Node's does: another CA alone does not vouch for this server.
     const selfSigned = require('./helpers/servers').TLS_CERT;
     await rejectsWith(civicSip.newClient({ ...config, ca: selfSigned }).exchangeCode('code'), {
-      message: `${PREFIX}Error: unable to verify the first certificate`, code: codes.NETWORK,
+      message: `${PREFIX}Error: ${verifyReason('unable to verify the first certificate')}`, code: codes.NETWORK,
     });
     const notDer = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
     for (const ca of ['not a certificate', '', [CA_PEM, 'junk'], notDer, [CA_PEM, notDer]]) {
@@ -83,7 +84,7 @@ describe('TLS', () => {
     assert.deepEqual(JSON.parse(trusted.stdout), { data: records(DEFAULT_USER_DATA), userId: 'over-tls' });
     const untrusted = await runNode(script);
     assert.deepEqual(JSON.parse(untrusted.stdout), {
-      message: `${PREFIX}Error: unable to verify the first certificate`, code: codes.NETWORK,
+      message: `${PREFIX}Error: ${verifyReason('unable to verify the first certificate')}`, code: codes.NETWORK,
     });
     // A file that cannot be read as PEM certificates is left out, as Node leaves it out (Node
     // warns about it when it starts): the private CA is then not trusted.
@@ -138,7 +139,8 @@ describe('TLS', () => {
       ['a self-signed CA:FALSE certificate, in ca', 'leaf', '127.0.0.1', selfSignedLeaf, 'ok'],
       ['a self-signed CA:FALSE certificate, not in ca', 'leaf', '127.0.0.1', CA_PEM, 'self-signed certificate'],
     ];
-    for (const [name, server, host, ca, expected] of cases) {
+    for (const [name, server, host, ca, reason] of cases) {
+      const expected = verifyReason(reason);
       const url = `https://${host}:${servers[server].port}/`;
       assert.equal(await nodeVerdict(url, ca), expected, `Node's https: ${name}`);
       const outcome = await settle(civicSip.newClient(fake.clientConfig({ api: url, ...(ca ? { ca } : {}) })).exchangeCode('code'));

@@ -8,7 +8,8 @@
 #           (__test__/workflows.test.js); from Debian, qemu-user, musl's dynamic linkers for x64 and
 #           arm64 (__test__/artifacts.test.js), shellcheck (used by actionlint), faketime
 #           (__test__/check.test.js's skewed local clock; skipped without it) and chromium
-#           (__test__/e2e.test.js, driven by playwright-core); and Debian's arm64 Node.js unpacked
+#           (__test__/e2e.test.js, driven by playwright-core); Node 18 to 26, Bun and Deno into
+#           target/runtimes/ (scripts/node-lines.js); and Debian's arm64 Node.js unpacked
 #           into target/arm64-node/ (not installed: an arm64 `nodejs` package would replace this
 #           machine's own Node) for __test__/qemu.test.js. Needs root (apt-get).
 # Idempotent: each tool is installed only when it is missing or not the pinned version.
@@ -23,6 +24,14 @@ node -e "process.exitCode = require('./scripts/build-platforms').missingTools().
 read -r -a rust_targets <<<"$(node -p "require('./scripts/build-platforms').missingTools().targets.join(' ')")"
 if [ "${#rust_targets[@]}" -gt 0 ]; then rustup target add "${rust_targets[@]}"; fi
 [ "${1:-}" = build ] && exit 0
+
+# Node lines and runtimes: the pinned Node builds from 18 to 26, Bun and Deno, from the npm
+# registry's packages that carry their binaries, unpacked into target/runtimes/ (the pins and the
+# suites run on each are in scripts/node-lines.js). Only what is missing is fetched.
+install_node_lines() {
+  node scripts/node-lines.js install
+}
+install_node_lines
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.2 --locked

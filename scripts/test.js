@@ -7,9 +7,11 @@
 //
 // `npm run test:all` (`node scripts/test.js --all`, what .ci/run runs): all of that, plus a short
 // run of the fuzz targets, the four Linux builds as published, and the suites that check them or
-// take long: artifacts, qemu, pack and soak. The tools those need (cargo-fuzz, zig and
-// cargo-zigbuild, the Rust targets, qemu-user, musl, Chromium, actionlint) are installed by
-// scripts/install-test-tools.sh, which .ci/run calls; this script installs none of them.
+// take long: artifacts, qemu, pack, soak and runtimes (Bun, Deno); then the suites that touch
+// Node on every Node line from 18 to 26 (scripts/node-lines.js). The tools those need
+// (cargo-fuzz, zig and cargo-zigbuild, the Rust targets, qemu-user, musl, Chromium, actionlint,
+// the Node builds, Bun and Deno) are installed by scripts/install-test-tools.sh, which .ci/run
+// calls; this script installs none of them.
 
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -19,13 +21,13 @@ const root = path.resolve(__dirname, '..');
 const all = process.argv.includes('--all');
 
 // The suites only test:all runs: they check the cross builds or take minutes each.
-const FULL_ONLY = new Set(['artifacts.test.js', 'qemu.test.js', 'pack.test.js', 'soak.test.js']);
+const FULL_ONLY = new Set(['artifacts.test.js', 'qemu.test.js', 'pack.test.js', 'soak.test.js', 'runtimes.test.js']);
 
 const started = Date.now();
-const run = (cmd, args) => {
+const run = (cmd, args, options = {}) => {
   const t0 = Date.now();
   console.log(`\n$ ${cmd} ${args.join(' ')}`);
-  execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  execFileSync(cmd, args, { cwd: root, stdio: 'inherit', ...options });
   console.log(`(${((Date.now() - t0) / 1000).toFixed(1)} s; ${((Date.now() - started) / 1000).toFixed(1)} s in all)`);
 };
 
@@ -46,6 +48,9 @@ try {
     .filter((f) => f.endsWith('.test.js') || f.endsWith('.test.mjs'))
     .filter((f) => all || !FULL_ONLY.has(f));
   run(process.execPath, ['--test', '--test-concurrency=1', ...suites.map((f) => path.join('__test__', f))]);
+  // The suites that touch Node, on every Node line (scripts/node-lines.js; Bun and Deno are in
+  // runtimes.test.js above).
+  if (all) require('./node-lines').runMatrix(run);
 } catch (error) {
   process.exitCode = error.status || 1;
 }

@@ -11,6 +11,7 @@ use napi_derive::napi;
 use crate::core::config;
 use crate::core::error::{code, Error as CoreError, ErrorKind, Rejected};
 use crate::core::json::json_string;
+use crate::core::node_words::NodeWords;
 use crate::core::reply::ReplyStatus;
 use crate::core::steps::{Observer, Steps};
 use crate::core::{Abort, ReplyOutcome};
@@ -40,6 +41,11 @@ pub struct NativeOptions {
     pub ca: Option<Vec<String>>,
     /// Any JS number (checked in `into_options`).
     pub retries: Option<f64>,
+    /// `process.versions.node`, `.llhttp` and `.openssl` of the running Node (Bun's and Deno's
+    /// say which Node they follow): the messages are worded as that line words them.
+    pub node_version: Option<String>,
+    pub llhttp_version: Option<String>,
+    pub openssl_version: Option<String>,
 }
 
 #[napi(object)]
@@ -72,6 +78,11 @@ impl NativeOptions {
             max_response_bytes: max_response_bytes.clone().unwrap_or_default(),
             ca: self.ca,
             retries: retries.clone().unwrap_or_default(),
+            words: NodeWords::of(
+                self.node_version.as_deref(),
+                self.llhttp_version.as_deref(),
+                self.openssl_version.as_deref(),
+            ),
         };
         let numbers = timeout.and(max_response_bytes).and(retries);
         match (config::missing_field(&options), numbers) {
@@ -1037,6 +1048,9 @@ mod tests {
             max_response_bytes: Some(f64::NAN),
             ca: None,
             retries: None,
+            node_version: None,
+            llhttp_version: None,
+            openssl_version: None,
         }
     }
 

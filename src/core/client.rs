@@ -128,7 +128,8 @@ impl Client {
             }
         };
         settled(observer, &outcome);
-        outcome.map_err(Error::via_exchange_code)
+        let words = self.config.words;
+        outcome.map_err(|e| e.via_exchange_code().in_words(words))
     }
 
     /// Fetches, verifies and decrypts a processed payload, within the configured timeout; each
@@ -142,7 +143,8 @@ impl Client {
             .within_timeout(|deadline| self.fetch(pending, deadline, observer))
             .await;
         settled(observer, &outcome);
-        outcome
+        let words = self.config.words;
+        outcome.map_err(|e| e.in_words(words))
     }
 
     async fn within_timeout<F: Future<Output = Result<UserData, Error>>>(

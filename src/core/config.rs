@@ -10,6 +10,7 @@ use super::cipher::AesKey;
 use super::error::{Error, ErrorKind};
 use super::es256::{SigningKey, VerifyingKey};
 use super::key_text;
+use super::node_words::NodeWords;
 use super::redact::{shown_proxy, shown_url, Redacted};
 
 /// Civic's production base URL; `aud` of the request token is this, trailing slash included.
@@ -55,6 +56,8 @@ pub struct Options {
     pub ca: Option<Vec<String>>,
     /// Further attempts after a transient failure, at most [`MAX_RETRIES`] (0 when `None`).
     pub retries: Option<u32>,
+    /// Whose words the messages use: the running Node's (the binding reads its versions).
+    pub words: NodeWords,
 }
 
 impl fmt::Debug for Options {
@@ -75,6 +78,7 @@ impl fmt::Debug for Options {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("ca", &self.ca.as_ref().map(Vec::len))
             .field("retries", &self.retries)
+            .field("words", &self.words)
             .finish()
     }
 }
@@ -116,6 +120,8 @@ pub struct Config {
     pub ca: Option<Vec<String>>,
     /// Further attempts after a transient failure (0: civic-sip-api's single attempt).
     pub retries: u32,
+    /// The Node line whose words the messages use.
+    pub words: NodeWords,
 }
 
 impl fmt::Debug for Config {
@@ -133,6 +139,7 @@ impl fmt::Debug for Config {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("ca", &self.ca.as_ref().map(Vec::len))
             .field("retries", &self.retries)
+            .field("words", &self.words)
             .finish()
     }
 }
@@ -202,6 +209,7 @@ impl Config {
             max_response_bytes,
             ca: options.ca,
             retries,
+            words: options.words,
         })
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use super::json::json_string;
 pub use super::jwt::Rejected;
+use super::node_words::NodeWords;
 use super::redact::ShownUrl;
+use super::tls;
 
 /// What every rejection of `exchangeCode` starts with, as in civic-sip-api.
 pub const EXCHANGE_PREFIX: &str = "Error exchanging code for data: ";
@@ -145,16 +147,24 @@ pub enum NetworkCause {
 /// How an answer failed to parse as HTTP, in llhttp's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParseFailure {
-    /// `Parse Error: Expected HTTP/, RTSP/ or ICE/`
+    /// `Parse Error: Expected HTTP/, RTSP/ or ICE/` (`Expected HTTP/` before llhttp 9.3)
     NotHttp,
-    /// `Parse Error: Invalid status code`
+    /// `Parse Error: Invalid status code` (`Invalid response status` before llhttp 9)
     Status,
     /// `Parse Error: Header overflow`
     HeaderOverflow,
 }
 
 impl fmt::Display for NetworkCause {
+    /// In the default line's words ([`NodeWords::default`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_in(f, NodeWords::default())
+    }
+}
+
+impl NetworkCause {
+    /// Node's words for this cause on the line `words` describes.
+    fn write_in(&self, f: &mut dyn fmt::Write, words: NodeWords) -> fmt::Result {
         const TUNNEL: &str = "tunneling socket could not be established";
         match self {
             NetworkCause::HostNotFound(host) => write!(f, "getaddrinfo ENOTFOUND {host}"),
@@ -172,17 +182,20 @@ impl fmt::Display for NetworkCause {
             NetworkCause::HangUp => f.write_str("socket hang up"),
             NetworkCause::BodyCutShort => f.write_str("aborted"),
             NetworkCause::Parse(ParseFailure::NotHttp) => {
-                f.write_str("Parse Error: Expected HTTP/, RTSP/ or ICE/")
+                write!(f, "Parse Error: {}", words.not_http())
             }
             NetworkCause::Parse(ParseFailure::Status) => {
-                f.write_str("Parse Error: Invalid status code")
+                write!(f, "Parse Error: {}", words.invalid_status())
             }
             NetworkCause::Parse(ParseFailure::HeaderOverflow) => {
                 f.write_str("Parse Error: Header overflow")
             }
-            NetworkCause::Tls(words) => f.write_str(words),
+            NetworkCause::Tls(reason) => f.write_str(&tls::reason_on(reason, words)),
             NetworkCause::TunnelRefused(status) => write!(f, "{TUNNEL}, statusCode={status}"),
-            NetworkCause::TunnelFailed(cause) => write!(f, "{TUNNEL}, cause={cause}"),
+            NetworkCause::TunnelFailed(cause) => {
+                write!(f, "{TUNNEL}, cause=")?;
+                cause.write_in(f, words)
+            }
             NetworkCause::TooManyRedirects(url) => {
                 write!(
                     f,
@@ -215,6 +228,8 @@ pub struct Error {
     /// Reached the caller through `exchangeCode`, whose messages all start with
     /// [`EXCHANGE_PREFIX`] (`processPayload`'s do not).
     via_exchange_code: bool,
+    /// The Node line whose words the message uses.
+    words: NodeWords,
 }
 
 impl Error {
@@ -223,6 +238,7 @@ impl Error {
             kind: Box::new(kind),
             stage: Stage::Exchange,
             via_exchange_code: false,
+            words: NodeWords::default(),
         }
     }
 
@@ -318,6 +334,12 @@ impl Error {
         self
     }
 
+    /// The message worded as the Node line `words` words it (the client's, from the binding).
+    pub(crate) fn in_words(mut self, words: NodeWords) -> Self {
+        self.words = words;
+        self
+    }
+
     /// The message with the `Invalid response body` JSON rendered by `render_json`, which turns
     /// the raw body text into what `JSON.stringify(JSON.parse(body) ?? body)` gives. The Node
     /// binding passes V8's own JSON so the text is byte-exact; `Display` uses serde_json.
@@ -347,7 +369,9 @@ impl Error {
                 if payload {
                     out.push_str("RequestError: ");
                 }
-                out.push_str(&format!("Error: {cause}"));
+                out.push_str("Error: ");
+                // Writing to a String cannot fail.
+                let _ = cause.write_in(&mut out, self.words);
             }
             ErrorKind::Timeout(d) => {
                 out.push_str(&format!(
@@ -649,6 +673,59 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn network_messages_are_worded_as_the_clients_node_line_words_them() {
+        let v18 = NodeWords::of(Some("18.20.8"), Some("6.1.1"), None);
+        let v24 = NodeWords::of(Some("24.22.3"), Some("9.4.4"), None);
+        let message = |cause: NetworkCause, words| {
+            Error::network(cause, true)
+                .via_exchange_code()
+                .in_words(words)
+                .to_string()
+        };
+        let hint =
+            "; if the root CA is installed locally, try running Node.js with --use-system-ca";
+        for reason in [
+            "self-signed certificate",
+            "unable to verify the first certificate",
+        ] {
+            let tls = || NetworkCause::Tls(reason.into());
+            assert_eq!(
+                message(tls(), v24),
+                format!("{EXCHANGE_PREFIX}Error: {reason}{hint}")
+            );
+            assert_eq!(
+                message(tls(), v18),
+                format!("{EXCHANGE_PREFIX}Error: {reason}")
+            );
+            let tunnel = NetworkCause::TunnelFailed(Box::new(tls()));
+            assert!(message(tunnel, v24).ends_with(&format!("cause={reason}{hint}")));
+        }
+        // Reasons Node 24 leaves without the hint.
+        for reason in [
+            "self-signed certificate in certificate chain",
+            "unable to get local issuer certificate",
+            "certificate has expired",
+        ] {
+            assert_eq!(
+                message(NetworkCause::Tls(reason.into()), v24),
+                format!("{EXCHANGE_PREFIX}Error: {reason}")
+            );
+        }
+        assert_eq!(
+            message(NetworkCause::Parse(ParseFailure::NotHttp), v18),
+            format!("{EXCHANGE_PREFIX}Error: Parse Error: Expected HTTP/")
+        );
+        assert_eq!(
+            message(NetworkCause::Parse(ParseFailure::Status), v18),
+            format!("{EXCHANGE_PREFIX}Error: Parse Error: Invalid response status")
+        );
+        assert_eq!(
+            message(NetworkCause::Parse(ParseFailure::NotHttp), v24),
+            format!("{EXCHANGE_PREFIX}Error: Parse Error: Expected HTTP/, RTSP/ or ICE/")
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod http;
 pub mod json;
 pub mod jwt;
 pub mod key_text;
+pub mod node_words;
 pub mod priority;
 pub mod proxy;
 pub mod redact;

@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
+use super::node_words::{NodeWords, SYSTEM_CA_HINT};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
@@ -240,9 +241,7 @@ pub fn node_words(e: &TlsError) -> Option<String> {
         // What a reply that is not TLS (a plain-HTTP server) gives; OpenSSL's reason is "wrong
         // version number" (Node prefixes OpenSSL's thread and error ids, which vary).
         TlsError::InvalidMessage(_) => Some("write EPROTO wrong version number".to_owned()),
-        TlsError::AlertReceived(alert) => {
-            Some(format!("write EPROTO tlsv1 alert {}", alert_words(*alert)))
-        }
+        TlsError::AlertReceived(alert) => Some(format!("write EPROTO {}", alert_words(*alert))),
         TlsError::PeerIncompatible(_) | TlsError::PeerMisbehaved(_) => {
             Some("write EPROTO sslv3 alert handshake failure".to_owned())
         }
@@ -251,21 +250,38 @@ pub fn node_words(e: &TlsError) -> Option<String> {
     }
 }
 
+/// OpenSSL 3.0's reason for a received alert (Node 18 and 20): the SSL 3 alerts are `sslv3
+/// alert ...`, the later ones `tlsv1 alert ...` (see [`reason_on`] for OpenSSL 3.5's).
 fn alert_words(alert: rustls::AlertDescription) -> &'static str {
     use rustls::AlertDescription as A;
     match alert {
-        A::HandshakeFailure => "handshake failure",
-        A::ProtocolVersion => "protocol version",
-        A::UnknownCA => "unknown ca",
-        A::BadCertificate => "bad certificate",
-        A::CertificateExpired => "certificate expired",
-        A::AccessDenied => "access denied",
-        A::InternalError => "internal error",
-        A::UnrecognisedName => "unrecognized name",
-        A::DecodeError => "decode error",
-        A::IllegalParameter => "illegal parameter",
-        _ => "alert",
+        A::HandshakeFailure => "sslv3 alert handshake failure",
+        A::BadCertificate => "sslv3 alert bad certificate",
+        A::CertificateExpired => "sslv3 alert certificate expired",
+        A::CertificateUnknown => "sslv3 alert certificate unknown",
+        A::IllegalParameter => "sslv3 alert illegal parameter",
+        A::ProtocolVersion => "tlsv1 alert protocol version",
+        A::UnknownCA => "tlsv1 alert unknown ca",
+        A::AccessDenied => "tlsv1 alert access denied",
+        A::InternalError => "tlsv1 alert internal error",
+        A::DecodeError => "tlsv1 alert decode error",
+        A::UnrecognisedName => "tlsv1 unrecognized name",
+        _ => "tlsv1 alert alert",
     }
+}
+
+/// A TLS reason from [`node_words`] as the Node line `words` describes gives it: OpenSSL 3.5
+/// calls the SSL 3 alerts `ssl/tls alert ...`, and Node 23.11+ adds its `--use-system-ca` hint
+/// after the reasons [`takes_system_ca_hint`] names.
+pub fn reason_on(reason: &str, words: NodeWords) -> String {
+    let mut out = match reason.strip_prefix("write EPROTO sslv3 alert ") {
+        Some(alert) if words.ssl_tls_alerts() => format!("write EPROTO ssl/tls alert {alert}"),
+        _ => reason.to_owned(),
+    };
+    if words.system_ca_hint() && takes_system_ca_hint(reason) {
+        out.push_str(SYSTEM_CA_HINT);
+    }
+    out
 }
 
 #[derive(Debug)]
@@ -415,6 +431,19 @@ fn unknown_issuer_words(
     .to_owned()
 }
 
+/// Whether Node (from 23.11) follows this verify reason with its `--use-system-ca` hint:
+/// `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `DEPTH_ZERO_SELF_SIGNED_CERT` and
+/// `UNABLE_TO_GET_ISSUER_CERT` do; `SELF_SIGNED_CERT_IN_CHAIN` and
+/// `UNABLE_TO_GET_ISSUER_CERT_LOCALLY` do not (seen on Node 24.22.3 and 26.12.1).
+pub fn takes_system_ca_hint(reason: &str) -> bool {
+    matches!(
+        reason,
+        "unable to verify the first certificate"
+            | "self-signed certificate"
+            | "unable to get issuer certificate"
+    )
+}
+
 /// Whether a certificate names itself as its issuer (a self-signed root, or a lone leaf).
 fn self_issued(der: &CertificateDer<'_>) -> bool {
     webpki::EndEntityCert::try_from(der).is_ok_and(|c| c.subject() == c.issuer())
@@ -543,6 +572,35 @@ mod tests {
         assert!(roots
             .verify_server_cert(&der, &[], &name, &[], UnixTime::now())
             .is_ok());
+    }
+
+    #[test]
+    fn alerts_are_worded_as_each_lines_openssl_words_them() {
+        let alert = |a| node_words(&TlsError::AlertReceived(a)).expect("words");
+        let v20 = NodeWords::of(Some("20.20.2"), None, Some("3.0.19"));
+        let v24 = NodeWords::of(Some("24.22.3"), None, Some("3.5.9"));
+        let failure = alert(rustls::AlertDescription::HandshakeFailure);
+        assert_eq!(
+            reason_on(&failure, v20),
+            "write EPROTO sslv3 alert handshake failure"
+        );
+        assert_eq!(
+            reason_on(&failure, v24),
+            "write EPROTO ssl/tls alert handshake failure"
+        );
+        let unknown_ca = alert(rustls::AlertDescription::UnknownCA);
+        assert_eq!(
+            reason_on(&unknown_ca, v24),
+            "write EPROTO tlsv1 alert unknown ca"
+        );
+        assert_eq!(
+            reason_on("self-signed certificate", v24),
+            format!("self-signed certificate{SYSTEM_CA_HINT}")
+        );
+        assert_eq!(
+            reason_on("self-signed certificate", v20),
+            "self-signed certificate"
+        );
     }
 
     #[test]
