@@ -176,6 +176,18 @@ function fromGetCACertificates(current) {
     complete = store.complete;
     sources.splice(sources.includes('system') ? 1 : 0, 0, 'openssl');
   }
+  // Node's https read NODE_EXTRA_CA_CERTS when it started, but its 'default' list leaves the
+  // extra certificates out once an app has deleted the variable (22.23, 24): they are added here,
+  // as Node read them, or from the file captured at load.
+  if (extra.length > 0 && !within(extra)) {
+    certificates.push(...extra);
+    sources.push('NODE_EXTRA_CA_CERTS');
+  } else if (extra.length === 0 && ENV.NODE_EXTRA_CA_CERTS) {
+    const file = extraCertificates();
+    certificates.push(...file.certificates);
+    if (file.certificates.length > 0) sources.push('NODE_EXTRA_CA_CERTS');
+    complete = complete && file.complete;
+  }
   const builtIn = builtInCaFile();
   certificates.push(...builtIn.certificates);
   return { certificates, sources, complete: complete && builtIn.complete };
