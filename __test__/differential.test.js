@@ -199,7 +199,7 @@ function assertSameRequests({ referenceRequests, nativeRequests }, urls) {
     if (ref.method !== 'POST') continue;
     for (const h of ['content-type', 'accept']) assert.equal(nat.headers[h], ref.headers[h], h);
     assert.match(nat.headers.authorization, /^Civic [\w-]+\.[\w-]+\.[\w-]+\.[A-Za-z0-9+/]+=*$/);
-    // Same JSON; civic-sip-native sends the keys sorted (see PROTOCOL.md step 4), so not the same bytes.
+    // Same JSON; civic-sip-native sends the keys sorted (see docs/protocol.md, "The POST"), so not the same bytes.
     assert.deepEqual(JSON.parse(nat.body), JSON.parse(ref.body));
     // The same request token, but for its random jti and its times.
     const claims = (r) => {
@@ -920,7 +920,7 @@ test('documented difference: a response token without exp', OPTS, async () => {
 });
 
 test('documented difference: clear text that is not JSON', OPTS, async () => {
-  // PROTOCOL.md "Known weaknesses": civic-sip-api resolves with `data: undefined`.
+  // civic-sip-api resolves with `data: undefined`.
   const cases = [
     ['unencrypted, not JSON', reply({ data: responseToken({ encrypted: false, clearText: 'not json' }), userId: 'u', encrypted: false })],
     ['encrypted: 0 but the data is ciphertext', reply({ data: responseToken(), userId: 'u', encrypted: 0 })],

@@ -47,7 +47,7 @@ describe('HTTP status errors', () => {
     assert.equal(emu.requests.length, STATUS_FAULTS.length);
   });
 
-  test('PROTOCOL.md example: 401 with Civic\'s body', OPTS, async (t) => {
+  test('docs/protocol.md example: 401 with Civic\'s body', OPTS, async (t) => {
     const emu = await emulator(t);
     emu.fault('unauthorized');
     await rejectsWith(civicSip.newClient(emu.clientConfig()).exchangeCode(emu.mintAuthCode()), {

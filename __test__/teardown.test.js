@@ -1,7 +1,7 @@
 'use strict';
 
-// The hand-off of finished exchanges to their JS thread (src/binding: a queue, and a libuv async
-// handle of the addon's own on Linux, else a threadsafe function) while that thread's environment
+// The hand-off of finished exchanges to their JS thread (src/binding: a queue, and one
+// threadsafe function per JS thread) while that thread's environment
 // goes away: the process exiting, or a worker thread terminated, with replies arriving. Nothing
 // may crash, abort on an open handle, or keep the loop alive once nothing is in flight.
 //

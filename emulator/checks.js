@@ -105,7 +105,8 @@ function checkAuthorization(req, bodyText, parsedBody, bodyParsed, { app, appKey
       `unknown app: the request token's iss is ${JSON.stringify(claims.iss)} and sub ${JSON.stringify(claims.sub)}; this emulator serves the app ${JSON.stringify(appId)} (is appId the emulator's?)`,
       { expected: appId, received: claims.iss === appId ? claims.sub : claims.iss });
   }
-  const auds = [url, `http://${req.headers.host}/`].filter((a, i, all) => all.indexOf(a) === i);
+  const scheme = req.socket.encrypted ? 'https' : 'http';
+  const auds = [url, `${scheme}://${req.headers.host}/`].filter((a, i, all) => all.indexOf(a) === i);
   if (typeof claims.aud !== 'string' || !auds.includes(claims.aud)) {
     return refusal(401, 'aud',
       `the request token's aud is ${JSON.stringify(claims.aud)}; expected ${auds.map((a) => JSON.stringify(a)).join(' or ')} (is the client's api the emulator's URL?)`,

@@ -2,7 +2,7 @@
 
 /**
  * Civic's cryptography, both sides of the exchange, with node:crypto only: written from the
- * protocol (PROTOCOL.md, "One exchange"), for the emulator and for tests that play Civic or the
+ * protocol (docs/protocol.md), for the emulator and for tests that play Civic or the
  * partner without the package.
  *
  *   const civicCrypto = require('./civic-crypto');   // emulator/, or '../../emulator/civic-crypto' from a test

@@ -53,6 +53,12 @@ export interface EmulatorOptions {
   recordRequests?: boolean;
   /** Milliseconds an idle keep-alive connection is kept (Node's default: 5000). */
   keepAliveTimeout?: number;
+  /**
+   * Serve HTTPS with this key and certificate (PEM), as Civic does: `url` is then `https://...`.
+   * Default: plain HTTP. Clients trust the certificate's issuer as in production, e.g. through
+   * `NODE_EXTRA_CA_CERTS`.
+   */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 export type StatusFault =

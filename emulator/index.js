@@ -2,7 +2,7 @@
 
 /**
  * A local stand-in for Civic's hosted SIP service (the server side of the
- * auth-code exchange), written from the wire protocol in PROTOCOL.md.
+ * auth-code exchange), written from the wire protocol in docs/protocol.md.
  *
  * Node built-ins only. Used by the test suites to drive both the reference
  * client (civic-sip-api) and civic-sip-native against the same server, and to
@@ -86,7 +86,7 @@ async function startEmulator(options = {}) {
     userId: ctx.profileUserId,
     mint: ctx.mintAuthCode,
   });
-  ctx.life = serverLifecycle({ keepAliveTimeout: options.keepAliveTimeout, onRequest: (req, res) => handleRequest(ctx, req, res) });
+  ctx.life = serverLifecycle({ keepAliveTimeout: options.keepAliveTimeout, tls: options.tls, onRequest: (req, res) => handleRequest(ctx, req, res) });
   const { port: actualPort, url } = await ctx.life.listen(port, host);
   ctx.url = url;
 

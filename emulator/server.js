@@ -1,11 +1,11 @@
 'use strict';
 
 /**
- * The emulator's server lifecycle: a node:http server that tracks its connections, timers that
- * die with it, and a close that ends everything at once.
+ * The emulator's server lifecycle: a node:http server (node:https with `tls: { key, cert }`) that
+ * tracks its connections, timers that die with it, and a close that ends everything at once.
  *
- *   const life = serverLifecycle({ keepAliveTimeout, onRequest: (req, res) => ... });
- *   const { port, url } = await life.listen(port, host);  // url: 'http://<host>:<port>/' (IPv6 in brackets)
+ *   const life = serverLifecycle({ keepAliveTimeout, tls, onRequest: (req, res) => ... });
+ *   const { port, url } = await life.listen(port, host);  // url: 'http(s)://<host>:<port>/' (IPv6 in brackets)
  *   life.closed        true once close() was called: requests still arriving are dropped
  *   life.sleep(ms)     a Promise that resolves after ms; its timer is cleared by close()
  *   life.close()       Promise: stops listening, clears the timers, destroys every connection
@@ -13,14 +13,15 @@
  */
 
 const http = require('node:http');
+const https = require('node:https');
 
-function serverLifecycle({ keepAliveTimeout, onRequest }) {
+function serverLifecycle({ keepAliveTimeout, tls, onRequest }) {
   const sockets = new Set();
   const timers = new Set();
   let closed = false;
   let closePromise = null;
 
-  const server = http.createServer();
+  const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }) : http.createServer();
   // Node's default (5 s) drops idle keep-alive connections; a client whose event loop is stalled
   // for longer then writes into a closed socket. Long runs (benchmarks) raise it.
   if (keepAliveTimeout !== undefined) server.keepAliveTimeout = keepAliveTimeout;
@@ -46,7 +47,7 @@ function serverLifecycle({ keepAliveTimeout, onRequest }) {
       });
       const actualPort = server.address().port;
       const urlHost = host.includes(':') ? `[${host}]` : host;
-      return { port: actualPort, url: `http://${urlHost}:${actualPort}/` };
+      return { port: actualPort, url: `${tls ? 'https' : 'http'}://${urlHost}:${actualPort}/` };
     },
 
     sleep(ms) {

@@ -2,7 +2,7 @@
 
 /**
  * Civic's side of the protocol for the tests: keys, tokens and replies as Civic makes them (the
- * cryptography is emulator/civic-crypto.js, written from /work/shared/PROTOCOL.md, independently
+ * cryptography is emulator/civic-crypto.js, written from docs/protocol.md, independently
  * of the package), plus a "fake Civic" server that answers exchanges with replies the tests build
  * (no request checking: that is the emulator's job).
  *
@@ -34,7 +34,7 @@
  *     (its `api` is module-level), verifying response tokens with config.civicPublicKey; the
  *     options civic-sip-api does not have (civicPublicKey, timeout) are left out.
  *   signedExchange(emu, authCode, { app = emu.app, api = emu.url, path = 'prod/scopeRequest/authCode' })
- *     -> Promise<{ status, headers, body }>: the exchange POST built from PROTOCOL.md and sent
+ *     -> Promise<{ status, headers, body }>: the exchange POST built from docs/protocol.md and sent
  *     with http.request. Use it to get a real reply body for `processPayload`.
  *
  * Fake Civic server

@@ -17,9 +17,6 @@ use crate::core::steps::{Observer, Steps};
 use crate::core::{Abort, ReplyOutcome};
 use crate::core::{Client, Options, ProxyOptions, UserData};
 
-#[cfg(target_os = "linux")]
-mod uv;
-
 /// The options as index.js normalises them: falsy values are absent, the rest strings.
 #[napi(object)]
 pub struct NativeOptions {
@@ -159,6 +156,24 @@ impl ToNapiValue for ErrorCodes {
 #[cfg_attr(test, allow(dead_code))]
 pub fn redact_url(url: String) -> String {
     crate::core::redact::shown_url(&url)
+}
+
+/// Every `error.reason` of `ERR_CIVIC_VERIFICATION` (`['signature', 'expired', ...]`), from
+/// `Rejected::EVERY_KIND`: what the tests check `index.d.ts`'s `VerificationReason` against.
+#[napi(js_name = "VERIFICATION_REASONS", skip_typescript)]
+#[cfg_attr(test, allow(dead_code))]
+pub const VERIFICATION_REASONS: VerificationReasons = VerificationReasons;
+
+/// The value of [`VERIFICATION_REASONS`]: an array built when the module loads.
+#[cfg_attr(test, allow(dead_code))]
+pub struct VerificationReasons;
+
+impl ToNapiValue for VerificationReasons {
+    unsafe fn to_napi_value(env: sys::napi_env, _: Self) -> Result<sys::napi_value> {
+        let names: Vec<&str> = Rejected::EVERY_KIND.iter().map(Rejected::as_str).collect();
+        // SAFETY: called by napi-rs with the module's env, on the JS thread.
+        unsafe { Vec::to_napi_value(env, names) }
+    }
 }
 
 /// What index.js ties an `AbortSignal` to: `abort()` stops the exchanges it was given to.
@@ -381,11 +396,10 @@ fn js_type_name(t: ValueType) -> &'static str {
 }
 
 /// Runs an exchange on the tokio runtime and settles its promise on the JS thread. Every exchange
-/// of a JS thread reports through that thread's one waker ([`settler`]: a libuv async handle, or
-/// a threadsafe function) instead of a threadsafe function made per call (napi-rs's
-/// `spawn_future_with_callback`): no libuv handle, async resource and cleanup hook set up and torn
-/// down per exchange, no second wake-up of the loop to release it, and replies that arrive
-/// together are settled in one wake-up. A panic in the work, or the work being dropped, still
+/// of a JS thread reports through that thread's one threadsafe function ([`settler`]) instead of
+/// one made per call (napi-rs's `spawn_future_with_callback`): no libuv handle, async resource and
+/// cleanup hook set up and torn down per exchange, no second wake-up of the loop to release it,
+/// and replies that arrive together are settled in one wake-up. A panic in the work, or the work being dropped, still
 /// settles the promise (see [`Pending`]).
 ///
 /// With a `steps` array, the work gets a collector and its lines land in the array just before
@@ -427,8 +441,8 @@ where
 }
 
 thread_local! {
-    /// This JS thread's settler, once made, and its waker: the JS thread, which alone closes
-    /// it, uses its own copy without taking the settler's locks.
+    /// This JS thread's settler, once made, and its threadsafe function: the JS thread, which
+    /// alone closes it, uses its own copy without taking the settler's locks.
     static SETTLER: std::cell::RefCell<Option<(Settler, Waker)>> =
         const { std::cell::RefCell::new(None) };
     /// Exchanges of this JS thread not yet settled: the settler keeps the event loop alive
@@ -441,12 +455,11 @@ thread_local! {
 /// ([`deliver_queue`]): the JS thread is woken once per batch, not once per exchange (see
 /// [`Settler::finish`]).
 ///
-/// Node frees the waker when its environment is torn down (a worker thread ending, the process
-/// exiting) even if calls may still come, so it is taken out, under its lock, by an environment
-/// cleanup hook that runs before Node frees it (a threadsafe function's hook runs before Node's
-/// own, as hooks run in reverse order of registration; an async handle's is the hook that closes
-/// it); an exchange finishing after that finds `None` and drops its outcome, as its promise is
-/// gone too.
+/// Node frees the threadsafe function when its environment is torn down (a worker thread ending,
+/// the process exiting) even if calls may still come, so it is taken out, under its lock, by an
+/// environment cleanup hook that runs before Node frees it (ours runs before Node's own, as hooks
+/// run in reverse order of registration); an exchange finishing after that finds `None` and drops
+/// its outcome, as its promise is gone too.
 #[derive(Clone)]
 struct Settler(Arc<Shared>);
 
@@ -466,37 +479,27 @@ struct Queue {
     woken: bool,
 }
 
-/// How the exchanges wake their JS thread: a libuv async handle where the host exports libuv
-/// (Linux; see `uv.rs` for why), else Node's threadsafe function.
+/// How the exchanges wake their JS thread: Node's threadsafe function, called once per batch.
 #[derive(Clone, Copy)]
-enum Waker {
-    Tsfn(sys::napi_threadsafe_function),
-    #[cfg(target_os = "linux")]
-    Uv(*mut uv::Async),
-}
+struct Waker(sys::napi_threadsafe_function);
 
-// SAFETY: both may be woken from any thread while Node has not closed them, which the mutex
-// around them guarantees; the rest is done on the JS thread.
+// SAFETY: it may be called from any thread while Node has not closed it, which the mutex around
+// it guarantees; the rest is done on the JS thread.
 unsafe impl Send for Waker {}
 
 impl Waker {
-    /// Wakes the JS thread; `false` once Node is closing the waker.
+    /// Wakes the JS thread; `false` once Node is closing the threadsafe function.
     ///
     /// # Safety
     /// Open: called under the lock that closing it takes.
     unsafe fn wake(self) -> bool {
-        match self {
-            // SAFETY: open, so Node has not freed it; callable from any thread.
-            Waker::Tsfn(tsfn) => unsafe {
-                sys::napi_call_threadsafe_function(
-                    tsfn,
-                    std::ptr::null_mut(),
-                    sys::ThreadsafeFunctionCallMode::nonblocking,
-                ) == sys::Status::napi_ok
-            },
-            // SAFETY: as the caller guarantees.
-            #[cfg(target_os = "linux")]
-            Waker::Uv(state) => unsafe { uv::send(state) },
+        // SAFETY: open, so Node has not freed it; callable from any thread.
+        unsafe {
+            sys::napi_call_threadsafe_function(
+                self.0,
+                std::ptr::null_mut(),
+                sys::ThreadsafeFunctionCallMode::nonblocking,
+            ) == sys::Status::napi_ok
         }
     }
 
@@ -507,15 +510,10 @@ impl Waker {
     unsafe fn keep_alive(self, env: sys::napi_env, keep: bool) {
         // SAFETY: as the caller guarantees.
         unsafe {
-            match self {
-                Waker::Tsfn(tsfn) if keep => {
-                    sys::napi_ref_threadsafe_function(env, tsfn);
-                }
-                Waker::Tsfn(tsfn) => {
-                    sys::napi_unref_threadsafe_function(env, tsfn);
-                }
-                #[cfg(target_os = "linux")]
-                Waker::Uv(state) => uv::keep_alive(state, keep),
+            if keep {
+                sys::napi_ref_threadsafe_function(env, self.0);
+            } else {
+                sys::napi_unref_threadsafe_function(env, self.0);
             }
         }
     }
@@ -570,15 +568,7 @@ fn settler(env: &Env) -> Result<Settler> {
         waker: std::sync::Mutex::new(None),
         queue: std::sync::Mutex::default(),
     });
-    #[cfg(target_os = "linux")]
-    // SAFETY: on the JS thread of `env`.
-    let waker = unsafe { uv::open(env.raw(), &shared) }.map(Waker::Uv);
-    #[cfg(not(target_os = "linux"))]
-    let waker = None;
-    let waker = match waker {
-        Some(waker) => waker,
-        None => threadsafe_function(env, &shared)?,
-    };
+    let waker = threadsafe_function(env, &shared)?;
     *locked(&shared.waker) = Some(waker);
     let settler = Settler(shared);
     SETTLER.with(|s| *s.borrow_mut() = Some((settler.clone(), waker)));
@@ -620,7 +610,7 @@ fn threadsafe_function(env: &Env, shared: &Arc<Shared>) -> Result<Waker> {
     check_status!(unsafe {
         sys::napi_add_env_cleanup_hook(env.raw(), Some(close_settler), hook as *mut _)
     })?;
-    Ok(Waker::Tsfn(tsfn))
+    Ok(Waker(tsfn))
 }
 
 /// The environment is being torn down: no exchange may call the threadsafe function from now on.
@@ -762,7 +752,7 @@ fn settle_one(env: Env, completion: Completion) {
         log,
     } = completion;
     let settled = std::cell::Cell::new(false);
-    // Never unwind into Node (this runs inside a libuv or threadsafe-function callback); a panic
+    // Never unwind into Node (this runs inside a threadsafe-function callback); a panic
     // leaves `settled` false, as a failure does.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if let Some((lines, reference)) = log {

@@ -104,12 +104,6 @@ impl Client {
         *lock(&self.default_roots) = roots;
     }
 
-    /// Exchanges an auth code for the user data, within the configured timeout.
-    pub async fn exchange_code(&self, auth_code: &str) -> Result<UserData, Error> {
-        self.exchange_code_with_abort(auth_code, &Abort::default(), Observer::OFF)
-            .await
-    }
-
     /// Exchanges an auth code for the user data, within the configured timeout, unless `abort`
     /// fires first; each step, with its time, goes to `observer` (see [`crate::core::steps`]).
     pub async fn exchange_code_with_abort(

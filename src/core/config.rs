@@ -7,6 +7,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use super::cipher::AesKey;
+use super::civic_ext::AUTH_CODE_PATH;
 use super::error::{Error, ErrorKind};
 use super::es256::{SigningKey, VerifyingKey};
 use super::key_text;
@@ -26,8 +27,6 @@ pub const MAX_TIMEOUT: Duration = Duration::from_millis(2_147_483_647);
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// Most retries a caller may ask for: more would only hammer a struggling server.
 pub const MAX_RETRIES: u32 = 10;
-/// The path the exchange is POSTed to, and the `data.path` claim of the request token.
-pub const AUTH_CODE_PATH: &str = "scopeRequest/authCode";
 
 const NO_APP_ID: &str = "Please supply your application ID.";
 const NO_APP_SECRET: &str = "Please supply your application secret.";

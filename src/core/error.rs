@@ -210,17 +210,17 @@ impl NetworkCause {
 
 impl std::error::Error for NetworkCause {}
 
-/// Which step of an exchange an error arose in.
+/// Which step of an exchange an error arose in: it decides the message's wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
+enum Stage {
     /// Signing and posting the auth code, or reading Civic's reply (what `processPayload` reads).
     Exchange,
     /// Fetching, verifying or decrypting the processed payload a reply pointed at.
     Payload,
 }
 
-/// An error of the exchange. `kind()` tells what went wrong, `stage()` where; `Display` is the
-/// message a JS caller sees.
+/// An error of the exchange. `kind()` tells what went wrong; `Display` is the message a JS caller
+/// sees, worded for the step it arose in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Error {
     kind: Box<ErrorKind>,
@@ -311,7 +311,8 @@ impl Error {
         }
     }
 
-    pub fn stage(&self) -> Stage {
+    #[cfg(test)]
+    fn stage(&self) -> Stage {
         self.stage
     }
 

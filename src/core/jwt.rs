@@ -4,7 +4,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::config::AUTH_CODE_PATH;
+use super::civic_ext::AUTH_CODE_PATH;
 #[cfg(test)]
 use super::es256::Signature;
 use super::es256::{RandomFailed, SigningKey, VerifyingKey};
@@ -101,6 +101,18 @@ pub enum Rejected {
 }
 
 impl Rejected {
+    /// One of each kind, in the order `index.d.ts` lists their names: the binding exports those
+    /// names as `VERIFICATION_REASONS`, which `__test__/verification-reasons.test.js` checks the
+    /// declared union against.
+    pub const EVERY_KIND: [Rejected; 6] = [
+        Rejected::Signature,
+        Rejected::Expired { exp: 0.0 },
+        Rejected::NotYetValid { not_before: 0.0 },
+        Rejected::MissingExpiry,
+        Rejected::Algorithm,
+        Rejected::Malformed,
+    ];
+
     /// The name JS sees as `error.reason`.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -187,6 +199,22 @@ fn decode_object(segment: &str) -> Result<Map<String, Value>, Rejected> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_of_refusal_is_listed_once() {
+        // A kind added to `Rejected` fails to compile here until it is placed in `EVERY_KIND`.
+        let place = |r: &Rejected| match r {
+            Rejected::Signature => 0,
+            Rejected::Expired { .. } => 1,
+            Rejected::NotYetValid { .. } => 2,
+            Rejected::MissingExpiry => 3,
+            Rejected::Algorithm => 4,
+            Rejected::Malformed => 5,
+        };
+        for (i, kind) in Rejected::EVERY_KIND.iter().enumerate() {
+            assert_eq!(place(kind), i, "{kind:?}");
+        }
+    }
 
     pub(crate) const PRV: &str = "bf5efd7bdde29dc28443614bfee78c3d6ee39c71e55a0437eee02bf7e3647721";
 
