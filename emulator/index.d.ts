@@ -54,11 +54,11 @@ export interface EmulatorOptions {
   /** Milliseconds an idle keep-alive connection is kept (Node's default: 5000). */
   keepAliveTimeout?: number;
   /**
-   * Serve HTTPS with this key and certificate (PEM), as Civic does: `url` is then `https://...`.
+   * Serve HTTPS with this key and certificate (PEM, as text or bytes: a Buffer is a Uint8Array), as Civic does: `url` is then `https://...`.
    * Default: plain HTTP. Clients trust the certificate's issuer as in production, e.g. through
    * `NODE_EXTRA_CA_CERTS`.
    */
-  tls?: { key: string | Buffer; cert: string | Buffer };
+  tls?: { key: string | Uint8Array; cert: string | Uint8Array };
 }
 
 export type StatusFault =
