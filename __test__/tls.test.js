@@ -91,7 +91,7 @@ describe('TLS', () => {
     for (const file of [path.join(TLS_DIR, 'missing.pem'), path.join(TLS_DIR, 'make-localhost.sh')]) {
       const unreadable = await runNode(script, { env: { NODE_EXTRA_CA_CERTS: file } });
       assert.deepEqual(JSON.parse(unreadable.stdout), {
-        message: `${PREFIX}Error: unable to verify the first certificate`, code: codes.NETWORK,
+        message: `${PREFIX}Error: ${verifyReason('unable to verify the first certificate')}`, code: codes.NETWORK,
       });
     }
   });
