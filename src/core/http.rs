@@ -405,36 +405,14 @@ fn local_failure(e: &std::io::Error, at: &std::net::SocketAddr) -> Option<Networ
     })
 }
 
-/// The system's numbers for the errors `local_failure` words (Windows' are Winsock's, which
-/// libuv maps to the same codes).
+/// The system's numbers for the errors `local_failure` words: libc's on Unix, Winsock's on
+/// Windows (which libuv maps to the same codes).
 mod errno {
-    #[cfg(target_vendor = "apple")]
-    pub use self::apple::*;
-    #[cfg(not(any(windows, target_vendor = "apple")))]
-    pub use self::linux::*;
     #[cfg(windows)]
     pub use self::windows::*;
+    #[cfg(unix)]
+    pub use libc::{EACCES, EADDRNOTAVAIL, EMFILE, ENETUNREACH, ENFILE, ENOBUFS, EPERM};
 
-    #[cfg(not(any(windows, target_vendor = "apple")))]
-    mod linux {
-        pub const EPERM: i32 = 1;
-        pub const EACCES: i32 = 13;
-        pub const ENFILE: i32 = 23;
-        pub const EMFILE: i32 = 24;
-        pub const EADDRNOTAVAIL: i32 = 99;
-        pub const ENETUNREACH: i32 = 101;
-        pub const ENOBUFS: i32 = 105;
-    }
-    #[cfg(target_vendor = "apple")]
-    mod apple {
-        pub const EPERM: i32 = 1;
-        pub const EACCES: i32 = 13;
-        pub const ENFILE: i32 = 23;
-        pub const EMFILE: i32 = 24;
-        pub const EADDRNOTAVAIL: i32 = 49;
-        pub const ENETUNREACH: i32 = 51;
-        pub const ENOBUFS: i32 = 55;
-    }
     #[cfg(windows)]
     mod windows {
         // No Winsock equivalent of EPERM or ENFILE: numbers no call returns.

@@ -117,8 +117,10 @@ impl fmt::Debug for Roots {
     }
 }
 
-impl ServerCertVerifier for Roots {
-    fn verify_server_cert(
+impl Roots {
+    /// The chain judged against these roots (rustls's `WebPkiServerVerifier`), parsing them if
+    /// not yet done; a set with no usable root knows no issuer. Signatures are `NodeVerifier`'s.
+    pub(crate) fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
@@ -134,33 +136,6 @@ impl ServerCertVerifier for Roots {
                 CertificateError::UnknownIssuer,
             )),
         }
-    }
-
-    // The signatures are checked by `NodeVerifier`, which holds this one.
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        let algorithms = &provider().signature_verification_algorithms;
-        verify_tls12_signature(message, cert, dss, algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        let algorithms = &provider().signature_verification_algorithms;
-        verify_tls13_signature(message, cert, dss, algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        provider()
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
@@ -187,8 +162,8 @@ pub enum SetupError {
 /// and parses no default root: that waits for the first handshake (see [`Roots`]).
 pub fn client_config(trust: Trust) -> Result<ClientConfig, SetupError> {
     let provider = provider();
-    let (inner, ca): (Option<Arc<dyn ServerCertVerifier>>, _) = match trust {
-        Trust::Any => (None, Vec::new()),
+    let (inner, ca) = match trust {
+        Trust::Any => (Inner::Any, Vec::new()),
         Trust::Only(ca) => {
             let mut roots = RootCertStore::empty();
             for cert in &ca {
@@ -200,9 +175,9 @@ pub fn client_config(trust: Trust) -> Result<ClientConfig, SetupError> {
             )
             .build()
             .map_err(|_| SetupError::BadCa)?;
-            (Some(verifier), ca)
+            (Inner::Only(verifier), ca)
         }
-        Trust::Default(roots) => (Some(roots), Vec::new()),
+        Trust::Default(roots) => (Inner::Default(roots), Vec::new()),
     };
     let verifier = NodeVerifier {
         inner,
@@ -284,10 +259,20 @@ pub fn reason_on(reason: &str, words: NodeWords) -> String {
     out
 }
 
+/// Who judges a chain before `NodeVerifier` words the verdict.
+#[derive(Debug)]
+enum Inner {
+    /// `rejectUnauthorized: false`: any certificate.
+    Any,
+    /// rustls's verifier for the `ca` option's certificates.
+    Only(Arc<rustls::client::WebPkiServerVerifier>),
+    /// Node's default roots, parsed at the first handshake.
+    Default(Arc<Roots>),
+}
+
 #[derive(Debug)]
 struct NodeVerifier {
-    /// rustls's verifier for the trusted roots; `None` accepts any certificate.
-    inner: Option<Arc<dyn ServerCertVerifier>>,
+    inner: Inner,
     /// The `ca` certificates, any of which the server may present as its own.
     ca: Vec<CertificateDer<'static>>,
     provider: Arc<CryptoProvider>,
@@ -302,10 +287,16 @@ impl ServerCertVerifier for NodeVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, TlsError> {
-        let Some(inner) = &self.inner else {
-            return Ok(ServerCertVerified::assertion());
+        let verdict = match &self.inner {
+            Inner::Any => return Ok(ServerCertVerified::assertion()),
+            Inner::Only(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            Inner::Default(roots) => {
+                roots.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
         };
-        match inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        match verdict {
             Ok(verified) => Ok(verified),
             // webpki checks the dates before the basic constraints, so this error means the
             // certificate is within its dates; what is left to check is the name.
