@@ -25,6 +25,7 @@ const { format, scrub, shownUrl } = require('../check');
 const { main } = require('../cli');
 const { startEmulator } = require('../emulator');
 const { CA_PEM, tlsFixture, closedPort } = require('./helpers/servers');
+const { verifyReason } = require('./helpers/node-line');
 const {
   emulator, httpServer, socketServer, proxyServer,
 } = require('./helpers/support');
@@ -255,7 +256,7 @@ describe('check: each failure, its line and its exit code', () => {
     const expired = await dated(t, { tls: EXPIRED_TLS });
     const otherName = await dated(t, { tls: LOCALHOST_TLS });
     const cases = [
-      [fakeApp(untrusted.url), 'unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE)', /issuer is not among the roots/],
+      [fakeApp(untrusted.url), `${verifyReason('unable to verify the first certificate')} (UNABLE_TO_VERIFY_LEAF_SIGNATURE)`, /issuer is not among the roots/],
       [fakeApp(expired.url.replace('127.0.0.1', 'localhost'), { ca: EXPIRED_TLS.cert }), 'certificate has expired (CERT_HAS_EXPIRED)', /outside its validity period/],
       // A certificate for localhost only, reached as 127.0.0.1.
       [fakeApp(otherName.url, { ca: LOCALHOST_TLS.cert }), "Hostname/IP does not match certificate's altnames: IP: 127.0.0.1 is not in the cert's list:  (ERR_TLS_CERT_ALTNAME_INVALID)", /for another name/],
