@@ -17,7 +17,7 @@ const { emulator: start } = require('./helpers/support');
 const {
   decodeJwt, privateKeyFromHex, decryptData, signJwt, hmacBase64, verifyJwt: verifiesWith, civicSipApi,
 } = require('./helpers/civic');
-const { httpRequest } = require('./helpers/servers');
+const { httpRequest, tlsFixture, CA_PEM } = require('./helpers/servers');
 
 const PREFIX = 'Error exchanging code for data: ';
 const NOT_VERIFIED = `${PREFIX}JWT Token containing encrypted data could not be verified`;
@@ -600,6 +600,23 @@ test('delay, hang and connectionReset', OPTS, async (t) => {
   await emu.close();
   await rejectsWith(pending, `${PREFIX}Error: socket hang up`);
   await emu.close(); // idempotent
+});
+
+test('tls: the emulator serves HTTPS with the key and certificate given (bytes or text), for a client that trusts their issuer', OPTS, async (t) => {
+  const { key, cert } = tlsFixture('server'); // issued by CA_PEM for 127.0.0.1
+  const emu = await start(t, { tls: { key, cert } });
+  assert.equal(emu.url, `https://127.0.0.1:${emu.port}/`);
+  assert.equal(emu.mintUrl, `${emu.url}emulator/auth-code`);
+  const client = require('..').newClient(emu.clientConfig({ ca: CA_PEM }));
+  assert.deepEqual(await client.exchangeCode(emu.mintAuthCode(undefined, { userId: 'over-tls' })),
+    { data: DEFAULT_USER_DATA.map((r) => ({ ...r })), userId: 'over-tls' });
+  assert.equal(emu.requests.at(-1).method, 'POST');
+  // Plain HTTP to that port gets no exchange.
+  const plain = await require('..').newClient(emu.clientConfig({ api: emu.url.replace('https:', 'http:') }))
+    .exchangeCode(emu.mintAuthCode()).then(() => assert.fail('resolved over plain HTTP'), (e) => e);
+  assert.equal(plain.message, `${PREFIX}Error: socket hang up`);
+  assert.equal(plain.code, 'ERR_CIVIC_NETWORK');
+  assert.equal(emu.requests.length, 1);
 });
 
 test('close() ends a delayed exchange and refuses new connections', OPTS, async (t) => {

@@ -3,15 +3,17 @@
 // Deadlines hold and one hostile server cannot slow the others. The hostile servers run in
 // processes of their own (helpers/flood.js), so their floods never share this test's event loop:
 // what is measured is the client's own work. A server that answers the exchange POST with an
-// endless stream of `103 Early Hints` interim responses used to hold the exchanges' only worker
-// thread for seconds at a time (hyper parses and drops them in a loop within one read, and
-// tokio's cooperative budget counts reads, not their size): a 1,500 ms timeout fired after 2 to
-// 4 s, aborts landed half a second late, and an exchange with a healthy server took 1.3 to 3.4 s.
+// endless stream of `103 Early Hints` interim responses is the case: hyper parses and drops them
+// in a loop within one read, and tokio's cooperative budget counts reads, not their size, so
+// without the client's metered reads one connection holds the exchanges' only worker thread for
+// seconds at a time, past every deadline and every other server's exchange.
 //
 // The bounds are the issue's: a timeout or an abort settles within 100 ms of its moment (the
 // median of four; none later than 250 ms, for a straggler on a loaded 2-core machine); a healthy
 // exchange beside four floods within 50 ms of its usual time (medians of 15, measured here, on
-// this machine, in this run).
+// this machine, in this run). Bounds of tens of milliseconds hold only when the machine gives
+// the client its CPU on time: `npm test` skips this suite, `npm run test:all` runs it
+// (helpers/support.js timingDependent).
 //
 // Run: node --test __test__/flood.test.js
 
@@ -26,6 +28,7 @@ const fs = require('node:fs');
 const civicSip = require('..');
 const { startEmulator, DEFAULT_USER_DATA } = require('../emulator');
 const { startFlood } = require('./helpers/flood');
+const { timingDependent } = require('./helpers/support');
 const { PREFIX, assertCivicError } = require('./helpers/assertions');
 
 const OPTS = { timeout: 60000 };
@@ -98,7 +101,7 @@ async function flowed(t, servers, when, atLeastMB, before = servers.map(() => 0)
   assert.ok(mb.every((n) => n > atLeastMB), `flood ${when}: ${shown} MB written, expected more than ${atLeastMB.toFixed(1)} each`);
 }
 
-describe('timeout and signal are hard deadlines against a flood', () => {
+describe('timeout and signal are hard deadlines against a flood', timingDependent(), () => {
   test('endless 103 interim responses, as an endless body of 1-byte chunks: four 1,500 ms timeouts fire within 100 ms, and the connections are closed', OPTS, async (t) => {
     const emu = await emulator(t);
     const TIMEOUT = 1500;
@@ -146,7 +149,7 @@ describe('timeout and signal are hard deadlines against a flood', () => {
   });
 });
 
-describe('one hostile server cannot slow the others', () => {
+describe('one hostile server cannot slow the others', timingDependent(), () => {
   test('an exchange with the emulator beside four floods settles within 50 ms of its usual time', OPTS, async (t) => {
     const emu = await emulator(t);
     const healthy = civicSip.newClient(emu.clientConfig());

@@ -4,19 +4,26 @@
 // ERR_CIVIC_VERIFICATION, and says why in `error.reason` (with `expiredAt` or `notBefore` where
 // a time is at fault), so a wrong civicPublicKey can be told from an expired token. Real tokens
 // of each kind, from the emulator or a fake Civic on 127.0.0.1, through exchangeCode and
-// processPayload, in the exchange reply and in the processed payload.
+// processPayload, in the exchange reply and in the processed payload. The reasons are one list,
+// Rust's, exported by the binding as VERIFICATION_REASONS: index.d.ts's VerificationReason (read
+// with the TypeScript parser), its doc and the README's list of reasons are checked against it,
+// both ways and in order.
 //
 // Run: node --test __test__/verification-reasons.test.js
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 
 const civicSip = require('..');
+const { VERIFICATION_REASONS } = require('../binding.js');
 const {
   signJwt, newKeyPair, encryptData, replyBody,
 } = require('./helpers/civic');
 const { emulator, fakeCivic: fake } = require('./helpers/support');
 const { PREFIX, NOT_VERIFIED, rejectsWith, throwsWith } = require('./helpers/assertions');
+const { declaredUnion } = require('./helpers/declarations');
 
 const OPTS = { timeout: 20000 };
 const PAYLOAD = 'Could not return data from processed payload url: Error: ';
@@ -48,6 +55,20 @@ function claims(civic, overrides = {}) {
     iat: now, exp: now + 1800, iss: 'civic-sip-hosted-service', data: encryptData('[]', civic.app.appSecret), ...overrides,
   };
 }
+
+test('VerificationReason in index.d.ts, its doc and the README name the reasons Rust exports, in order', () => {
+  assert.ok(Array.isArray(VERIFICATION_REASONS) && VERIFICATION_REASONS.length > 0);
+  const { values, doc } = declaredUnion('VerificationReason');
+  assert.deepEqual(values, VERIFICATION_REASONS);
+  // The doc explains each in a bullet of its own: ` * - `'signature'`: ...`.
+  assert.deepEqual([...doc.matchAll(/^ \* - `'([a-z-]+)'`:/gm)].map((m) => m[1]), VERIFICATION_REASONS);
+  // The README's Errors section names them in one paragraph.
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+  const start = readme.indexOf('Why a response token was refused is `error.reason`');
+  assert.ok(start > 0, 'the README says why a response token was refused');
+  const paragraph = readme.slice(start, readme.indexOf('\n\n', start));
+  assert.deepEqual([...paragraph.matchAll(/`'([a-z-]+)'`/g)].map((m) => m[1]), VERIFICATION_REASONS);
+});
 
 test('the emulator signing with another key, a tampered token and a wrong civicPublicKey: reason "signature"', OPTS, async (t) => {
   const emu = await emulator(t);

@@ -142,7 +142,7 @@ export interface ClientConfig {
 }
 
 export interface Emulator {
-  /** 'http://127.0.0.1:<port>/', with the trailing slash. */
+  /** 'http://127.0.0.1:<port>/' ('https://...' with the tls option), with the trailing slash. */
   readonly url: string;
   readonly port: number;
   readonly host: string;
