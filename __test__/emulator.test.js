@@ -617,6 +617,24 @@ test('tls: the emulator serves HTTPS with the key and certificate given (bytes o
   assert.equal(plain.message, `${PREFIX}Error: socket hang up`);
   assert.equal(plain.code, 'ERR_CIVIC_NETWORK');
   assert.equal(emu.requests.length, 1);
+  // Its own pages are https: pages now; an http: page of the same host is another origin.
+  const own = `https://127.0.0.1:${emu.port}`;
+  const post = (pathname, body, origin) => httpRequest(`${emu.url}${pathname}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', Origin: origin }, body,
+  });
+  let res = await post('emulator/auth-code', '{}', own);
+  assert.equal(res.status, 200, res.body);
+  assert.deepEqual((await client.exchangeCode(JSON.parse(res.body).authCode)).data, DEFAULT_USER_DATA.map((r) => ({ ...r })));
+  const consent = JSON.stringify({ appId: emu.app.appId, scope: 'BASIC_SIGNUP', parent: own });
+  res = await post('consent/allow', consent, own);
+  assert.equal(res.status, 200, res.body);
+  assert.deepEqual(Object.keys(JSON.parse(res.body)), ['authCode']);
+  const other = own.replace('https:', 'http:');
+  for (const [pathname, body] of [['emulator/auth-code', '{}'], ['consent/allow', consent]]) {
+    res = await post(pathname, body, other);
+    assert.equal(res.status, 403, res.body);
+    assert.equal(JSON.parse(res.body).error.message, `Cross-origin request from ${other} refused`);
+  }
 });
 
 test('close() ends a delayed exchange and refuses new connections', OPTS, async (t) => {

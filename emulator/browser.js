@@ -8,6 +8,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { foreignOrigin } = require('./checks');
 
 const ASSET_DIR = path.join(__dirname, 'browser');
 const JS = 'text/javascript; charset=utf-8';
@@ -228,8 +229,8 @@ function browserRoutes({
       return true;
     }
     // Only the emulator's own consent page may ask (a page elsewhere cannot mint codes).
-    const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host}`) {
+    const origin = foreignOrigin(req);
+    if (origin !== null) {
       problem(res, 403, 'webservice', `Cross-origin request from ${origin} refused`);
       return true;
     }

@@ -15,6 +15,8 @@
  *   checkJwt(token, publicKey, keyName) -> { claims } or { problem, badSignature }
  *   matchExchangePath(pathname) -> { env } or null
  *   secondsFromMs(ms) -> seconds since the epoch with milliseconds, as Civic writes iat and exp
+ *   foreignOrigin(req) -> the request's Origin header when it names a page other than the
+ *     emulator's own (its scheme, http or https as it is served, and its Host), else null
  */
 
 const crypto = require('node:crypto');
@@ -26,6 +28,14 @@ const B64U_RE = /^[A-Za-z0-9_-]+$/;
 
 /** Seconds since the epoch, with milliseconds, as Civic writes iat/exp. */
 const secondsFromMs = (ms) => Math.round(ms) / 1000;
+
+/** The Origin of a request from a page the emulator did not serve, or null (none, or its own). */
+function foreignOrigin(req) {
+  const { origin } = req.headers;
+  if (origin === undefined) return null;
+  const own = `${req.socket.encrypted ? 'https' : 'http'}://${req.headers.host}`;
+  return origin === own ? null : origin;
+}
 
 const refusal = (status, check, message, details = {}) => ({ status, check, message, ...details });
 
@@ -164,5 +174,5 @@ function redeemAuthCode(authToken, { appId, civicKey, codes }) {
 }
 
 module.exports = {
-  refusal, checkAuthorization, redeemAuthCode, checkJwt, matchExchangePath, secondsFromMs,
+  refusal, checkAuthorization, redeemAuthCode, checkJwt, matchExchangePath, secondsFromMs, foreignOrigin,
 };

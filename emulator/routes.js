@@ -24,7 +24,7 @@ const {
   CIVIC_ISSUER: CIVIC_ISS, CIVIC_AUDIENCE: CIVIC_AUD, EXCHANGE_PATH, keyPair, signJwt, encryptData,
 } = require('./civic-crypto');
 const {
-  refusal, checkAuthorization, redeemAuthCode, matchExchangePath, secondsFromMs,
+  refusal, checkAuthorization, redeemAuthCode, matchExchangePath, secondsFromMs, foreignOrigin,
 } = require('./checks');
 const { STATUS_FAULTS } = require('./faults');
 
@@ -237,8 +237,8 @@ function handleMint(ctx, req, res, bodyText) {
   const { profile } = ctx;
   const fail = (status, message) => send(res, status, { error: { message } });
   if (req.method !== 'POST') return fail(405, `POST ${MINT_PATH} mints an auth code`);
-  const origin = req.headers.origin;
-  if (origin !== undefined && origin !== `http://${req.headers.host}`) return fail(403, `Cross-origin request from ${origin} refused`);
+  const origin = foreignOrigin(req);
+  if (origin !== null) return fail(403, `Cross-origin request from ${origin} refused`);
   let ask = {};
   if (bodyText.trim() !== '') {
     try {
