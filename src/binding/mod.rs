@@ -8,12 +8,12 @@ use napi::{check_status, sys};
 use napi::{Env, JsValue, JSON};
 use napi_derive::napi;
 
-use crate::core::config;
 use crate::core::error::{code, Error as CoreError, ErrorKind, Rejected};
+use crate::core::exchange::config;
+use crate::core::exchange::debuglog::{Observer, Steps};
+use crate::core::exchange::reply::ReplyStatus;
 use crate::core::json::json_string;
 use crate::core::node_words::NodeWords;
-use crate::core::reply::ReplyStatus;
-use crate::core::steps::{Observer, Steps};
 use crate::core::{Abort, ReplyOutcome};
 use crate::core::{Client, Options, ProxyOptions, UserData};
 
@@ -201,7 +201,7 @@ impl NativeAbort {
 /// (worker threads included), parsed at their first TLS handshake.
 #[napi]
 pub struct NativeTrust {
-    inner: Arc<crate::core::tls::Roots>,
+    inner: Arc<crate::core::http::tls::Roots>,
 }
 
 #[napi]
@@ -209,7 +209,7 @@ impl NativeTrust {
     #[napi(constructor)]
     pub fn new(certificates: Vec<String>) -> Self {
         NativeTrust {
-            inner: crate::core::tls::Roots::shared(certificates),
+            inner: crate::core::http::tls::Roots::shared(certificates),
         }
     }
 }
@@ -219,7 +219,7 @@ impl NativeTrust {
 #[napi]
 #[cfg_attr(test, allow(dead_code))]
 pub fn trust_sets_parsed() -> u32 {
-    u32::try_from(crate::core::tls::Roots::sets_parsed()).unwrap_or(u32::MAX)
+    u32::try_from(crate::core::http::tls::Roots::sets_parsed()).unwrap_or(u32::MAX)
 }
 
 /// Holds the configuration and the connection pool; secrets never leave Rust.
@@ -962,7 +962,7 @@ fn render_json_v8(env: &Env, body: Option<&str>) -> String {
 /// The runtime the exchanges run on: one worker, which is plenty for work of well under a
 /// millisecond of CPU per exchange, at a lower scheduling priority than the JS thread, so that on
 /// a busy machine the event loop, which serves the whole app, runs first and the exchange waits.
-/// The connections run here too; their reads are metered (`core::verbatim`), so a server flooding
+/// The connections run here too; their reads are metered (`core::http::connection`), so a server flooding
 /// one cannot delay the deadlines and aborts this worker keeps.
 #[napi_derive::module_init]
 fn init() {

@@ -5,10 +5,10 @@ use std::fmt;
 use std::time::Duration;
 
 use super::json::json_string;
-pub use super::jwt::Rejected;
 use super::node_words::NodeWords;
 use super::redact::ShownUrl;
-use super::tls;
+pub use crate::core::crypto::jwt::Rejected;
+use crate::core::http::tls;
 
 /// What every rejection of `exchangeCode` starts with, as in civic-sip-api.
 pub const EXCHANGE_PREFIX: &str = "Error exchanging code for data: ";
@@ -403,7 +403,7 @@ impl Error {
             ErrorKind::Internal => {
                 out.push_str("internal error in civic-sip-native (please report it)")
             }
-            // The words it had as a network error, kept so no message changes.
+            // The same words whichever call it fails in (no `RequestError: ` for a payload).
             ErrorKind::RandomSource => out.push_str("Error: the system random source failed"),
             ErrorKind::ResponseTooLarge(limit) => {
                 if payload {

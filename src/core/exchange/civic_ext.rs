@@ -5,7 +5,7 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use super::json::json_string;
+use crate::core::json::json_string;
 
 /// The path the exchange is POSTed to, and the `data.path` claim of the request token.
 pub const AUTH_CODE_PATH: &str = "scopeRequest/authCode";

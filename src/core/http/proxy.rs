@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use url::Url;
 
-use super::config::ProxyOptions;
-use super::error::{Error, ErrorKind};
-use super::redact::shown_proxy;
+use crate::core::error::{Error, ErrorKind};
+use crate::core::exchange::config::ProxyOptions;
+use crate::core::redact::shown_proxy;
 
 /// Where a client's connections go: straight to the server, or through a proxy.
 #[derive(Clone)]

@@ -10,14 +10,15 @@ use tokio::time::Instant;
 use super::abort::Abort;
 use super::civic_ext::{authorization_header, civic_extension, request_body};
 use super::config::{Config, Options};
-use super::error::{Error, ErrorKind, NetworkCause, Rejected};
-use super::redact::{host_of, ShownUrl};
+use super::debuglog::Observer;
 use super::reply::{self, PendingPayload, ReplyFields, ReplyStatus};
+use super::request_token;
 use super::response_token::verify_and_decrypt;
 use super::retry::with_retries;
-use super::steps::Observer;
-use super::tls::Roots;
-use super::{http, jwt};
+use crate::core::error::{Error, ErrorKind, NetworkCause, Rejected};
+use crate::core::http;
+use crate::core::http::tls::Roots;
+use crate::core::redact::{host_of, ShownUrl};
 
 /// The user data of a successful exchange, as JSON texts so the caller parses them once, in its
 /// own representation.
@@ -34,7 +35,7 @@ pub struct UserData {
 // `{:?}`; its size is what a reader of `Debug` output needs.
 impl std::fmt::Debug for UserData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use super::redact::Redacted;
+        use crate::core::redact::Redacted;
         f.debug_struct("UserData")
             .field("data", &Redacted::Bytes(self.data.len()))
             .field(
@@ -105,7 +106,7 @@ impl Client {
     }
 
     /// Exchanges an auth code for the user data, within the configured timeout, unless `abort`
-    /// fires first; each step, with its time, goes to `observer` (see [`crate::core::steps`]).
+    /// fires first; each step, with its time, goes to `observer` (see [`crate::core::exchange::debuglog`]).
     pub async fn exchange_code_with_abort(
         &self,
         auth_code: &str,
@@ -175,8 +176,14 @@ impl Client {
                 let now_ms = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64);
-                jwt::sign_request_token(signing_key, &config.app_id, &config.audience, now_ms, &jti)
-                    .map_err(|_| random_failed())
+                request_token::sign_request_token(
+                    signing_key,
+                    &config.app_id,
+                    &config.audience,
+                    now_ms,
+                    &jti,
+                )
+                .map_err(|_| random_failed())
             });
             let body = body.clone();
             let extension = &extension;
@@ -400,13 +407,13 @@ fn shared_http(roots: &Arc<Roots>) -> Result<Arc<http::Http>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::config::CIVIC_PUBLIC_KEY;
     use crate::core::error::code;
+    use crate::core::exchange::config::CIVIC_PUBLIC_KEY;
     use serde_json::Value;
 
     /// Civic's recorded 2018 reply (__test__/fixtures/civic-recorded-2018.json, from shared/vectors), at its own time.
     fn vector() -> Value {
-        let text = include_str!("../../__test__/fixtures/civic-recorded-2018.json");
+        let text = include_str!("../../../__test__/fixtures/civic-recorded-2018.json");
         serde_json::from_str(text).expect("vector JSON")
     }
 
@@ -662,7 +669,7 @@ mod tests {
 
     #[test]
     fn clients_share_one_http_client_per_set_of_roots_and_keep_no_failure() {
-        use crate::core::config::ProxyOptions;
+        use crate::core::exchange::config::ProxyOptions;
         let v = vector();
         let a = recorded_client(&v);
         let b = recorded_client(&v);

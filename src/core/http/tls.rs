@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
-use super::node_words::{NodeWords, SYSTEM_CA_HINT};
+use crate::core::node_words::{NodeWords, SYSTEM_CA_HINT};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
@@ -23,7 +23,7 @@ use rustls::{
 /// The crypto provider of every TLS connection: choosing another is this one line (and the
 /// `rustls` features in Cargo.toml). ring, whose P-256 also signs and verifies the tokens
 /// (`es256`): one implementation of the curve in the binary, not two (AWS-LC's added 2.1 MB).
-pub fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -140,7 +140,7 @@ impl Roots {
 }
 
 /// Which server certificates a client accepts.
-pub enum Trust {
+pub(crate) enum Trust {
     /// The roots Node trusts by default in this process (see [`Roots`]).
     Default(Arc<Roots>),
     /// Only these (Node's `ca` option), which must be valid certificates.
@@ -151,7 +151,7 @@ pub enum Trust {
 
 /// Why a client could not be set up.
 #[derive(Debug, PartialEq, Eq)]
-pub enum SetupError {
+pub(crate) enum SetupError {
     /// A `ca` entry is not a certificate rustls can read.
     BadCa,
     /// rustls refused the configuration (not seen with ring's provider).
@@ -160,7 +160,7 @@ pub enum SetupError {
 
 /// A client configuration for HTTP/1.1 (no ALPN, as Node's `https` sends none). Reads nothing
 /// and parses no default root: that waits for the first handshake (see [`Roots`]).
-pub fn client_config(trust: Trust) -> Result<ClientConfig, SetupError> {
+pub(crate) fn client_config(trust: Trust) -> Result<ClientConfig, SetupError> {
     let provider = provider();
     let (inner, ca) = match trust {
         Trust::Any => (Inner::Any, Vec::new()),
@@ -197,7 +197,7 @@ pub fn client_config(trust: Trust) -> Result<ClientConfig, SetupError> {
 /// `certificate has expired`) and `tls.checkServerIdentity`'s (`Hostname/IP does not match
 /// certificate's altnames: ...`). Carried inside the rustls error so the HTTP layer can show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeCertError(pub String);
+pub(crate) struct NodeCertError(pub(crate) String);
 
 impl fmt::Display for NodeCertError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -208,7 +208,7 @@ impl fmt::Display for NodeCertError {
 impl std::error::Error for NodeCertError {}
 
 /// Node's words for a TLS failure, where rustls gave one this module knows.
-pub fn node_words(e: &TlsError) -> Option<String> {
+pub(crate) fn node_words(e: &TlsError) -> Option<String> {
     match e {
         TlsError::InvalidCertificate(CertificateError::Other(OtherError(other))) => {
             other.downcast_ref::<NodeCertError>().map(|n| n.0.clone())
@@ -248,7 +248,7 @@ fn alert_words(alert: rustls::AlertDescription) -> &'static str {
 /// A TLS reason from [`node_words`] as the Node line `words` describes gives it: OpenSSL 3.5
 /// calls the SSL 3 alerts `ssl/tls alert ...`, and Node 23.11+ adds its `--use-system-ca` hint
 /// after the reasons [`takes_system_ca_hint`] names.
-pub fn reason_on(reason: &str, words: NodeWords) -> String {
+pub(crate) fn reason_on(reason: &str, words: NodeWords) -> String {
     let mut out = match reason.strip_prefix("write EPROTO sslv3 alert ") {
         Some(alert) if words.ssl_tls_alerts() => format!("write EPROTO ssl/tls alert {alert}"),
         _ => reason.to_owned(),
@@ -426,7 +426,7 @@ fn unknown_issuer_words(
 /// `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `DEPTH_ZERO_SELF_SIGNED_CERT` and
 /// `UNABLE_TO_GET_ISSUER_CERT` do; `SELF_SIGNED_CERT_IN_CHAIN` and
 /// `UNABLE_TO_GET_ISSUER_CERT_LOCALLY` do not (seen on Node 24.22.3 and 26.12.1).
-pub fn takes_system_ca_hint(reason: &str) -> bool {
+pub(crate) fn takes_system_ca_hint(reason: &str) -> bool {
     matches!(
         reason,
         "unable to verify the first certificate"
@@ -520,7 +520,7 @@ mod tests {
 
     #[test]
     fn roots_are_parsed_once_when_first_needed_and_unusable_texts_are_left_out() {
-        let ca = include_str!("../../__test__/fixtures/tls/ca.pem");
+        let ca = include_str!("../../../__test__/fixtures/tls/ca.pem");
         let roots = Roots::new(vec![
             ca.to_owned(),
             "junk".to_owned(),
@@ -536,7 +536,7 @@ mod tests {
 
     #[test]
     fn one_set_of_roots_is_one_value_while_it_is_held() {
-        let ca = include_str!("../../__test__/fixtures/tls/ca.pem").to_owned();
+        let ca = include_str!("../../../__test__/fixtures/tls/ca.pem").to_owned();
         let a = Roots::shared(vec![ca.clone()]);
         let b = Roots::shared(vec![ca.clone()]);
         assert!(Arc::ptr_eq(&a, &b));
@@ -546,7 +546,7 @@ mod tests {
 
     #[test]
     fn an_empty_set_of_roots_trusts_no_server() {
-        let server = include_str!("../../__test__/fixtures/tls/server.pem");
+        let server = include_str!("../../../__test__/fixtures/tls/server.pem");
         let der = CertificateDer::from_pem_slice(server.as_bytes()).expect("a certificate");
         let name = ServerName::try_from("127.0.0.1").expect("name");
         let verdict =
@@ -558,7 +558,7 @@ mod tests {
             ))
         ));
         // Where the server's issuer is among them, its certificate is accepted.
-        let ca = include_str!("../../__test__/fixtures/tls/ca.pem");
+        let ca = include_str!("../../../__test__/fixtures/tls/ca.pem");
         let roots = Roots::new(vec![ca.to_owned()]);
         assert!(roots
             .verify_server_cert(&der, &[], &name, &[], UnixTime::now())
