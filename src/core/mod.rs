@@ -15,7 +15,7 @@
 //! - `retry`: retries after a transient failure; `abort`: the caller's `AbortSignal`;
 //!   `debuglog`: the steps `NODE_DEBUG=civic-sip-native` prints.
 //!
-//! `crypto`: ES256 on ring (`es256`), the JWT compact form and its verification (`jwt`), the
+//! [`crypto`]: ES256 on ring (`es256`), the JWT compact form and its verification (`jwt`), the
 //! user data's AES-CBC (`cipher`), key text read as civic-sip-api reads it (`key_text`, `hex`).
 //!
 //! [`http`]: the two calls over hyper-util's pooled client.
@@ -46,7 +46,7 @@
 //! (`crypto::cipher`) into [`UserData`]. A failure on the way is an [`Error`], worded by
 //! `http::failure` where the network gave it; every step goes to `exchange::debuglog`.
 
-pub(crate) mod crypto;
+pub mod crypto;
 pub mod error;
 pub mod exchange;
 pub mod http;
