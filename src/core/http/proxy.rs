@@ -7,6 +7,10 @@
 //!   `.civic.com` both cover `api.civic.com`).
 //! - `http:` URLs use `HTTP_PROXY` / `http_proxy`; `https:` URLs use `HTTPS_PROXY` /
 //!   `https_proxy`, then fall back to `HTTP_PROXY` / `http_proxy`.
+//!
+//! Chosen here rather than by hyper-util's proxy support, whose tunnel errors drop the status a
+//! proxy refused the CONNECT with: the route decided here is what `connector` connects through
+//! and `tunnel` tunnels through, so each failure keeps what Node's words for it need.
 
 use std::sync::Arc;
 
