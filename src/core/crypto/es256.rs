@@ -1,5 +1,5 @@
 //! ES256's two operations (ECDSA over P-256 with SHA-256, RFC 7518 §3.4) on ring, the library
-//! that is also rustls's crypto provider here ([`crate::core::http::tls::provider`]): its P-256 is assembly
+//! that is also rustls's crypto provider here (`http::tls::provider`): its P-256 is assembly
 //! on x86-64 and aarch64, four times faster than the portable `p256` crate (the benchmark in the
 //! docs). `p256` remains for the two things ring does not do, once per client: deriving the
 //! public point from the private scalar (ring's key pair wants both) and reading a compressed
