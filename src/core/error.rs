@@ -11,11 +11,11 @@ pub use crate::core::crypto::jwt::Rejected;
 use crate::core::http::tls;
 
 /// What every rejection of `exchangeCode` starts with, as in civic-sip-api.
-pub const EXCHANGE_PREFIX: &str = "Error exchanging code for data: ";
+pub(crate) const EXCHANGE_PREFIX: &str = "Error exchanging code for data: ";
 /// What a failure of the processed payload fetch starts with, after the prefix above.
-pub const PAYLOAD_PREFIX: &str = "Could not return data from processed payload url: ";
+pub(crate) const PAYLOAD_PREFIX: &str = "Could not return data from processed payload url: ";
 /// civic-sip-api's words for a response token that fails verification.
-pub const NOT_VERIFIED: &str = "JWT Token containing encrypted data could not be verified";
+pub(crate) const NOT_VERIFIED: &str = "JWT Token containing encrypted data could not be verified";
 
 /// Defines each code once: a constant named as index.js's `codes` names it, and [`code::ALL`],
 /// which the binding exports so index.js and the tests read the list rather than copy it.
