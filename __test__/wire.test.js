@@ -4,7 +4,7 @@
 // one recording server on 127.0.0.1: the request line, with its request target as the URL wrote
 // it (dot segments kept), and the headers both send; and the payload GET's request target. Targets
 // as written are also covered in payload.test.js and proxy.test.js; the byte-exact head and body
-// in src/core/http.rs's tests.
+// in tests/http.rs.
 //
 // Run: node --test __test__/wire.test.js
 

@@ -5,9 +5,12 @@
 use std::io::Read;
 use std::time::Instant;
 
-use civic_sip_native::core::civic_ext::{authorization_header, civic_extension, request_body};
+use civic_sip_native::core::exchange::civic_ext::{
+    authorization_header, civic_extension, request_body,
+};
+use civic_sip_native::core::exchange::request_token;
 use civic_sip_native::core::ReplyOutcome;
-use civic_sip_native::core::{jwt, Client, Options};
+use civic_sip_native::core::{Client, Options};
 use serde_json::Value;
 
 fn per_op_us(iterations: u32, mut op: impl FnMut()) -> f64 {
@@ -40,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key = config.signing_key.as_ref().map_err(|e| e.to_string())?;
 
     let header_us = per_op_us(2000, || {
-        let token = jwt::sign_request_token(
+        let token = request_token::sign_request_token(
             key,
             &config.app_id,
             &config.audience,

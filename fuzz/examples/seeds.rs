@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use civic_sip_native::core::jwt::verify_response_token;
+use civic_sip_native::core::crypto::jwt::verify_response_token;
 use civic_sip_native::core::ReplyOutcome;
 use civic_sip_native_fuzz::{
     claims, encrypt, sign, CIVIC_PUBLIC, ES256_HEADER, NOW, RECORDED as RECORDED_CLIENT, SECRETS,

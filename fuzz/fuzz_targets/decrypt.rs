@@ -10,7 +10,7 @@
 //!   is UTF-8 JSON and a decryption error otherwise.
 #![no_main]
 
-use civic_sip_native::core::cipher::AesKey;
+use civic_sip_native::core::crypto::cipher::AesKey;
 use civic_sip_native::core::error::code;
 use civic_sip_native::core::json;
 use civic_sip_native::core::ReplyOutcome;

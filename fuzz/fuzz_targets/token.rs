@@ -7,7 +7,7 @@
 //!   fail on its signature.
 #![no_main]
 
-use civic_sip_native::core::jwt::{verify_response_token, Rejected};
+use civic_sip_native::core::crypto::jwt::{verify_response_token, Rejected};
 use civic_sip_native_fuzz::{mode_and_text, sign, CIVIC_PUBLIC, NOW};
 use libfuzzer_sys::fuzz_target;
 

@@ -8,7 +8,7 @@ use aes::{Aes128, Aes192, Aes256};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use cbc::cipher::{block_padding::Pkcs7, BlockModeEncrypt, KeyIvInit};
-use civic_sip_native::core::es256::VerifyingKey;
+use civic_sip_native::core::crypto::es256::VerifyingKey;
 use civic_sip_native::core::{Client, Options};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -116,7 +116,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 }
 
 fn from_hex(s: &str) -> Vec<u8> {
-    civic_sip_native::core::hex::decode(s)
+    civic_sip_native::core::crypto::hex::decode(s)
         .expect("hex constant")
         .to_vec()
 }

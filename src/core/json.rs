@@ -13,7 +13,7 @@ pub fn json_string(s: &str) -> String {
 }
 
 /// The members of a JSON object, each key once.
-pub struct UniqueKeys<V>(pub HashMap<String, V>);
+pub(crate) struct UniqueKeys<V>(pub(crate) HashMap<String, V>);
 
 impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueKeys<V> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

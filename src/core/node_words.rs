@@ -49,7 +49,7 @@ impl NodeWords {
     /// certificate expired, illegal parameter...) starts `ssl/tls alert` in the OpenSSL 3.5 of
     /// Node 22.23, 24 and 26, `sslv3 alert` in the 3.0 of Node 18 and 20 (no Node line was
     /// seen with the versions between).
-    pub fn ssl_tls_alerts(&self) -> bool {
+    pub(crate) fn ssl_tls_alerts(&self) -> bool {
         self.openssl >= (3, 5)
     }
 
@@ -57,7 +57,7 @@ impl NodeWords {
     /// (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `DEPTH_ZERO_SELF_SIGNED_CERT`,
     /// `UNABLE_TO_GET_ISSUER_CERT`; nodejs/node#57362, `GetValidationErrorReason`); 22.23.5 and
     /// 23.10.0 do not.
-    pub fn system_ca_hint(&self) -> bool {
+    pub(crate) fn system_ca_hint(&self) -> bool {
         self.node >= (23, 11)
     }
 
@@ -85,7 +85,7 @@ impl NodeWords {
 }
 
 /// Node's hint after the verify reasons named in [`NodeWords::system_ca_hint`].
-pub const SYSTEM_CA_HINT: &str =
+pub(crate) const SYSTEM_CA_HINT: &str =
     "; if the root CA is installed locally, try running Node.js with --use-system-ca";
 
 #[cfg(test)]

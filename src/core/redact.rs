@@ -155,7 +155,7 @@ fn escape_into(out: &mut String, text: &str) {
 /// `host:port` of a URL (the port where one is written), nothing else of it: what the
 /// `NODE_DEBUG` lines say of a URL (less than [`shown_url`]: they never show a path either).
 /// `an invalid URL` where it does not parse.
-pub fn host_of(url: &str) -> String {
+pub(crate) fn host_of(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(url) => {
             let host = url.host_str().unwrap_or("");
@@ -170,7 +170,7 @@ pub fn host_of(url: &str) -> String {
 
 /// A proxy URL as `Debug` shows it: [`shown_url`], and a proxy written without a scheme
 /// (`user:password@host:port`, which is plain HTTP) as its host and port.
-pub fn shown_proxy(text: &str) -> String {
+pub(crate) fn shown_proxy(text: &str) -> String {
     if text.contains("://") {
         shown_url(text)
     } else {

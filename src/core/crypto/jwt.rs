@@ -1,19 +1,14 @@
-//! ES256 JWTs: signing the request token, verifying Civic's response token.
+//! ES256 JWTs (RFC 7519, RFC 7518 §3.4): the compact form's header, and verifying a token's
+//! signature and time claims (Civic's response token).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::civic_ext::AUTH_CODE_PATH;
-#[cfg(test)]
-use super::es256::Signature;
-use super::es256::{RandomFailed, SigningKey, VerifyingKey};
-use super::json::{json_string, UniqueKeys};
+use super::es256::VerifyingKey;
+use crate::core::json::UniqueKeys;
 
 /// base64url of `{"alg":"ES256","typ":"JWT"}`, the header civic-sip-api sends.
-const ES256_HEADER: &str = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9";
-/// Lifetime of the request token: civic-sip-api's `3m`.
-const REQUEST_LIFETIME_MS: u64 = 180_000;
+pub(crate) const ES256_HEADER: &str = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9";
 /// Clock skew allowed on Civic's `exp`, `nbf` and `iat`, as civic-sip-api allows.
 pub const GRACE_SECONDS: f64 = 60.0;
 
@@ -23,61 +18,6 @@ const B64URL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::n
     base64::engine::GeneralPurposeConfig::new()
         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
 );
-
-/// The request token: `iss` = `sub` = appId, `aud` = the base URL, `iat`/`exp` as seconds with
-/// milliseconds (civic-sip-api sends floats), `data` = the method and path being called.
-/// Fails only if the system's random source does (each signature takes a fresh nonce).
-pub fn sign_request_token(
-    key: &SigningKey,
-    app_id: &str,
-    audience: &str,
-    now_ms: u64,
-    jti: &[u8; 16],
-) -> Result<String, RandomFailed> {
-    let app_id = json_string(app_id);
-    let claims = format!(
-        r#"{{"jti":"{}","iat":{},"exp":{},"iss":{app_id},"aud":{},"sub":{app_id},"data":{{"method":"POST","path":"{AUTH_CODE_PATH}"}}}}"#,
-        uuid_v4(jti),
-        seconds(now_ms),
-        seconds(now_ms + REQUEST_LIFETIME_MS),
-        json_string(audience),
-    );
-    let mut token = String::with_capacity(ES256_HEADER.len() + claims.len() * 4 / 3 + 90);
-    token.push_str(ES256_HEADER);
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(claims, &mut token);
-    let signature = key.try_sign(token.as_bytes())?;
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut token);
-    Ok(token)
-}
-
-/// Milliseconds as JS prints `ms / 1000`: `1519931717.035`, `1519931717.1`, `1519931717`.
-fn seconds(ms: u64) -> String {
-    let (s, frac) = (ms / 1000, ms % 1000);
-    if frac == 0 {
-        return s.to_string();
-    }
-    let digits = format!("{frac:03}");
-    format!("{s}.{}", digits.trim_end_matches('0'))
-}
-
-/// Formats 16 random bytes as a version-4 UUID, in one allocation (it is built per exchange).
-fn uuid_v4(random: &[u8; 16]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut b = *random;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let mut uuid = String::with_capacity(36);
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            uuid.push('-');
-        }
-        uuid.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        uuid.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    uuid
-}
 
 /// Why a response token was refused. Every reason surfaces with civic-sip-api's one message;
 /// the reason is data (`error.reason` in JS) so a wrong `civicPublicKey` can be told from an
@@ -199,6 +139,8 @@ fn decode_object(segment: &str) -> Result<Map<String, Value>, Rejected> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::core::crypto::es256::{Signature, SigningKey};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn every_kind_of_refusal_is_listed_once() {
@@ -219,7 +161,8 @@ pub(crate) mod tests {
     pub(crate) const PRV: &str = "bf5efd7bdde29dc28443614bfee78c3d6ee39c71e55a0437eee02bf7e3647721";
 
     pub(crate) fn key(hex_key: &str) -> SigningKey {
-        SigningKey::from_slice(&crate::core::hex::decode(hex_key).expect("hex")).expect("key")
+        SigningKey::from_slice(&crate::core::crypto::hex::decode(hex_key).expect("hex"))
+            .expect("key")
     }
 
     /// Signs arbitrary header and claims JSON, for tests.
@@ -240,46 +183,6 @@ pub(crate) mod tests {
             r#"{{"iss":"civic-sip-hosted-service","iat":{},"exp":{exp},"data":"x"}}"#,
             exp - 1800.0
         )
-    }
-
-    #[test]
-    fn request_token_round_trips_with_the_claims_civic_expects() {
-        let k = key(PRV);
-        let token = sign_request_token(
-            &k,
-            "HyhaWO1SG",
-            "https://api.civic.com/sip/",
-            1_519_931_717_035,
-            &[0xab; 16],
-        )
-        .expect("signs");
-        let claims =
-            verify_response_token(&token, k.verifying_key(), 1_519_931_717).expect("verifies");
-        assert_eq!(claims["iss"], "HyhaWO1SG");
-        assert_eq!(claims["sub"], "HyhaWO1SG");
-        assert_eq!(claims["aud"], "https://api.civic.com/sip/");
-        assert_eq!(claims["iat"].as_f64(), Some(1_519_931_717.035));
-        assert_eq!(claims["exp"].as_f64(), Some(1_519_931_897.035));
-        assert_eq!(
-            claims["data"],
-            serde_json::json!({"method": "POST", "path": "scopeRequest/authCode"})
-        );
-        assert_eq!(claims["jti"], "abababab-abab-4bab-abab-abababababab");
-        assert!(token.starts_with("eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9."));
-    }
-
-    #[test]
-    fn jti_is_a_version_4_uuid_of_the_random_bytes_in_order() {
-        let bytes: [u8; 16] = std::array::from_fn(|i| i as u8 * 17);
-        assert_eq!(uuid_v4(&bytes), "00112233-4455-4677-8899-aabbccddeeff");
-        assert_eq!(uuid_v4(&[0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
-    }
-
-    #[test]
-    fn seconds_print_as_js_numbers() {
-        assert_eq!(seconds(1_519_931_717_035), "1519931717.035");
-        assert_eq!(seconds(1_519_931_717_100), "1519931717.1");
-        assert_eq!(seconds(1_519_931_717_000), "1519931717");
     }
 
     #[test]

@@ -5,10 +5,10 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use super::json::json_string;
+use crate::core::json::json_string;
 
 /// The path the exchange is POSTed to, and the `data.path` claim of the request token.
-pub const AUTH_CODE_PATH: &str = "scopeRequest/authCode";
+pub(crate) const AUTH_CODE_PATH: &str = "scopeRequest/authCode";
 
 /// The exchange body with its keys already sorted, so these exact bytes are both what is sent and
 /// what json-stable-stringify would produce: a server that HMACs either form agrees.

@@ -1,5 +1,5 @@
 //! ES256's two operations (ECDSA over P-256 with SHA-256, RFC 7518 §3.4) on ring, the library
-//! that is also rustls's crypto provider here ([`super::tls::provider`]): its P-256 is assembly
+//! that is also rustls's crypto provider here (`http::tls::provider`): its P-256 is assembly
 //! on x86-64 and aarch64, four times faster than the portable `p256` crate (the benchmark in the
 //! docs). `p256` remains for the two things ring does not do, once per client: deriving the
 //! public point from the private scalar (ring's key pair wants both) and reading a compressed
@@ -30,7 +30,7 @@ pub struct RandomFailed;
 pub struct Signature([u8; SIGNATURE_LEN]);
 
 impl Signature {
-    pub fn to_bytes(&self) -> [u8; SIGNATURE_LEN] {
+    pub fn to_bytes(self) -> [u8; SIGNATURE_LEN] {
         self.0
     }
 }
@@ -187,7 +187,7 @@ mod tests {
     const PUB: &str = "049a45998638cfb3c4b211d72030d9ae8329a242db63bfb0076a54e7647370a8ac5708b57af6065805d5a6be72332620932dbb35e8d318fce18e7c980a0eb26aa1";
 
     fn hex(s: &str) -> Vec<u8> {
-        crate::core::hex::decode(s).expect("hex").to_vec()
+        crate::core::crypto::hex::decode(s).expect("hex").to_vec()
     }
 
     #[test]

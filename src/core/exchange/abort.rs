@@ -20,7 +20,7 @@ impl Abort {
         self.0.send_replace(true);
     }
 
-    pub fn is_aborted(&self) -> bool {
+    pub(crate) fn is_aborted(&self) -> bool {
         *self.0.borrow()
     }
 

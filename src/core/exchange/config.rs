@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::cipher::AesKey;
 use super::civic_ext::AUTH_CODE_PATH;
-use super::error::{Error, ErrorKind};
-use super::es256::{SigningKey, VerifyingKey};
-use super::key_text;
-use super::node_words::NodeWords;
-use super::redact::{shown_proxy, shown_url, Redacted};
+use crate::core::crypto::cipher::AesKey;
+use crate::core::crypto::es256::{SigningKey, VerifyingKey};
+use crate::core::crypto::key_text;
+use crate::core::error::{Error, ErrorKind};
+use crate::core::node_words::NodeWords;
+use crate::core::redact::{shown_proxy, shown_url, Redacted};
 
 /// Civic's production base URL; `aud` of the request token is this, trailing slash included.
 pub const DEFAULT_API: &str = "https://api.civic.com/sip/";
@@ -256,7 +256,7 @@ pub fn describe(options: &Options) -> Description {
     let app_secret = AesKey::from_hex(&secret(&options.app_secret))
         .map(drop)
         .ok_or_else(|| invalid(APP_SECRET_MESSAGE));
-    let route = super::proxy::Route::configured(options.proxy.as_ref());
+    let route = crate::core::http::proxy::Route::configured(options.proxy.as_ref());
     let target = url::Url::parse(&exchange_url);
     let (proxy, no_proxy_bypass) = match (&route, &target) {
         (Ok(route), Ok(target)) => (route.proxy_for(target), route.bypassed_for(target)),

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::error::{Error, ErrorKind};
-use super::http;
-use super::steps::Observer;
+use super::debuglog::Observer;
+use crate::core::error::{Error, ErrorKind};
+use crate::core::http;
 
 /// First retry delay; each further one doubles, up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
@@ -108,7 +108,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_wait_is_recorded_with_its_length_and_why() {
-        let steps = crate::core::steps::Steps::default();
+        let steps = crate::core::exchange::debuglog::Steps::default();
         let mut statuses = vec![200, 503];
         let reply = with_retries(
             1,

@@ -3,12 +3,12 @@
 use serde_json::{Map, Value};
 
 use super::config::Config;
-use super::error::{Error, ErrorKind, Rejected};
-use super::es256::VerifyingKey;
-use super::json;
-use super::jwt;
-use super::key_text::is_js_ascii_whitespace;
-use super::steps::Observer;
+use super::debuglog::Observer;
+use crate::core::crypto::es256::VerifyingKey;
+use crate::core::crypto::jwt;
+use crate::core::crypto::key_text::is_js_ascii_whitespace;
+use crate::core::error::{Error, ErrorKind, Rejected};
+use crate::core::json;
 
 /// Deepest nesting of arrays and objects accepted in the user data (serde_json's own limit).
 const MAX_USER_DATA_DEPTH: usize = 128;
@@ -93,7 +93,7 @@ fn user_data_text(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::jwt::tests::{key, sign, PRV};
+    use crate::core::crypto::jwt::tests::{key, sign, PRV};
 
     const NOW: i64 = 1_700_000_000;
     const HEADER: &str = r#"{"alg":"ES256","typ":"JWT"}"#;

@@ -4,9 +4,9 @@
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::error::{Error, ErrorKind};
-use super::json::UniqueKeys;
-use super::redact::Redacted;
+use crate::core::error::{Error, ErrorKind};
+use crate::core::json::UniqueKeys;
+use crate::core::redact::Redacted;
 
 /// The status a reply came with, as `processPayload` takes it: civic-sip-api read the body only
 /// for the number 200 and refused anything else, which JS may pass in any type, so the rest is
@@ -76,7 +76,10 @@ impl std::fmt::Debug for ReplyFields {
 impl std::fmt::Debug for PendingPayload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PendingPayload")
-            .field("host", &self.url.as_deref().map(super::redact::host_of))
+            .field(
+                "host",
+                &self.url.as_deref().map(crate::core::redact::host_of),
+            )
             .field("encrypted", &self.encrypted)
             .field(
                 "user_id",

@@ -7,14 +7,18 @@
 //!   `.civic.com` both cover `api.civic.com`).
 //! - `http:` URLs use `HTTP_PROXY` / `http_proxy`; `https:` URLs use `HTTPS_PROXY` /
 //!   `https_proxy`, then fall back to `HTTP_PROXY` / `http_proxy`.
+//!
+//! Chosen here rather than by hyper-util's proxy support, whose tunnel errors drop the status a
+//! proxy refused the CONNECT with: the route decided here is what `connector` connects through
+//! and `tunnel` tunnels through, so each failure keeps what Node's words for it need.
 
 use std::sync::Arc;
 
 use url::Url;
 
-use super::config::ProxyOptions;
-use super::error::{Error, ErrorKind};
-use super::redact::shown_proxy;
+use crate::core::error::{Error, ErrorKind};
+use crate::core::exchange::config::ProxyOptions;
+use crate::core::redact::shown_proxy;
 
 /// Where a client's connections go: straight to the server, or through a proxy.
 #[derive(Clone)]

@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
-use super::node_words::{NodeWords, SYSTEM_CA_HINT};
+use crate::core::node_words::{NodeWords, SYSTEM_CA_HINT};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
@@ -23,7 +23,7 @@ use rustls::{
 /// The crypto provider of every TLS connection: choosing another is this one line (and the
 /// `rustls` features in Cargo.toml). ring, whose P-256 also signs and verifies the tokens
 /// (`es256`): one implementation of the curve in the binary, not two (AWS-LC's added 2.1 MB).
-pub fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -140,7 +140,7 @@ impl Roots {
 }
 
 /// Which server certificates a client accepts.
-pub enum Trust {
+pub(crate) enum Trust {
     /// The roots Node trusts by default in this process (see [`Roots`]).
     Default(Arc<Roots>),
     /// Only these (Node's `ca` option), which must be valid certificates.
@@ -151,7 +151,7 @@ pub enum Trust {
 
 /// Why a client could not be set up.
 #[derive(Debug, PartialEq, Eq)]
-pub enum SetupError {
+pub(crate) enum SetupError {
     /// A `ca` entry is not a certificate rustls can read.
     BadCa,
     /// rustls refused the configuration (not seen with ring's provider).
@@ -160,7 +160,7 @@ pub enum SetupError {
 
 /// A client configuration for HTTP/1.1 (no ALPN, as Node's `https` sends none). Reads nothing
 /// and parses no default root: that waits for the first handshake (see [`Roots`]).
-pub fn client_config(trust: Trust) -> Result<ClientConfig, SetupError> {
+pub(crate) fn client_config(trust: Trust) -> Result<ClientConfig, SetupError> {
     let provider = provider();
     let (inner, ca) = match trust {
         Trust::Any => (Inner::Any, Vec::new()),
@@ -197,7 +197,7 @@ pub fn client_config(trust: Trust) -> Result<ClientConfig, SetupError> {
 /// `certificate has expired`) and `tls.checkServerIdentity`'s (`Hostname/IP does not match
 /// certificate's altnames: ...`). Carried inside the rustls error so the HTTP layer can show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeCertError(pub String);
+pub(crate) struct NodeCertError(pub(crate) String);
 
 impl fmt::Display for NodeCertError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -208,7 +208,7 @@ impl fmt::Display for NodeCertError {
 impl std::error::Error for NodeCertError {}
 
 /// Node's words for a TLS failure, where rustls gave one this module knows.
-pub fn node_words(e: &TlsError) -> Option<String> {
+pub(crate) fn node_words(e: &TlsError) -> Option<String> {
     match e {
         TlsError::InvalidCertificate(CertificateError::Other(OtherError(other))) => {
             other.downcast_ref::<NodeCertError>().map(|n| n.0.clone())
@@ -248,7 +248,7 @@ fn alert_words(alert: rustls::AlertDescription) -> &'static str {
 /// A TLS reason from [`node_words`] as the Node line `words` describes gives it: OpenSSL 3.5
 /// calls the SSL 3 alerts `ssl/tls alert ...`, and Node 23.11+ adds its `--use-system-ca` hint
 /// after the reasons [`takes_system_ca_hint`] names.
-pub fn reason_on(reason: &str, words: NodeWords) -> String {
+pub(crate) fn reason_on(reason: &str, words: NodeWords) -> String {
     let mut out = match reason.strip_prefix("write EPROTO sslv3 alert ") {
         Some(alert) if words.ssl_tls_alerts() => format!("write EPROTO ssl/tls alert {alert}"),
         _ => reason.to_owned(),
@@ -426,7 +426,7 @@ fn unknown_issuer_words(
 /// `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `DEPTH_ZERO_SELF_SIGNED_CERT` and
 /// `UNABLE_TO_GET_ISSUER_CERT` do; `SELF_SIGNED_CERT_IN_CHAIN` and
 /// `UNABLE_TO_GET_ISSUER_CERT_LOCALLY` do not (seen on Node 24.22.3 and 26.12.1).
-pub fn takes_system_ca_hint(reason: &str) -> bool {
+pub(crate) fn takes_system_ca_hint(reason: &str) -> bool {
     matches!(
         reason,
         "unable to verify the first certificate"
@@ -478,125 +478,4 @@ fn altname_words(server_name: &ServerName<'_>, presented: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_provider_is_rings() {
-        let suites = |p: &CryptoProvider| format!("{:?}", p.cipher_suites);
-        assert_eq!(
-            suites(&provider()),
-            format!(
-                "{:?}",
-                rustls::crypto::ring::default_provider().cipher_suites
-            )
-        );
-        // ring's provider offers no post-quantum key exchange, aws-lc-rs's does (X25519MLKEM768).
-        assert!(provider()
-            .kx_groups
-            .iter()
-            .all(|g| !format!("{:?}", g.name()).contains("MLKEM")));
-    }
-
-    #[test]
-    fn altnames_are_worded_as_node_words_them() {
-        let host = ServerName::try_from("example.test").expect("name");
-        let presented = [
-            "DnsName(\"localhost\")".to_owned(),
-            "IpAddress(127.0.0.1)".to_owned(),
-        ];
-        assert_eq!(
-            altname_words(&host, &presented),
-            "Hostname/IP does not match certificate's altnames: Host: example.test. is not in \
-             the cert's altnames: DNS:localhost, IP Address:127.0.0.1"
-        );
-        let ip = ServerName::try_from("127.0.0.2").expect("ip");
-        assert_eq!(
-            altname_words(&ip, &presented),
-            "Hostname/IP does not match certificate's altnames: IP: 127.0.0.2 is not in the \
-             cert's list: 127.0.0.1"
-        );
-    }
-
-    #[test]
-    fn roots_are_parsed_once_when_first_needed_and_unusable_texts_are_left_out() {
-        let ca = include_str!("../../__test__/fixtures/tls/ca.pem");
-        let roots = Roots::new(vec![
-            ca.to_owned(),
-            "junk".to_owned(),
-            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_owned(),
-        ]);
-        assert!(!format!("{roots:?}").contains("parsed: true"));
-        let before = Roots::sets_parsed();
-        assert_eq!(roots.usable(), 1);
-        assert_eq!(roots.usable(), 1);
-        assert!(Roots::sets_parsed() - before >= 1);
-        assert!(format!("{roots:?}").contains("parsed: true"));
-    }
-
-    #[test]
-    fn one_set_of_roots_is_one_value_while_it_is_held() {
-        let ca = include_str!("../../__test__/fixtures/tls/ca.pem").to_owned();
-        let a = Roots::shared(vec![ca.clone()]);
-        let b = Roots::shared(vec![ca.clone()]);
-        assert!(Arc::ptr_eq(&a, &b));
-        let other = Roots::shared(vec![ca.clone(), ca.clone()]);
-        assert!(!Arc::ptr_eq(&a, &other));
-    }
-
-    #[test]
-    fn an_empty_set_of_roots_trusts_no_server() {
-        let server = include_str!("../../__test__/fixtures/tls/server.pem");
-        let der = CertificateDer::from_pem_slice(server.as_bytes()).expect("a certificate");
-        let name = ServerName::try_from("127.0.0.1").expect("name");
-        let verdict =
-            Roots::new(Vec::new()).verify_server_cert(&der, &[], &name, &[], UnixTime::now());
-        assert!(matches!(
-            verdict,
-            Err(TlsError::InvalidCertificate(
-                CertificateError::UnknownIssuer
-            ))
-        ));
-        // Where the server's issuer is among them, its certificate is accepted.
-        let ca = include_str!("../../__test__/fixtures/tls/ca.pem");
-        let roots = Roots::new(vec![ca.to_owned()]);
-        assert!(roots
-            .verify_server_cert(&der, &[], &name, &[], UnixTime::now())
-            .is_ok());
-    }
-
-    #[test]
-    fn alerts_are_worded_as_each_lines_openssl_words_them() {
-        let alert = |a| node_words(&TlsError::AlertReceived(a)).expect("words");
-        let v20 = NodeWords::of(Some("20.20.2"), None, Some("3.0.19"));
-        let v24 = NodeWords::of(Some("24.22.3"), None, Some("3.5.9"));
-        let failure = alert(rustls::AlertDescription::HandshakeFailure);
-        assert_eq!(
-            reason_on(&failure, v20),
-            "write EPROTO sslv3 alert handshake failure"
-        );
-        assert_eq!(
-            reason_on(&failure, v24),
-            "write EPROTO ssl/tls alert handshake failure"
-        );
-        let unknown_ca = alert(rustls::AlertDescription::UnknownCA);
-        assert_eq!(
-            reason_on(&unknown_ca, v24),
-            "write EPROTO tlsv1 alert unknown ca"
-        );
-        assert_eq!(
-            reason_on("self-signed certificate", v24),
-            format!("self-signed certificate{SYSTEM_CA_HINT}")
-        );
-        assert_eq!(
-            reason_on("self-signed certificate", v20),
-            "self-signed certificate"
-        );
-    }
-
-    #[test]
-    fn node_words_come_through_the_rustls_error() {
-        let e = node_error("self-signed certificate".into());
-        assert_eq!(node_words(&e).as_deref(), Some("self-signed certificate"));
-    }
-}
+mod tests;
