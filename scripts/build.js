@@ -15,7 +15,9 @@
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { hostPlatform, libraryName, platformOf } = require('./platforms');
+const {
+  buildEnv, hostPlatform, libraryName, platformOf,
+} = require('./platforms');
 
 const root = path.resolve(__dirname, '..');
 
@@ -50,7 +52,8 @@ function build({ triple, quiet = false } = {}) {
   // cargo decides what is stale; a no-op build takes well under a second. Unless quiet, cargo
   // shows what it compiles, so a rebuild after a pull is not a silent minute.
   const args = ['build', '--release', '--lib', ...(quiet ? ['--quiet'] : []), ...(triple ? ['--target', triple] : [])];
-  execFileSync('cargo', args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  // The macOS deployment target comes from scripts/platforms.js, as for the cross builds.
+  execFileSync('cargo', args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...buildEnv(platform) } });
   if (!fs.existsSync(addon) || fs.statSync(library).mtimeMs > fs.statSync(addon).mtimeMs) {
     replaceAddon(library, addon);
   }
