@@ -4,8 +4,8 @@
 // name binding.js loads, `civic-sip-native.<platform>.node`. The demo, the tests, the benchmark,
 // the packer and the release workflow all build through here; a fresh clone needs Rust only, no
 // npm install. `npm run build [-- --target <rust target>]` (the release workflow's macOS and
-// Windows builds pass their target); the four Linux builds as published are cross-compiled by
-// scripts/build-platforms.js with the same table (scripts/platforms.js).
+// Windows builds pass their target, and get the macOS deployment target of scripts/platforms.js);
+// scripts/build-platforms.js cross-compiles every platform here with the same table.
 //
 // The napi CLI builds nothing here: `npm run build:bindings` runs it only to regenerate binding.js
 // and binding.d.ts after a change to the `#[napi]` items. It forces a rebuild on every run and
