@@ -115,6 +115,15 @@ test('each build is tested on its own OS on every Node line the README promises 
   }
   assert.match(steps('test-linux'), /docker run --rm --platform \$\{\{ matrix\.settings\.docker \}\}[\s\S]*node:\$\{\{ matrix\.node \}\}-\$\{\{ matrix\.settings\.image \}\}/);
 
+  // The suites each job runs: files that exist, the exchange, abort and timeouts among them, one
+  // file a run (Node 18's runner has no --test-concurrency).
+  const suites = workflow.env.SUITES.trim().split(/\s+/);
+  for (const suite of suites) assert.ok(fs.existsSync(path.join(root, '__test__', suite)), suite);
+  for (const suite of ['exchange.test.js', 'retries-abort.test.js', 'esm.test.mjs']) assert.ok(suites.includes(suite), suite);
+  assert.match(steps('test-macos-windows'), /for suite in \$SUITES napi\.test\.js; do node --test "__test__\/\$suite"/);
+  assert.match(steps('test-linux'), /-e SUITES[\s\S]*for suite in \$SUITES; do node --test "__test__\/\$suite"/);
+  assert.doesNotMatch(steps('test-macos-windows') + steps('test-linux'), /--test-concurrency/);
+
   // Every test job, and only test jobs, stand between the builds and the publish.
   assert.deepEqual([...workflow.jobs.publish.needs].sort(), ['test-linux', 'test-macos-windows']);
 });
