@@ -61,10 +61,11 @@ function run(cmd, args, env) {
   execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
 }
 
-/** Debian's lld puts ld64.lld in /usr/lib/llvm-<n>/bin and /usr/bin/ld64.lld-<n>; either, or PATH's. */
+/** ld64.lld on PATH, else Debian's /usr/bin/ld64.lld-<LLVM version> (the newest); null if none. */
 function findLd64() {
   if (quiet('ld64.lld', ['--version']) !== null) return 'ld64.lld';
-  const candidates = fs.existsSync('/usr/bin') ? fs.readdirSync('/usr/bin').filter((f) => /^ld64\.lld-\d+$/.test(f)).sort() : [];
+  const version = (f) => Number(f.split('-').pop());
+  const candidates = fs.existsSync('/usr/bin') ? fs.readdirSync('/usr/bin').filter((f) => /^ld64\.lld-\d+$/.test(f)).sort((a, b) => version(a) - version(b)) : [];
   return candidates.length ? path.join('/usr/bin', candidates.at(-1)) : null;
 }
 
