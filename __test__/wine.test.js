@@ -8,9 +8,10 @@
 // their messages and codes.
 //
 // The addon is the x86_64-pc-windows-gnu stand-in (`npm run build:platforms win32`): the published
-// msvc build needs Microsoft's SDK, which no package registry has. Same source, same Rust std and
-// ring, same Node-API loading at run time; the C runtime (mingw's msvcrt against the UCRT) and
-// the linker differ. The release workflow builds and tests the msvc one on Windows.
+// msvc build needs Microsoft's SDK, which no package registry has. The same Rust code (std's
+// Windows code and ring's assembly included) and the same Node-API loading at run time; the C
+// runtime (mingw-w64's over msvcrt.dll, not the UCRT), the linker and the unwinder differ
+// (docs/platforms.md). The release workflow builds and tests the msvc one on Windows.
 //
 // Without wine, the Windows Node or the build this is skipped, except in CI (CI set), where
 // .ci/run installs them and builds it, and a missing one is a failure.
