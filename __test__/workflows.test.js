@@ -1,9 +1,10 @@
 'use strict';
 
-// The release workflow (.github/workflows/release.yml), which builds what this machine cannot
-// (macOS, Windows) and publishes: linted with actionlint (with shellcheck for its `run:` scripts
-// where shellcheck is installed), checked to build every target package.json lists, and its
-// publish step's `napi artifacts` run here on artifacts laid out as the workflow downloads them.
+// The workflows: release.yml, which builds every binary on its own OS, tests each there on every
+// Node line before it publishes, and ci.yml (`npm test` on pushes and pull requests). Linted with
+// actionlint (with shellcheck for their `run:` scripts where shellcheck is installed); the release
+// matrices checked against package.json `napi.targets` and scripts/node-lines.js; the publish
+// step's `napi artifacts` run here on artifacts laid out as the workflow downloads them.
 //
 // actionlint (helpers/actionlint.js) is installed by scripts/install-test-tools.sh; without it the
 // lint tests are skipped, except in CI (CI set), where .ci/run installs it and a missing one fails.
@@ -14,7 +15,10 @@ const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const yaml = require('js-yaml');
 const { ACTIONLINT, actionlint: lint, actionlintReady } = require('./helpers/actionlint');
+const { PLATFORMS, platformOf } = require('../scripts/platforms');
+const { NODE_LINES } = require('../scripts/node-lines');
 
 const root = path.resolve(__dirname, '..');
 const workflows = path.join(root, '.github', 'workflows');
@@ -53,11 +57,26 @@ test('the lint can fail: a misspelt input and an undefined matrix key are report
   }
 });
 
+const workflow = yaml.load(release);
+const steps = (job) => workflow.jobs[job].steps.map((step) => step.run ?? '').join('\n');
+const settingsOf = (job) => workflow.jobs[job].strategy.matrix.settings;
+
 test('the workflow builds every target of package.json: macOS and Windows natively, Linux with build:platforms', () => {
-  const matrixTargets = [...new Set([...release.matchAll(/^\s+target: ([a-z0-9_-]+)$/gm)].map((m) => m[1]))].sort();
+  const native = settingsOf('build');
   const nonLinux = manifest.napi.targets.filter((t) => !t.includes('-linux-')).sort();
-  assert.deepEqual(matrixTargets, nonLinux);
-  assert.match(release, /run: npm run build:platforms/);
+  assert.deepEqual(native.map((s) => s.target).sort(), nonLinux);
+  for (const { target, platform, host } of native) {
+    assert.equal(platform, platformOf(target), target);
+    assert.match(host, PLATFORMS[platform].os === 'darwin' ? /^macos-/ : /^windows-/, target);
+  }
+  // Apple silicon on an arm64 runner, Intel on an Intel one: each built on its own CPU.
+  assert.equal(native.find((s) => s.target === 'x86_64-apple-darwin').host, 'macos-15-intel');
+  assert.equal(native.find((s) => s.target === 'aarch64-apple-darwin').host, 'macos-latest');
+  // The deployment targets are scripts/platforms.js's, through npm run build: none set here.
+  assert.doesNotMatch(release, /MACOSX_DEPLOYMENT_TARGET/);
+  assert.match(steps('build'), /node --test __test__\/macos\.test\.js/);
+  assert.match(steps('build-linux'), /run: npm run build:platforms -- linux|^npm run build:platforms -- linux$/m);
+  assert.match(release, /run: npm run build:platforms -- linux/);
   assert.match(release, /run: node --test __test__\/artifacts\.test\.js/);
   assert.match(release, /npx napi artifacts --output-dir artifacts/);
   assert.match(release, /npx napi pre-publish -t npm --no-gh-release/);
@@ -65,6 +84,60 @@ test('the workflow builds every target of package.json: macOS and Windows native
   assert.match(release, /id-token: write/);
   assert.match(release, /if: startsWith\(github\.ref, 'refs\/tags\/v'\)/);
   assert.equal(manifest.scripts['build:platforms'], 'node scripts/build-platforms.js');
+});
+
+test('each build is tested on its own OS on every Node line the README promises before anything is published', () => {
+  const lines = NODE_LINES.map((v) => v.split('.')[0]);
+  // The README's promise and the lines test:all runs on locally are the same list.
+  assert.match(fs.readFileSync(path.join(root, 'README.md'), 'utf8'), new RegExp(`\\| Node ${lines.slice(0, -1).join(', ')}, ${lines.at(-1)} \\|`));
+  const nativeTests = workflow.jobs['test-macos-windows'];
+  assert.equal(nativeTests.needs, 'build');
+  assert.deepEqual(nativeTests.strategy.matrix.node, lines);
+  assert.deepEqual(nativeTests.strategy.matrix.settings.map((s) => s.target).sort(), settingsOf('build').map((s) => s.target).sort());
+  for (const { host, target } of nativeTests.strategy.matrix.settings) {
+    // macOS x64 on an Intel runner, arm64 on an Apple silicon one, Windows on Windows.
+    assert.equal(host, { 'x86_64-apple-darwin': 'macos-15-intel', 'aarch64-apple-darwin': 'macos-latest', 'x86_64-pc-windows-msvc': 'windows-latest' }[target], target);
+  }
+  assert.ok(nativeTests.steps.some((s) => s.uses?.startsWith('actions/download-artifact@') && s.with.name === 'bindings-${{ matrix.settings.target }}'));
+  assert.ok(nativeTests.steps.some((s) => s.uses?.startsWith('actions/setup-node@') && s.with['node-version'] === '${{ matrix.node }}'));
+
+  const linuxTests = workflow.jobs['test-linux'];
+  assert.equal(linuxTests.needs, 'build-linux');
+  assert.deepEqual(linuxTests.strategy.matrix.node, lines);
+  const linux = manifest.napi.targets.filter((t) => t.includes('-linux-')).sort();
+  assert.deepEqual(linuxTests.strategy.matrix.settings.map((s) => s.target).sort(), linux);
+  for (const { target, platform, docker, image } of linuxTests.strategy.matrix.settings) {
+    const p = PLATFORMS[platformOf(target)];
+    assert.equal(platform, platformOf(target));
+    assert.equal(docker, `linux/${p.arch === 'x64' ? 'amd64' : 'arm64'}`, target);
+    // Node's own images: Debian (glibc) for the gnu builds, Alpine (musl) for the musl ones.
+    assert.equal(image, p.abi === 'musl' ? 'alpine' : 'slim', target);
+  }
+  assert.match(steps('test-linux'), /docker run --rm --platform \$\{\{ matrix\.settings\.docker \}\}[\s\S]*node:\$\{\{ matrix\.node \}\}-\$\{\{ matrix\.settings\.image \}\}/);
+
+  // The suites each job runs: files that exist, the exchange, abort and timeouts among them, one
+  // file a run (Node 18's runner has no --test-concurrency).
+  const suites = workflow.env.SUITES.trim().split(/\s+/);
+  for (const suite of suites) assert.ok(fs.existsSync(path.join(root, '__test__', suite)), suite);
+  for (const suite of ['exchange.test.js', 'retries-abort.test.js', 'esm.test.mjs']) assert.ok(suites.includes(suite), suite);
+  assert.match(steps('test-macos-windows'), /for suite in \$SUITES napi\.test\.js; do node --test "__test__\/\$suite"/);
+  assert.match(steps('test-linux'), /-e SUITES[\s\S]*for suite in \$SUITES; do node --test "__test__\/\$suite"/);
+  assert.doesNotMatch(steps('test-macos-windows') + steps('test-linux'), /--test-concurrency/);
+
+  // Every test job, and only test jobs, stand between the builds and the publish.
+  assert.deepEqual([...workflow.jobs.publish.needs].sort(), ['test-linux', 'test-macos-windows']);
+});
+
+test('the CI workflow runs npm test on every push and pull request', () => {
+  const ci = yaml.load(fs.readFileSync(path.join(workflows, 'ci.yml'), 'utf8'));
+  assert.deepEqual(Object.keys(ci.on).sort(), ['pull_request', 'push']);
+  assert.equal(ci.on.push, null);
+  assert.equal(ci.on.pull_request, null);
+  const runs = ci.jobs.test.steps.map((s) => s.run).filter(Boolean);
+  assert.ok(runs.includes('npm test'), runs.join('; '));
+  assert.ok(runs.includes('npm ci --no-audit --no-fund'), runs.join('; '));
+  // GitHub sets CI, so workflows.test.js needs actionlint there: installed at the pinned version.
+  assert.ok(runs.some((r) => r.includes("require('./__test__/helpers/actionlint').ACTIONLINT")), runs.join('; '));
 });
 
 test('napi artifacts moves the downloaded artifacts into npm/<platform>/ as the publish job expects', () => {

@@ -4,8 +4,8 @@
 // name binding.js loads, `civic-sip-native.<platform>.node`. The demo, the tests, the benchmark,
 // the packer and the release workflow all build through here; a fresh clone needs Rust only, no
 // npm install. `npm run build [-- --target <rust target>]` (the release workflow's macOS and
-// Windows builds pass their target); the four Linux builds as published are cross-compiled by
-// scripts/build-platforms.js with the same table (scripts/platforms.js).
+// Windows builds pass their target, and get the macOS deployment target of scripts/platforms.js);
+// scripts/build-platforms.js cross-compiles every platform here with the same table.
 //
 // The napi CLI builds nothing here: `npm run build:bindings` runs it only to regenerate binding.js
 // and binding.d.ts after a change to the `#[napi]` items. It forces a rebuild on every run and
@@ -15,7 +15,9 @@
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { hostPlatform, libraryName, platformOf } = require('./platforms');
+const {
+  buildEnv, hostPlatform, libraryName, platformOf,
+} = require('./platforms');
 
 const root = path.resolve(__dirname, '..');
 
@@ -50,7 +52,8 @@ function build({ triple, quiet = false } = {}) {
   // cargo decides what is stale; a no-op build takes well under a second. Unless quiet, cargo
   // shows what it compiles, so a rebuild after a pull is not a silent minute.
   const args = ['build', '--release', '--lib', ...(quiet ? ['--quiet'] : []), ...(triple ? ['--target', triple] : [])];
-  execFileSync('cargo', args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  // The macOS deployment target comes from scripts/platforms.js, as for the cross builds.
+  execFileSync('cargo', args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...buildEnv(platform) } });
   if (!fs.existsSync(addon) || fs.statSync(library).mtimeMs > fs.statSync(addon).mtimeMs) {
     replaceAddon(library, addon);
   }

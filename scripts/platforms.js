@@ -1,20 +1,49 @@
 'use strict';
 
-// The seven platforms the package ships, in one table: napi's platform name (the suffix of the
-// `.node` file the loader binding.js looks for, and of the npm/<platform> package), the Rust
-// target that builds it, and for the Linux ones the zig target that cargo-zigbuild links with
-// (glibc 2.17's symbol versions for the gnu builds). package.json `napi.targets` lists the same
-// targets; __test__/build.test.js keeps them equal.
+// The platforms the package ships are package.json `napi.targets`, written there once; everything
+// else about each is computed here from its Rust target triple: napi's platform name (the suffix
+// of the `.node` file the loader binding.js looks for, and of the npm/<platform> package), the
+// file cargo writes, the zig target cargo-zigbuild links the Linux ones with (glibc 2.17's symbol
+// versions for the gnu builds), and the macOS deployment target (the one place it is set: the
+// release workflow's native builds and the cross builds of `npm run test:all` both read it here).
 
-const PLATFORMS = {
-  'linux-x64-gnu': { triple: 'x86_64-unknown-linux-gnu', zig: 'x86_64-unknown-linux-gnu.2.17' },
-  'linux-arm64-gnu': { triple: 'aarch64-unknown-linux-gnu', zig: 'aarch64-unknown-linux-gnu.2.17' },
-  'linux-x64-musl': { triple: 'x86_64-unknown-linux-musl', zig: 'x86_64-unknown-linux-musl' },
-  'linux-arm64-musl': { triple: 'aarch64-unknown-linux-musl', zig: 'aarch64-unknown-linux-musl' },
-  'darwin-x64': { triple: 'x86_64-apple-darwin' },
-  'darwin-arm64': { triple: 'aarch64-apple-darwin' },
-  'win32-x64-msvc': { triple: 'x86_64-pc-windows-msvc' },
-};
+const manifest = require('../package.json');
+
+const NODE_ARCH = { x86_64: 'x64', aarch64: 'arm64' };
+// The crate's [lib] name (Cargo.toml): cargo's file name for its cdylib.
+const CRATE = 'civic_sip_native';
+// The oldest macOS each build loads on. x86_64: 10.13, napi-rs/package-template's and the oldest
+// the Rust toolchain still supports; arm64: 11.0, the first macOS on Apple silicon (ring's C does
+// not build for arm64 with 10.13, and rustc raises it to 11.0 there anyway).
+const MACOS_DEPLOYMENT_TARGET = { x86_64: '10.13', aarch64: '11.0' };
+
+/** What a Rust target triple ships as; an error for a triple this package cannot name. */
+function describe(triple) {
+  const [cpu, vendor, os, abi] = triple.split('-');
+  const arch = NODE_ARCH[cpu];
+  if (!arch) throw new Error(`${triple}: no Node architecture for ${cpu}`);
+  if (os === 'linux' && (abi === 'gnu' || abi === 'musl')) {
+    return {
+      triple, os: 'linux', arch, abi, platform: `linux-${arch}-${abi}`, library: `lib${CRATE}.so`,
+      zig: abi === 'gnu' ? `${triple}.2.17` : triple,
+    };
+  }
+  if (vendor === 'apple' && os === 'darwin') {
+    return {
+      triple, os: 'darwin', arch, platform: `darwin-${arch}`, library: `lib${CRATE}.dylib`,
+      env: { MACOSX_DEPLOYMENT_TARGET: MACOS_DEPLOYMENT_TARGET[cpu] },
+    };
+  }
+  if (os === 'windows' && abi) {
+    return { triple, os: 'win32', arch, abi, platform: `win32-${arch}-${abi}`, library: `${CRATE}.dll` };
+  }
+  throw new Error(`${triple}: not a target this package knows how to name`);
+}
+
+const PLATFORMS = Object.fromEntries(manifest.napi.targets.map((t) => {
+  const { platform, ...rest } = describe(t);
+  return [platform, rest];
+}));
 
 /** The platform a Rust target builds for, or an error naming the targets there are. */
 function platformOf(triple) {
@@ -38,9 +67,15 @@ function hostPlatform() {
 
 /** The file cargo writes for the crate's cdylib on `platform`. */
 function libraryName(platform) {
-  if (platform.startsWith('win32-')) return 'civic_sip_native.dll';
-  if (platform.startsWith('darwin-')) return 'libcivic_sip_native.dylib';
-  return 'libcivic_sip_native.so';
+  if (!PLATFORMS[platform]) throw new Error(`unknown platform ${platform}; one of ${Object.keys(PLATFORMS).join(', ')}`);
+  return PLATFORMS[platform].library;
 }
 
-module.exports = { PLATFORMS, platformOf, hostPlatform, libraryName };
+/** The environment a build for `platform` needs on any host (the deployment target on macOS). */
+function buildEnv(platform) {
+  return { ...(PLATFORMS[platform]?.env ?? {}) };
+}
+
+module.exports = {
+  PLATFORMS, MACOS_DEPLOYMENT_TARGET, describe, platformOf, hostPlatform, libraryName, buildEnv,
+};

@@ -39,7 +39,7 @@ const root = path.resolve(__dirname, '..');
 const all = process.argv.includes('--all');
 
 // The suites only test:all runs: they check the cross builds or take minutes each.
-const FULL_ONLY = new Set(['artifacts.test.js', 'qemu.test.js', 'pack.test.js', 'soak.test.js', 'runtimes.test.js']);
+const FULL_ONLY = new Set(['artifacts.test.js', 'qemu.test.js', 'macos.test.js', 'wine.test.js', 'pack.test.js', 'soak.test.js', 'runtimes.test.js']);
 
 // The timing-dependent cases (above): the Node ones skip themselves when this is 1, in every
 // suite this script starts; the Rust ones are skipped by name.
@@ -70,7 +70,7 @@ try {
   run('cargo', ['test', '--no-default-features', '--test', '*', ...skipTiming]);
   if (all) run(process.execPath, [path.join('scripts', 'fuzz-smoke.js')]);
   require('./build').ensureBuilt();
-  // The four Linux addons as published, for artifacts.test.js and qemu.test.js.
+  // Every binary built here (scripts/build-platforms.js), for artifacts, qemu, macos and wine.test.js.
   if (all) run(process.execPath, [path.join('scripts', 'build-platforms.js')]);
   const suites = fs.readdirSync(path.join(root, '__test__'))
     .filter((f) => f.endsWith('.test.js') || f.endsWith('.test.mjs'))
