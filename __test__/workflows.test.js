@@ -75,8 +75,7 @@ test('the workflow builds every target of package.json: macOS and Windows native
   // The deployment targets are scripts/platforms.js's, through npm run build: none set here.
   assert.doesNotMatch(release, /MACOSX_DEPLOYMENT_TARGET/);
   assert.match(steps('build'), /node --test __test__\/macos\.test\.js/);
-  assert.match(steps('build-linux'), /run: npm run build:platforms -- linux|^npm run build:platforms -- linux$/m);
-  assert.match(release, /run: npm run build:platforms -- linux/);
+  assert.match(steps('build-linux'), /^npm run build:platforms -- linux$/m);
   assert.match(release, /run: node --test __test__\/artifacts\.test\.js/);
   assert.match(release, /npx napi artifacts --output-dir artifacts/);
   assert.match(release, /npx napi pre-publish -t npm --no-gh-release/);
@@ -140,6 +139,37 @@ test('the CI workflow runs npm test on every push and pull request', () => {
   assert.ok(runs.some((r) => r.includes("require('./__test__/helpers/actionlint').ACTIONLINT")), runs.join('; '));
 });
 
+// The artifacts the release workflow uploads, one per job and matrix row: its name with the
+// matrix expressions filled in, and the row it came from.
+const expand = (text, settings) => text.replace(/\$\{\{ matrix\.settings\.(\w+) \}\}/g, (_, key) => {
+  assert.ok(key in settings, `matrix.settings.${key} in ${text}`);
+  return settings[key];
+});
+const uploads = Object.entries(workflow.jobs).flatMap(([job, { steps: jobSteps, strategy }]) => jobSteps
+  .filter((s) => s.uses?.startsWith('actions/upload-artifact@'))
+  .flatMap((s) => (strategy?.matrix?.settings ?? [{}]).map((settings) => ({ job, name: expand(s.with.name, settings), settings }))));
+
+test('every artifact a job downloads is one a job it needs uploads; publish takes them all', () => {
+  assert.equal(new Set(uploads.map((u) => u.name)).size, uploads.length, uploads.map((u) => u.name).join());
+  for (const [job, { steps: jobSteps, strategy, needs }] of Object.entries(workflow.jobs)) {
+    const needed = [needs ?? []].flat();
+    for (const step of jobSteps.filter((s) => s.uses?.startsWith('actions/download-artifact@'))) {
+      if (step.with.pattern) {
+        // A pattern (publish): it must take every upload, from jobs it needs or their needs.
+        const re = new RegExp(`^${step.with.pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+        for (const u of uploads) assert.match(u.name, re, `${job} downloads ${step.with.pattern}`);
+        continue;
+      }
+      for (const settings of strategy?.matrix?.settings ?? [{}]) {
+        const name = expand(step.with.name, settings);
+        const from = uploads.find((u) => u.name === name);
+        assert.ok(from, `${job} downloads ${name}, which no job uploads`);
+        assert.ok(needed.includes(from.job), `${job} downloads ${name} from ${from.job}, which it does not need`);
+      }
+    }
+  }
+});
+
 test('napi artifacts moves the downloaded artifacts into npm/<platform>/ as the publish job expects', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'civic-sip-native-artifacts-'));
   try {
@@ -149,11 +179,22 @@ test('napi artifacts moves the downloaded artifacts into npm/<platform>/ as the 
     for (const p of platforms) {
       fs.mkdirSync(path.join(dir, 'npm', p), { recursive: true });
       fs.copyFileSync(path.join(root, 'npm', p, 'package.json'), path.join(dir, 'npm', p, 'package.json'));
-      // As actions/download-artifact lays them out: one folder per uploaded artifact.
-      const folder = path.join(dir, 'artifacts', p.startsWith('linux-') ? 'bindings-linux' : `bindings-${p}`, p.startsWith('linux-') ? p : '');
-      fs.mkdirSync(folder, { recursive: true });
-      fs.writeFileSync(path.join(folder, `civic-sip-native.${p}.node`), `addon for ${p}`);
     }
+    // As actions/download-artifact lays them out: a folder per upload named as the workflow names
+    // it; bindings-linux keeps the npm/<platform>/ folders of its path below their common root.
+    for (const upload of uploads) {
+      const inUpload = upload.settings.platform ? [upload.settings.platform] : platforms.filter((p) => p.startsWith('linux-'));
+      for (const p of inUpload) {
+        const folder = path.join(dir, 'artifacts', upload.name, upload.settings.platform ? '' : p);
+        fs.mkdirSync(folder, { recursive: true });
+        fs.writeFileSync(path.join(folder, `civic-sip-native.${p}.node`), `addon for ${p}`);
+      }
+    }
+    // The publish job's own step: its find/mv line as written, then napi artifacts (the local CLI).
+    const move = workflow.jobs.publish.steps.find((s) => s.name === 'Move the addons into npm/<platform>/').run.split('\n');
+    assert.match(move[0], /^find artifacts /);
+    assert.equal(move[1], 'npx napi artifacts --output-dir artifacts');
+    execFileSync('bash', ['-c', move[0]], { cwd: dir, stdio: 'pipe' });
     execFileSync(path.join(root, 'node_modules', '.bin', 'napi'), ['artifacts', '--cwd', dir, '--output-dir', 'artifacts'], { stdio: 'pipe' });
     for (const p of platforms) {
       assert.equal(fs.readFileSync(path.join(dir, 'npm', p, `civic-sip-native.${p}.node`), 'utf8'), `addon for ${p}`, p);

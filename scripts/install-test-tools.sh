@@ -17,15 +17,16 @@
 #           (scripts/node-lines.js); a Windows Node and its wine prefix (scripts/wine.js); and
 #           Debian's arm64 Node.js unpacked into target/arm64-node/ (not installed: an arm64 `nodejs`
 #           package would replace this machine's own Node) for __test__/qemu.test.js. Needs root.
-# Idempotent: each tool is installed only when it is missing or not the pinned version. apt waits
-# for a dpkg lock another process holds (up to 10 minutes) and retries a failed run.
+# Idempotent: each tool is installed only when it is missing or not the pinned version. An install
+# waits up to 10 minutes for the dpkg lock another process holds; a failed apt-get run (an update
+# that met the lists lock, a mirror briefly unreachable) is tried again, 5 times 20 s apart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@"; }
 
-# apt-get that waits for a dpkg lock another process holds, and tries a failed run again (a lock
-# taken between the wait and the run, a mirror briefly unreachable).
+# apt-get that waits for the dpkg lock another process holds (DPkg::Lock::Timeout; an update's
+# lists lock is not covered by it), and tries a failed run again.
 apt_get() {
   local attempt
   for attempt in 1 2 3 4 5; do

@@ -56,8 +56,11 @@ const run = (cmd, args, options = {}) => {
 };
 
 try {
-  // A fresh clone: the dev dependencies from the lock file, into the project's node_modules.
-  if (!fs.existsSync(path.join(root, 'node_modules', 'civic-sip-api'))) run('npm', ['ci', '--no-audit', '--no-fund']);
+  // A fresh clone, or a checkout from before a dev dependency was added: the lock file installed.
+  const devDependencies = Object.keys(require('../package.json').devDependencies);
+  if (devDependencies.some((name) => !fs.existsSync(path.join(root, 'node_modules', name, 'package.json')))) {
+    run('npm', ['ci', '--no-audit', '--no-fund']);
+  }
   run('cargo', ['fmt', '--check']);
   // The fuzz crate is a workspace of its own: `cargo fmt` at the root does not reach it.
   run('cargo', ['fmt', '--check', '--manifest-path', path.join('fuzz', 'Cargo.toml')]);
