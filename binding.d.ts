@@ -101,6 +101,8 @@ export interface NativeOptions {
   nodeVersion?: string
   llhttpVersion?: string
   opensslVersion?: string
+  /** `require('node:http').maxHeaderSize` (bytes): the bound on a response head. */
+  maxHeaderSize?: number
 }
 
 export interface NativeProxy {

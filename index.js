@@ -263,6 +263,8 @@ function nativeOptions(config) {
     nodeVersion: process.versions.node,
     llhttpVersion: process.versions.llhttp,
     opensslVersion: process.versions.openssl,
+    // Node's bound on a response head (--max-http-header-size), applied as Node applies it.
+    maxHeaderSize: require('node:http').maxHeaderSize,
   });
 }
 

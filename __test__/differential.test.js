@@ -643,6 +643,70 @@ test('same outcome: a status line whose code is not a number', OPTS, async (t) =
   await networkScenario(t, `http://127.0.0.1:${port}/`, { message: `${PREFIX}Error: Parse Error: ${INVALID_STATUS}`, code: CODES.NETWORK });
 });
 
+// A reply head Node's parser refuses: Node counts the reason and each header's name and value
+// (here 'OK', 'Content-Length' '0' and 'X-Big' '<n bytes>': 22 + n) and fails at http.maxHeaderSize.
+const bigHead = (n) => `HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Big: ${'a'.repeat(n)}\r\n\r\n`;
+const LARGEST_BIG = require('node:http').maxHeaderSize - 23;
+const OVERFLOW = { message: `${PREFIX}Error: Parse Error: Header overflow`, code: CODES.NETWORK };
+for (const [n, expect] of [
+  [LARGEST_BIG, { message: `${INVALID_BODY}""`, code: CODES.INVALID_RESPONSE }],
+  [LARGEST_BIG + 1, OVERFLOW],
+  [80000, OVERFLOW],
+  [500000, OVERFLOW],
+]) {
+  test(`same outcome: a reply head of ${22 + n} bytes as Node counts them (maxHeaderSize ${require('node:http').maxHeaderSize})`, OPTS, async (t) => {
+    const { port } = await socketServer(t, (socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => socket.end(bigHead(n)));
+    });
+    await networkScenario(t, `http://127.0.0.1:${port}/`, expect);
+  });
+}
+
+for (const redirected of [false, true]) {
+  test(`same outcome: the payload GET${redirected ? ' (after a redirect)' : ''} of a processed reply with a head over maxHeaderSize`, OPTS, async (t) => {
+    const { port } = await socketServer(t, (socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => socket.end(bigHead(LARGEST_BIG + 1)));
+    });
+    const big = `http://127.0.0.1:${port}/payload`;
+    fakeReplies(processedReply(redirected ? 'PLACEHOLDER' : big), (req, res) => send(res, 302, '', { Location: big }));
+    const run = await runBoth(emu.clientConfig({ api: fake.url }), emu.mintAuthCode(), fake);
+    assertSame(run, { message: `${PAYLOAD}RequestError: Error: Parse Error: Header overflow`, code: CODES.NETWORK }, undefined, t);
+  });
+}
+
+test('same outcome: the bound on a reply head follows --max-http-header-size', OPTS, async (t) => {
+  const { runNode } = require('./helpers/support');
+  const script = `
+    const net = require('node:net');
+    const config = JSON.parse(process.env.CONFIG);
+    const head = (n) => 'HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\nX-Big: ' + 'a'.repeat(n) + '\\r\\n\\r\\n';
+    const words = (client) => client.exchangeCode('code').then(() => 'resolved', (e) => [e.message, e.code || null]);
+    (async () => {
+      const out = { maxHeaderSize: require('node:http').maxHeaderSize };
+      for (const n of [32768 - 23, 32768 - 22]) {
+        const server = net.createServer((s) => { s.on('error', () => {}); s.once('data', () => s.end(head(n))); });
+        await new Promise((r) => server.listen(0, '127.0.0.1', r));
+        const api = 'http://127.0.0.1:' + server.address().port + '/';
+        out[n] = {
+          reference: await words(require('civic-sip-api').newClient({ ...config, api })),
+          native: await words(require('.').newClient({ ...config, api })),
+        };
+        server.close();
+      }
+      console.log(JSON.stringify(out));
+    })();
+  `;
+  const config = { appId: 'app', appSecret: emu.clientConfig().appSecret, prvKey: emu.clientConfig().prvKey, env: 'prod' };
+  const run = await runNode(script, { args: ['--max-http-header-size=32768'], env: { CONFIG: JSON.stringify(config) } });
+  assert.equal(run.code, 0, run.stderr);
+  const out = JSON.parse(run.stdout);
+  assert.equal(out.maxHeaderSize, 32768);
+  assert.deepEqual(out[32768 - 23], { reference: [`${INVALID_BODY}""`, null], native: [`${INVALID_BODY}""`, CODES.INVALID_RESPONSE] });
+  assert.deepEqual(out[32768 - 22], { reference: [OVERFLOW.message, null], native: [OVERFLOW.message, CODES.NETWORK] });
+});
+
 const { TLS_KEY, TLS_CERT } = require('./helpers/servers');
 for (const [name, tls, host, why] of [
   ['a self-signed certificate', { key: TLS_KEY, cert: TLS_CERT }, '127.0.0.1', 'self-signed certificate'],

@@ -36,6 +36,8 @@ pub struct NativeOptions {
     pub node_version: Option<String>,
     pub llhttp_version: Option<String>,
     pub openssl_version: Option<String>,
+    /// `require('node:http').maxHeaderSize` (bytes): the bound on a response head.
+    pub max_header_size: Option<f64>,
 }
 
 #[napi(object)]
@@ -72,6 +74,12 @@ impl NativeOptions {
                 self.node_version.as_deref(),
                 self.llhttp_version.as_deref(),
                 self.openssl_version.as_deref(),
+            )
+            // Node's own setting (a positive whole number); anything else keeps the default.
+            .with_max_header_size(
+                self.max_header_size
+                    .filter(|n| *n >= 1.0 && n.fract() == 0.0)
+                    .map(|n| n as usize),
             ),
         };
         let numbers = timeout.and(max_response_bytes).and(retries);
@@ -251,6 +259,7 @@ mod tests {
             node_version: None,
             llhttp_version: None,
             openssl_version: None,
+            max_header_size: None,
         }
     }
 

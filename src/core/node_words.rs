@@ -13,6 +13,8 @@ pub struct NodeWords {
     llhttp: (u32, u32),
     /// `process.versions.openssl` as (major, minor).
     openssl: (u32, u32),
+    /// `require('node:http').maxHeaderSize`: see [`NodeWords::max_header_size`].
+    max_header_size: usize,
 }
 
 impl Default for NodeWords {
@@ -21,9 +23,13 @@ impl Default for NodeWords {
             node: (20, 20),
             llhttp: (9, 3),
             openssl: (3, 0),
+            max_header_size: DEFAULT_MAX_HEADER_SIZE,
         }
     }
 }
+
+/// Node's `http.maxHeaderSize` when no `--max-http-header-size` sets it.
+pub const DEFAULT_MAX_HEADER_SIZE: usize = 16 * 1024;
 
 /// `"20.20.2"` as (20, 20); what does not read as numbers is `None`.
 fn major_minor(version: &str) -> Option<(u32, u32)> {
@@ -42,7 +48,23 @@ impl NodeWords {
             node: node.and_then(major_minor).unwrap_or(default.node),
             llhttp: llhttp.and_then(major_minor).unwrap_or(default.llhttp),
             openssl: openssl.and_then(major_minor).unwrap_or(default.openssl),
+            max_header_size: default.max_header_size,
         }
+    }
+
+    /// These words with Node's `http.maxHeaderSize` (bytes; `--max-http-header-size`, default
+    /// 16384) as the bound on a response head; `None` keeps the default.
+    pub fn with_max_header_size(self, bytes: Option<usize>) -> NodeWords {
+        NodeWords {
+            max_header_size: bytes.unwrap_or(self.max_header_size),
+            ..self
+        }
+    }
+
+    /// The bound on a response head, in bytes as Node's HTTP parser counts them (see
+    /// `http::client::head_size`): a head that reaches it is `Parse Error: Header overflow`.
+    pub fn max_header_size(&self) -> usize {
+        self.max_header_size
     }
 
     /// OpenSSL's reason for a received alert of the SSL 3 set (handshake failure, bad certificate,
@@ -111,6 +133,14 @@ mod tests {
         assert_eq!(v23_10.invalid_status(), "Invalid status code");
         assert!(!NodeWords::of(None, None, Some("3.0.19")).ssl_tls_alerts());
         assert!(NodeWords::of(None, None, Some("3.5.9")).ssl_tls_alerts());
+    }
+
+    #[test]
+    fn the_head_bound_is_nodes_setting_or_its_default() {
+        assert_eq!(NodeWords::default().max_header_size(), 16384);
+        let flagged = NodeWords::default().with_max_header_size(Some(32768));
+        assert_eq!(flagged.max_header_size(), 32768);
+        assert_eq!(flagged.with_max_header_size(None).max_header_size(), 32768);
     }
 
     #[test]

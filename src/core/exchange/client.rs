@@ -232,13 +232,19 @@ impl Client {
                 return Ok(Arc::clone(http));
             }
         }
+        let max_header_size = config.words.max_header_size();
         let made = match (&config.proxy, &config.ca, &roots) {
-            (None, None, Some(roots)) => shared_http(roots)?,
+            (None, None, Some(roots)) => shared_http(roots, max_header_size)?,
             (proxy, ca, _) => {
                 let roots = roots
                     .clone()
                     .unwrap_or_else(|| Arc::new(Roots::new(Vec::new())));
-                Arc::new(http::Http::new(proxy.as_ref(), ca.as_deref(), roots)?)
+                Arc::new(http::Http::new(
+                    proxy.as_ref(),
+                    ca.as_deref(),
+                    roots,
+                    max_header_size,
+                )?)
             }
         };
         *own = Some((roots, Arc::clone(&made)));
@@ -391,16 +397,22 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// set asked for (setting one up and its pool is the cost saved; roots change rarely, by
 /// `tls.setDefaultCACertificates()`). Made again when asked for another set; never holds a
 /// failure.
-fn shared_http(roots: &Arc<Roots>) -> Result<Arc<http::Http>, Error> {
-    static SHARED: Mutex<Option<(Arc<Roots>, Arc<http::Http>)>> = Mutex::new(None);
+fn shared_http(roots: &Arc<Roots>, max_header_size: usize) -> Result<Arc<http::Http>, Error> {
+    type Shared = Option<(Arc<Roots>, usize, Arc<http::Http>)>;
+    static SHARED: Mutex<Shared> = Mutex::new(None);
     let mut shared = lock(&SHARED);
-    if let Some((made_with, http)) = shared.as_ref() {
-        if Arc::ptr_eq(made_with, roots) {
+    if let Some((made_with, size, http)) = shared.as_ref() {
+        if Arc::ptr_eq(made_with, roots) && *size == max_header_size {
             return Ok(Arc::clone(http));
         }
     }
-    let http = Arc::new(http::Http::new(None, None, Arc::clone(roots))?);
-    *shared = Some((Arc::clone(roots), Arc::clone(&http)));
+    let http = Arc::new(http::Http::new(
+        None,
+        None,
+        Arc::clone(roots),
+        max_header_size,
+    )?);
+    *shared = Some((Arc::clone(roots), max_header_size, Arc::clone(&http)));
     Ok(http)
 }
 

@@ -150,6 +150,11 @@ fn node_cause(
         _ if stage == Stage::Body => NetworkCause::BodyCutShort,
         _ => match find_cause::<hyper::Error>(e) {
             Some(h) if h.is_parse_status() => NetworkCause::Parse(ParseFailure::Status),
+            // hyper's own bound on a head (its read buffer, its header count): Node's words.
+            // hyper's `is_parse_too_large` is server-side only; its text is the kind's.
+            Some(h) if h.is_parse() && h.to_string() == "message head is too large" => {
+                NetworkCause::Parse(ParseFailure::HeaderOverflow)
+            }
             Some(h) if h.is_parse() => NetworkCause::Parse(ParseFailure::NotHttp),
             // Closed before a whole response came: Node's word for it.
             _ => NetworkCause::HangUp,

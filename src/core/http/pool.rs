@@ -17,6 +17,9 @@ use url::Url;
 use super::connector::Connector;
 use super::proxy::Route;
 
+/// hyper's default read buffer bound (8 KiB + 100 x 4 KiB), kept as the least.
+const HYPER_MAX_BUF_SIZE: usize = 8192 + 4096 * 100;
+
 /// One request to send.
 pub struct Outgoing<'a> {
     pub method: Method,
@@ -37,7 +40,10 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    pub fn new(tls: Arc<ClientConfig>, route: Route) -> Fetcher {
+    /// `max_head` is the bound `Http` puts on a response head (Node's `maxHeaderSize`); hyper's
+    /// read buffer is made to hold any head under it, with its `: ` and line ends, so the bound
+    /// met is that one, not hyper's.
+    pub fn new(tls: Arc<ClientConfig>, route: Route, max_head: usize) -> Fetcher {
         let connector = Connector {
             tls,
             route: Arc::new(route),
@@ -45,6 +51,7 @@ impl Fetcher {
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
+            .http1_max_buf_size(max_head.saturating_mul(2).max(HYPER_MAX_BUF_SIZE))
             .build(connector);
         Fetcher { client }
     }
